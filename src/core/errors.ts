@@ -1,0 +1,151 @@
+// Every error Squall raises: one class hierarchy, one catalog of stable codes.
+// docs/errors.md lists the same codes; test/core/errors.test.ts keeps the two in sync.
+
+/** Who has to act: the user (fix the job or input), the outside world (retry), or Squall itself (a bug). */
+export type ErrorDomain = 'user' | 'external' | 'internal'
+
+interface CodeInfo {
+  readonly domain: ErrorDomain
+  readonly retryable: boolean
+  readonly summary: string
+}
+
+/**
+ * The catalog of error codes. Codes are stable: tests, logs and users match on them.
+ * Add a code here and a line in docs/errors.md together.
+ */
+export const ERROR_CODES = {
+  // --- topology and DSL ---
+  ERR_TOPOLOGY_CYCLE: { domain: 'user', retryable: false, summary: 'The topology graph has a cycle.' },
+  ERR_TOPOLOGY_UNKNOWN_INPUT: {
+    domain: 'user',
+    retryable: false,
+    summary: 'A node reads from a node that is not in the topology.',
+  },
+  ERR_TOPOLOGY_DUPLICATE_NAME: { domain: 'user', retryable: false, summary: 'Two nodes share one name.' },
+  ERR_TOPOLOGY_NOT_KEYED: {
+    domain: 'user',
+    retryable: false,
+    summary: 'A keyed operator (reduce, aggregate, process with state, window) is used without keyBy.',
+  },
+  ERR_TOPOLOGY_EMPTY: { domain: 'user', retryable: false, summary: 'The topology has no source or no sink.' },
+  ERR_ARGUMENT: { domain: 'user', retryable: false, summary: 'An argument has a wrong value or type.' },
+  // --- runtime ---
+  ERR_OPERATOR_FAILED: {
+    domain: 'user',
+    retryable: false,
+    summary: "An operator threw while processing a record and its error policy is 'fail'.",
+  },
+  ERR_SOURCE_FAILED: { domain: 'external', retryable: true, summary: 'A source could not read its input.' },
+  ERR_SINK_FAILED: { domain: 'external', retryable: true, summary: 'A sink could not write its output.' },
+  ERR_WORKER_FAILED: { domain: 'internal', retryable: false, summary: 'A worker thread exited unexpectedly.' },
+  ERR_JOB_CANCELLED: { domain: 'user', retryable: false, summary: 'The job was stopped before it finished.' },
+  ERR_MODULE_LOAD: {
+    domain: 'user',
+    retryable: false,
+    summary: 'A topology module could not be loaded or has no default export.',
+  },
+  ERR_BAD_RECORD: { domain: 'user', retryable: false, summary: 'A record could not be decoded or parsed.' },
+  // --- time and windows ---
+  // --- state and checkpoints ---
+  // --- plugins and config ---
+  ERR_CONFIG: { domain: 'user', retryable: false, summary: 'A configuration has one or more invalid values.' },
+  // --- parsers and formatters ---
+  // --- network inputs ---
+  // --- SQL and queries ---
+  // --- kit ---
+  // --- server and CLI ---
+  ERR_CLI_USAGE: { domain: 'user', retryable: false, summary: 'A CLI command was called with wrong arguments.' },
+} as const satisfies Record<string, CodeInfo>
+
+export type ErrorCode = keyof typeof ERROR_CODES
+
+/** Where an error happened; every field is optional, fill in what is known. */
+export interface ErrorWhere {
+  job?: string
+  node?: string
+  task?: number
+  partition?: number | string
+  file?: string
+  line?: number
+  path?: string
+}
+
+export interface SquallErrorOptions {
+  where?: ErrorWhere
+  cause?: unknown
+}
+
+/**
+ * The base of every error Squall throws. `code` is stable; `domain` and `retryable` come from the
+ * catalog; `where` says which job, node, partition, file or line it concerns.
+ */
+export class SquallError extends Error {
+  readonly code: ErrorCode
+  readonly domain: ErrorDomain
+  readonly retryable: boolean
+  readonly where: ErrorWhere
+
+  constructor(code: ErrorCode, message: string, options: SquallErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'SquallError'
+    this.code = code
+    const info: CodeInfo = ERROR_CODES[code]
+    this.domain = info.domain
+    this.retryable = info.retryable
+    this.where = options.where ?? {}
+  }
+}
+
+/** A topology that cannot run: refused before anything starts. */
+export class TopologyError extends SquallError {
+  constructor(code: ErrorCode, message: string, options: SquallErrorOptions = {}) {
+    super(code, message, options)
+    this.name = 'TopologyError'
+  }
+}
+
+/** One problem in a configuration, with the path of the bad value (`sources[0].parser.type`). */
+export interface ConfigIssue {
+  path: string
+  message: string
+}
+
+/** A configuration with one or more problems, all reported together before anything starts. */
+export class ConfigError extends SquallError {
+  readonly issues: readonly ConfigIssue[]
+
+  constructor(issues: readonly ConfigIssue[], options: SquallErrorOptions = {}) {
+    super('ERR_CONFIG', issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('\n'), options)
+    this.name = 'ConfigError'
+    this.issues = issues
+  }
+}
+
+/** Throws ERR_ARGUMENT naming the parameter unless `ok`. */
+export function check(ok: boolean, parameter: string, expected: string, got?: unknown): asserts ok {
+  if (!ok) {
+    const shown = got === undefined ? '' : `, got ${describeValue(got)}`
+    throw new SquallError('ERR_ARGUMENT', `${parameter}: expected ${expected}${shown}`)
+  }
+}
+
+/** A short, safe rendering of a value for an error message. */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value)
+  if (typeof value === 'function') return 'a function'
+  try {
+    const s = JSON.stringify(value)
+    if (s === undefined) return String(value)
+    return s.length > 80 ? `${s.slice(0, 77)}...` : s
+  } catch {
+    return String(value)
+  }
+}
+
+/** Wraps anything thrown into a SquallError with `code`, keeping the original as `cause`. */
+export function wrapError(code: ErrorCode, message: string, cause: unknown, where?: ErrorWhere): SquallError {
+  if (cause instanceof SquallError) return cause
+  const detail = cause instanceof Error ? cause.message : String(cause)
+  return new SquallError(code, `${message}: ${detail}`, { cause, ...(where ? { where } : {}) })
+}
