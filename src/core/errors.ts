@@ -48,12 +48,69 @@ export const ERROR_CODES = {
   ERR_BAD_RECORD: { domain: 'user', retryable: false, summary: 'A record could not be decoded or parsed.' },
   // --- time and windows ---
   // --- state and checkpoints ---
+  ERR_JOURNAL_LOCKED: {
+    domain: 'user',
+    retryable: false,
+    summary: 'A journal directory is already open in another live process.',
+  },
+  ERR_JOURNAL_CORRUPT: {
+    domain: 'internal',
+    retryable: false,
+    summary: 'A journal segment holds a damaged entry before its end.',
+  },
+  ERR_JOURNAL_FAILED: {
+    domain: 'external',
+    retryable: false,
+    summary: 'A journal could not write or sync, or was used after close.',
+  },
   // --- plugins and config ---
   ERR_CONFIG: { domain: 'user', retryable: false, summary: 'A configuration has one or more invalid values.' },
   // --- parsers and formatters ---
+  ERR_PARSE: { domain: 'user', retryable: false, summary: 'A line does not match the format of its parser.' },
+  ERR_FORMAT: { domain: 'user', retryable: false, summary: 'A record cannot be written in the format of its formatter.' },
   // --- network inputs ---
+  ERR_FORWARD_PROTOCOL: {
+    domain: 'external',
+    retryable: false,
+    summary: 'A forward-protocol peer sent bytes that are not a valid request or response.',
+  },
+  ERR_FORWARD_AUTH: {
+    domain: 'user',
+    retryable: false,
+    summary: 'A forward-protocol handshake failed: wrong shared key, user or password, or a bad PONG.',
+  },
+  ERR_FORWARD_CHUNK_TOO_LARGE: {
+    domain: 'user',
+    retryable: false,
+    summary: 'A forward-protocol request is larger than maxChunkBytes.',
+  },
+  ERR_FORWARD_ACK_TIMEOUT: {
+    domain: 'external',
+    retryable: true,
+    summary: 'A forward-protocol server did not acknowledge a chunk in time.',
+  },
+  ERR_FORWARD_CONNECTION: {
+    domain: 'external',
+    retryable: true,
+    summary: 'No forward-protocol server could be reached, or the connection was lost before the ack.',
+  },
+  ERR_BAD_BODY: {
+    domain: 'user',
+    retryable: false,
+    summary: 'A request body could not be decoded into records for its content type.',
+  },
   // --- SQL and queries ---
+  ERR_SQL_SYNTAX: { domain: 'user', retryable: false, summary: 'SQL text that cannot be parsed.' },
+  ERR_SQL_TYPE: { domain: 'user', retryable: false, summary: 'A SQL expression combines types that do not fit.' },
+  ERR_SQL_UNKNOWN_COLUMN: { domain: 'user', retryable: false, summary: 'A SQL name is not a column in scope.' },
+  ERR_SQL_UNKNOWN_FUNCTION: { domain: 'user', retryable: false, summary: 'A SQL function name is not known.' },
+  ERR_SQL_RUNTIME: { domain: 'user', retryable: false, summary: 'A SQL expression failed on a row.' },
   // --- kit ---
+  ERR_KIT_SNAPSHOT: {
+    domain: 'user',
+    retryable: false,
+    summary: 'A kit snapshot cannot be restored: wrong kind, version or shape.',
+  },
   // --- server and CLI ---
   ERR_CLI_USAGE: { domain: 'user', retryable: false, summary: 'A CLI command was called with wrong arguments.' },
 } as const satisfies Record<string, CodeInfo>

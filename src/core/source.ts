@@ -1,0 +1,73 @@
+// The source and sink contracts: how records enter and leave a topology.
+
+import type { Clock } from './clock.ts'
+import type { Logger } from './logger.ts'
+import type { Record } from './record.ts'
+
+/** What a source partition or a sink task knows about where it runs. */
+export interface IoContext {
+  readonly nodeName: string
+  /** This partition's (or sink task's) index, from 0, and how many there are. */
+  readonly partition: number
+  readonly partitions: number
+  readonly log: Logger
+  readonly clock: Clock
+  /** Adds `n` to a counter of this node, reported in the job's metrics. */
+  count(metric: string, n?: number): void
+  /** Sends data to the job's owner (the thread that started the job): how `collect` sinks report. */
+  report(channel: string, data: unknown): void
+  /**
+   * Hands a record that could not be read (invalid JSON, no parser match) to the node's error
+   * policy: skipped with a counter and a log line, dead-lettered, or failing the job. `error` should
+   * say where (file and line); `raw` is what was read.
+   */
+  badRecord(error: Error, raw: unknown): void
+}
+
+/**
+ * One partition of a source. Never blocks: `nextBatch` returns what is ready now.
+ *
+ * - `nextBatch(max)`: up to `max` records; `[]` when nothing is ready yet; `null` once the partition
+ *   has ended (bounded input exhausted). After `null` it is not called again.
+ * - `ready()`: resolves when data may be ready (optional; without it the runtime polls with backoff).
+ * - `snapshot()`: the position *after* the last record handed out; `restore(position)` resumes there.
+ */
+export interface SourceReader<T = unknown> {
+  open?(): void | Promise<void>
+  nextBatch(max: number): Record<T>[] | null
+  ready?(): Promise<void>
+  snapshot?(): unknown
+  restore?(position: unknown): void
+  close?(): void | Promise<void>
+}
+
+/**
+ * A source as a topology holds it: a description plus a factory of partition readers.
+ * `bounded` sources end by themselves; the job ends when all its sources have ended.
+ * `maxPartitions` caps the parallelism (stdin has one partition).
+ */
+export interface SourceSpec<T = unknown> {
+  readonly kind: string
+  readonly bounded: boolean
+  readonly maxPartitions?: number
+  create(ctx: IoContext): SourceReader<T>
+}
+
+/**
+ * One task of a sink. `write` receives batches in order; a returned promise makes the runtime wait
+ * (bounded) before sending more — this is how a slow sink slows the sources down. `finish` flushes at
+ * end of input; `close` releases resources.
+ */
+export interface SinkWriter<T = unknown> {
+  open?(): void | Promise<void>
+  write(records: Record<T>[]): void | Promise<void>
+  finish?(): void | Promise<void>
+  close?(): void | Promise<void>
+}
+
+/** A sink as a topology holds it. `maxParallelism` caps its tasks (stdout has one). */
+export interface SinkSpec<T = unknown> {
+  readonly kind: string
+  readonly maxParallelism?: number
+  create(ctx: IoContext): SinkWriter<T>
+}

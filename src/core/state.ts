@@ -1,0 +1,58 @@
+// The keyed state API operators use: named stores scoped to the current key.
+
+import type { Duration } from './duration.ts'
+
+/** One value per key. */
+export interface ValueState<T> {
+  get(): T | undefined
+  set(value: T): void
+  clear(): void
+}
+
+/** A map per key (e.g. per-page visitor sets, per-window accumulators). */
+export interface MapState<K, V> {
+  get(mapKey: K): V | undefined
+  set(mapKey: K, value: V): void
+  has(mapKey: K): boolean
+  delete(mapKey: K): void
+  /** Entries in insertion order. Do not modify the state while iterating. */
+  entries(): IterableIterator<[K, V]>
+  keys(): IterableIterator<K>
+  readonly size: number
+  clear(): void
+}
+
+/** A list per key. `get()` returns the stored array: treat it as read-only. */
+export interface ListState<T> {
+  get(): readonly T[]
+  add(value: T): void
+  update(values: T[]): void
+  clear(): void
+}
+
+/** A value per key folded with a reduce function (counters, sums, maxima). */
+export interface ReducingState<T> {
+  get(): T | undefined
+  add(value: T): void
+  clear(): void
+}
+
+/**
+ * Options of a state store. `ttl`: a key's entry in this store is dropped when it has not been
+ * written for this long (processing time) — the fraud use cases forget idle clients this way.
+ */
+export interface StateOptions {
+  ttl?: Duration
+}
+
+/**
+ * Named keyed stores of one node. Each call with the same name returns a handle on the same store;
+ * handles read and write the entry of the current key (the record being processed, or the timer
+ * firing). Values must be structured-cloneable: they are copied into checkpoints.
+ */
+export interface KeyedState {
+  value<T>(name: string, options?: StateOptions): ValueState<T>
+  map<K, V>(name: string, options?: StateOptions): MapState<K, V>
+  list<T>(name: string, options?: StateOptions): ListState<T>
+  reducing<T>(name: string, reduce: (a: T, b: T) => T, options?: StateOptions): ReducingState<T>
+}

@@ -1,0 +1,132 @@
+// A deterministic, seeded generator source: as fast as possible or at a given rate.
+
+import { type Duration, toMillis } from '../../core/duration.ts'
+import { check } from '../../core/errors.ts'
+import type { Record } from '../../core/record.ts'
+import type { IoContext, SourceReader, SourceSpec } from '../../core/source.ts'
+
+/** A seeded pseudo-random stream (mulberry32): `next()` in [0, 1), `int(n)` in [0, n). */
+export class Random {
+  private state = 0
+  constructor(seed = 1) {
+    this.state = seed >>> 0
+  }
+  /** Reseeds from (seed, sequence), so record n's randomness does not depend on partitioning. */
+  reseed(seed: number, seq: number): void {
+    let h = (seed ^ Math.imul(seq | 0, 0x9e3779b1) ^ Math.imul(Math.floor(seq / 4294967296), 0x85ebca6b)) >>> 0
+    h = Math.imul(h ^ (h >>> 16), 0x7feb352d)
+    this.state = (h ^ (h >>> 15)) >>> 0
+  }
+  next(): number {
+    this.state = (this.state + 0x6d2b79f5) | 0
+    let t = this.state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+  int(n: number): number {
+    return Math.floor(this.next() * n)
+  }
+  pick<T>(items: readonly T[]): T {
+    return items[this.int(items.length)]!
+  }
+}
+
+/** Options of the generator source. */
+export interface GeneratorOptions<T> {
+  /** Makes record number `seq` (0, 1, 2, …); `random` is seeded from (seed, seq). */
+  make: (seq: number, random: Random) => T
+  /** Number of records; omit for an unbounded stream. */
+  count?: number
+  /** Records per second over all partitions; omit for as fast as possible. */
+  rate?: number
+  seed?: number
+  tag?: string
+  /** Event time of record `seq`; default: the time it is generated. */
+  time?: (seq: number, value: T) => number
+  /** Stop after this long (processing time); the stream is then bounded. */
+  duration?: Duration
+}
+
+/**
+ * A deterministic source: partition p of P produces records p, p+P, p+2P, … so the same seed gives
+ * the same records at any parallelism. Its position (the next sequence number) is checkpointed.
+ */
+export function generator<T>(options: GeneratorOptions<T>): SourceSpec<T> {
+  check(typeof options?.make === 'function', 'generator.make', 'a function (seq, random) => value', options?.make)
+  if (options.count !== undefined) check(Number.isInteger(options.count) && options.count >= 0, 'generator.count', 'an integer ≥ 0', options.count)
+  if (options.rate !== undefined) check(options.rate > 0, 'generator.rate', 'a positive number of records per second', options.rate)
+  const durationMs = options.duration === undefined ? undefined : toMillis(options.duration, 'generator.duration')
+  return {
+    kind: 'generator',
+    bounded: options.count !== undefined || durationMs !== undefined,
+    create: (ctx) => new GeneratorReader(options, ctx, durationMs),
+  }
+}
+
+class GeneratorReader<T> implements SourceReader<T> {
+  private seq: number
+  private readonly step: number
+  private readonly random: Random
+  private readonly seed: number
+  private startedAt = 0
+  private produced = 0
+  private readonly ratePerPartition: number
+
+  constructor(
+    private readonly options: GeneratorOptions<T>,
+    private readonly ctx: IoContext,
+    private readonly durationMs: number | undefined,
+  ) {
+    this.seq = ctx.partition
+    this.step = ctx.partitions
+    this.seed = options.seed ?? 1
+    this.random = new Random(this.seed)
+    this.ratePerPartition = options.rate === undefined ? 0 : options.rate / ctx.partitions
+  }
+
+  open(): void {
+    this.startedAt = this.ctx.clock.now()
+  }
+
+  nextBatch(max: number): Record<T>[] | null {
+    const { options } = this
+    const now = this.ctx.clock.now()
+    if (this.durationMs !== undefined && now - this.startedAt >= this.durationMs) return null
+    if (options.count !== undefined && this.seq >= options.count) return null
+    let n = max
+    if (this.ratePerPartition > 0) {
+      const due = Math.floor(((now - this.startedAt) / 1000) * this.ratePerPartition) - this.produced
+      if (due <= 0) return []
+      n = Math.min(n, due)
+    }
+    const out: Record<T>[] = []
+    const tag = options.tag ?? ''
+    const { make, time, count } = options
+    for (let i = 0; i < n; i++) {
+      const seq = this.seq
+      if (count !== undefined && seq >= count) break
+      this.random.reseed(this.seed, seq)
+      const value = make(seq, this.random)
+      out.push({ value, key: undefined, time: time ? time(seq, value) : now, tag })
+      this.seq += this.step
+    }
+    this.produced += out.length
+    return out
+  }
+
+  ready(): Promise<void> {
+    if (this.ratePerPartition <= 0) return Promise.resolve()
+    const wait = Math.max(1, Math.ceil(1000 / this.ratePerPartition))
+    return new Promise((resolve) => setTimeout(resolve, Math.min(wait, 20)))
+  }
+
+  snapshot(): { seq: number } {
+    return { seq: this.seq }
+  }
+
+  restore(position: unknown): void {
+    const p = position as { seq?: number }
+    if (typeof p?.seq === 'number') this.seq = p.seq
+  }
+}

@@ -1,0 +1,266 @@
+// The embedded runner: runs a topology in this process, on the main thread or on worker threads.
+
+import { availableParallelism } from 'node:os'
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads'
+import { type Clock, systemClock } from '../../core/clock.ts'
+import { SquallError, check } from '../../core/errors.ts'
+import { type Logger, consoleLogger } from '../../core/logger.ts'
+import type { Topology } from '../../core/topology.ts'
+import { Executor } from '../executor.ts'
+import { type Job, type JobResult, type JobStatus, mergeMetrics } from '../job.ts'
+import { loadTopology, moduleUrl } from '../load-module.ts'
+import { planTopology } from '../plan.ts'
+import type { NodeMetrics } from '../task-env.ts'
+import { deserializeError, type SerializedError } from './worker-errors.ts'
+
+/** Options of an embedded job. */
+export interface EmbeddedOptions {
+  /**
+   * Threads to run on: 1 (default) runs every task on the calling thread; N > 1 starts N worker
+   * threads; `'auto'` uses one per core. With more than one thread, `module` is required: each
+   * worker imports it to build the topology's functions on its own thread.
+   */
+  threads?: number | 'auto'
+  /** Default parallelism of nodes that set none (default: the number of threads). */
+  parallelism?: number
+  /** The module whose export is the topology (a path or URL); required when threads > 1. */
+  module?: string
+  exportName?: string
+  log?: Logger
+  clock?: Clock
+  batchSize?: number
+  sinkQueueBound?: number
+  /** Receives what sinks report (`collect` sinks use this; the topology's own specs get it too). */
+  onReport?: (channel: string, data: unknown) => void
+}
+
+/** Sinks that want their reports back in the job's owner thread implement this. */
+interface ReportReceiver {
+  receiveReport(data: unknown): void
+}
+
+function routeReports(topology: Topology, onReport?: (channel: string, data: unknown) => void) {
+  return (channel: string, data: unknown) => {
+    if (channel.startsWith('sink:')) {
+      const spec = topology.node(channel.slice(5))?.sink as unknown as Partial<ReportReceiver> | undefined
+      spec?.receiveReport?.(data)
+    }
+    onReport?.(channel, data)
+  }
+}
+
+/**
+ * Starts a topology in this process and returns the running Job. The topology is validated first:
+ * a broken graph throws before anything starts.
+ */
+export function runEmbedded(topology: Topology, options: EmbeddedOptions = {}): Job {
+  const threads = options.threads === 'auto' ? availableParallelism() : (options.threads ?? 1)
+  check(Number.isInteger(threads) && threads >= 1, 'threads', 'an integer ≥ 1 or "auto"', options.threads)
+  const parallelism = options.parallelism ?? threads
+  check(Number.isInteger(parallelism) && parallelism >= 1, 'parallelism', 'an integer ≥ 1', options.parallelism)
+  const plan = planTopology(topology, parallelism, threads)
+  const log = options.log ?? consoleLogger()
+  return threads === 1
+    ? new LocalJob(topology, plan, options, log)
+    : new ThreadedJob(topology, threads, parallelism, options, log)
+}
+
+/** Runs a topology to its end and returns the result; rejects if it fails. */
+export async function runToEnd(topology: Topology, options: EmbeddedOptions = {}): Promise<JobResult> {
+  return runEmbedded(topology, options).done
+}
+
+class LocalJob implements Job {
+  readonly name: string
+  readonly done: Promise<JobResult>
+  private state: JobStatus = 'starting'
+  private readonly executor: Executor
+  private readonly started = Date.now()
+
+  constructor(topology: Topology, plan: ReturnType<typeof planTopology>, options: EmbeddedOptions, log: Logger) {
+    this.name = topology.name
+    this.executor = new Executor(plan, 0, {
+      job: topology.name,
+      log,
+      clock: options.clock ?? systemClock,
+      ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+      ...(options.sinkQueueBound ? { sinkQueueBound: options.sinkQueueBound } : {}),
+      report: routeReports(topology, options.onReport),
+    })
+    this.done = this.start()
+  }
+
+  private async start(): Promise<JobResult> {
+    const ex = this.executor
+    let error: unknown
+    try {
+      await ex.open()
+      if (this.state === 'starting') this.state = 'running'
+      await ex.run()
+    } catch (e) {
+      error = e
+    }
+    await ex.close()
+    const result: JobResult = {
+      status: error === undefined ? 'finished' : this.state === 'cancelled' ? 'cancelled' : 'failed',
+      metrics: ex.metrics(),
+      durationMs: Date.now() - this.started,
+      ...(error === undefined ? {} : { error }),
+    }
+    this.state = result.status
+    if (result.status === 'failed') throw error
+    return result
+  }
+
+  status(): JobStatus {
+    return this.state
+  }
+  metrics(): { [node: string]: NodeMetrics } {
+    return this.executor.metrics()
+  }
+  drain(): void {
+    if (this.state === 'running' || this.state === 'starting') this.state = 'draining'
+    this.executor.drain()
+  }
+  async stop(): Promise<void> {
+    this.state = 'cancelled'
+    this.executor.fail(new SquallError('ERR_JOB_CANCELLED', `job "${this.name}" was stopped`))
+    await this.done.catch(() => {})
+  }
+}
+
+type FromWorker =
+  | { k: 'ready' }
+  | { k: 'report'; channel: string; data: unknown }
+  | { k: 'metrics'; metrics: { [node: string]: NodeMetrics } }
+  | { k: 'done'; metrics: { [node: string]: NodeMetrics } }
+  | { k: 'error'; error: SerializedError }
+
+const WORKER_ENTRY = new URL('./worker-entry.mjs', import.meta.url)
+
+class ThreadedJob implements Job {
+  readonly name: string
+  readonly done: Promise<JobResult>
+  private state: JobStatus = 'starting'
+  private readonly workers: Worker[] = []
+  private readonly lastMetrics: { [node: string]: NodeMetrics }[] = []
+  private readonly started = Date.now()
+
+  constructor(
+    topology: Topology,
+    threads: number,
+    parallelism: number,
+    options: EmbeddedOptions,
+    private readonly log: Logger,
+  ) {
+    this.name = topology.name
+    if (!options.module) {
+      throw new SquallError(
+        'ERR_ARGUMENT',
+        `threads: running on ${threads} threads needs the topology's module (option "module"), so each worker can import it`,
+      )
+    }
+    const url = moduleUrl(options.module)
+    // One MessageChannel per pair of threads.
+    const ports: Map<number, MessagePort>[] = Array.from({ length: threads }, () => new Map())
+    for (let a = 0; a < threads; a++) {
+      for (let b = a + 1; b < threads; b++) {
+        const { port1, port2 } = new MessageChannel()
+        ports[a]!.set(b, port1)
+        ports[b]!.set(a, port2)
+      }
+    }
+    const report = routeReports(topology, options.onReport)
+    this.done = new Promise<JobResult>((resolve, reject) => {
+      let ready = 0
+      let finished = 0
+      let failed = false
+      const fail = (error: unknown) => {
+        if (failed) return
+        failed = true
+        if (this.state !== 'cancelled') this.state = 'failed'
+        void Promise.all(this.workers.map((w) => w.terminate())).then(() => {
+          if (this.state === 'cancelled') {
+            resolve({ status: 'cancelled', metrics: mergeMetrics(this.lastMetrics), durationMs: Date.now() - this.started })
+          } else reject(error)
+        })
+      }
+      for (let i = 0; i < threads; i++) {
+        const own = ports[i]!
+        const worker = new Worker(WORKER_ENTRY, {
+          workerData: {
+            moduleUrl: url,
+            exportName: options.exportName ?? 'default',
+            thread: i,
+            threads,
+            parallelism,
+            batchSize: options.batchSize,
+            sinkQueueBound: options.sinkQueueBound,
+            ports: Object.fromEntries(own),
+          },
+          transferList: [...own.values()],
+        })
+        this.workers.push(worker)
+        this.lastMetrics.push({})
+        worker.on('message', (m: FromWorker) => {
+          switch (m.k) {
+            case 'ready':
+              if (++ready === threads) {
+                if (this.state === 'starting') this.state = 'running'
+                for (const w of this.workers) w.postMessage({ k: 'start' })
+              }
+              break
+            case 'report':
+              report(m.channel, m.data)
+              break
+            case 'metrics':
+              this.lastMetrics[i] = m.metrics
+              break
+            case 'done':
+              this.lastMetrics[i] = m.metrics
+              if (++finished === threads) {
+                this.state = 'finished'
+                void Promise.all(this.workers.map((w) => w.terminate())).then(() =>
+                  resolve({ status: 'finished', metrics: mergeMetrics(this.lastMetrics), durationMs: Date.now() - this.started }),
+                )
+              }
+              break
+            case 'error':
+              fail(deserializeError(m.error))
+              break
+          }
+        })
+        worker.on('error', (e) => fail(new SquallError('ERR_WORKER_FAILED', `worker thread ${i} failed: ${e.message}`, { cause: e })))
+        worker.on('exit', (code) => {
+          if (finished < threads && !failed && code !== 0) {
+            fail(new SquallError('ERR_WORKER_FAILED', `worker thread ${i} exited with code ${code}`))
+          }
+        })
+      }
+    })
+  }
+
+  status(): JobStatus {
+    return this.state
+  }
+  metrics(): { [node: string]: NodeMetrics } {
+    for (const w of this.workers) w.postMessage({ k: 'metrics' })
+    return mergeMetrics(this.lastMetrics)
+  }
+  drain(): void {
+    if (this.state === 'running' || this.state === 'starting') this.state = 'draining'
+    for (const w of this.workers) w.postMessage({ k: 'drain' })
+  }
+  async stop(): Promise<void> {
+    this.state = 'cancelled'
+    for (const w of this.workers) w.postMessage({ k: 'stop' })
+    await this.done.catch(() => {})
+  }
+}
+
+/** Loads a topology module and runs it (what `squall run` does). */
+export async function runModule(path: string, options: EmbeddedOptions = {}): Promise<Job> {
+  const topology = await loadTopology(path, options.exportName)
+  return runEmbedded(topology, { ...options, module: path })
+}
+

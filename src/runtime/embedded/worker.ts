@@ -1,0 +1,71 @@
+// A worker thread of the embedded runner: builds the topology from its module and runs its tasks.
+
+import { type MessagePort, parentPort, workerData } from 'node:worker_threads'
+import { systemClock } from '../../core/clock.ts'
+import { consoleLogger } from '../../core/logger.ts'
+import { Executor } from '../executor.ts'
+import { loadTopology } from '../load-module.ts'
+import { planTopology } from '../plan.ts'
+import type { RemotePort, WireMessage } from '../wire.ts'
+import { serializeError } from './worker-errors.ts'
+import { SquallError } from '../../core/errors.ts'
+
+interface WorkerData {
+  moduleUrl: string
+  exportName: string
+  thread: number
+  threads: number
+  parallelism: number
+  batchSize?: number
+  sinkQueueBound?: number
+  ports: { [thread: string]: MessagePort }
+}
+
+const data = workerData as WorkerData
+const parent = parentPort!
+
+async function main(): Promise<void> {
+  const topology = await loadTopology(data.moduleUrl, data.exportName)
+  const plan = planTopology(topology, data.parallelism, data.threads)
+  const remotes = new Map<number, RemotePort>()
+  for (const [other, port] of Object.entries(data.ports)) {
+    remotes.set(Number(other), { inFlight: 0, post: (m, transfer) => port.postMessage(m, transfer ?? []) })
+  }
+  const executor = new Executor(
+    plan,
+    data.thread,
+    {
+      job: topology.name,
+      log: consoleLogger(),
+      clock: systemClock,
+      ...(data.batchSize ? { batchSize: data.batchSize } : {}),
+      ...(data.sinkQueueBound ? { sinkQueueBound: data.sinkQueueBound } : {}),
+      report: (channel, payload) => parent.postMessage({ k: 'report', channel, data: payload }),
+    },
+    remotes,
+  )
+  for (const [other, port] of Object.entries(data.ports)) {
+    const from = Number(other)
+    port.on('message', (m: WireMessage) => executor.receive(from, m))
+  }
+  parent.on('message', (m: { k: string }) => {
+    if (m.k === 'start') {
+      executor
+        .run()
+        .then(async () => {
+          await executor.close()
+          parent.postMessage({ k: 'done', metrics: executor.metrics() })
+        })
+        .catch(async (e) => {
+          await executor.close()
+          parent.postMessage({ k: 'error', error: serializeError(e) })
+        })
+    } else if (m.k === 'drain') executor.drain()
+    else if (m.k === 'stop') executor.fail(new SquallError('ERR_JOB_CANCELLED', 'the job was stopped'))
+    else if (m.k === 'metrics') parent.postMessage({ k: 'metrics', metrics: executor.metrics() })
+  })
+  await executor.open()
+  parent.postMessage({ k: 'ready' })
+}
+
+main().catch((e) => parent.postMessage({ k: 'error', error: serializeError(e) }))

@@ -1,0 +1,368 @@
+// Runs the tasks of one thread: polls sources, pushes batches through operators to sinks, and
+// exchanges batches with executors on other threads.
+
+import { setImmediate as yieldToLoop } from 'node:timers/promises'
+import type { Clock } from '../core/clock.ts'
+import { SquallError } from '../core/errors.ts'
+import type { Logger } from '../core/logger.ts'
+import type { Record } from '../core/record.ts'
+import type { IoContext, SourceReader } from '../core/source.ts'
+import { OperatorTask } from './operator-task.ts'
+import { type ExecutionPlan, type NodePlan, channelCount, channelOf } from './plan.ts'
+import { OutputRouter, type Target } from './router.ts'
+import { SinkTask } from './sink-task.ts'
+import { SourceTask } from './source-task.ts'
+import { type NodeMetrics, type TaskEnv, handleRecordError } from './task-env.ts'
+import { RemoteTarget, type RemotePort, type WireMessage, decodeBatch } from './wire.ts'
+
+/** Tuning of an executor. */
+export interface ExecutorOptions {
+  job: string
+  log: Logger
+  clock: Clock
+  /** Records asked of a source per poll (default 1024). */
+  batchSize?: number
+  /** Batches a sink may have queued before sources pause (default 16). */
+  sinkQueueBound?: number
+  /** Batches in flight to another thread before sources pause (default 32). */
+  remoteCredits?: number
+  /** How often processing-time timers and idleness are checked, in ms (default 50). */
+  tickMs?: number
+  report(channel: string, data: unknown): void
+  /** Replaces the reader of a source partition (the test driver feeds sources this way). */
+  readerFor?(node: NodePlan, partition: number, ctx: IoContext): SourceReader | undefined
+}
+
+type AnyTask = SourceTask | OperatorTask | SinkTask
+
+/** A local task's input, as a router target. */
+class LocalTarget implements Target {
+  constructor(
+    private readonly task: OperatorTask | SinkTask,
+    private readonly channel: number,
+  ) {}
+  push(records: Record[]): void {
+    this.task.gate.records(this.channel, records)
+  }
+  watermark(time: number): void {
+    this.task.gate.watermark(this.channel, time)
+  }
+  idle(idle: boolean): void {
+    this.task.gate.setIdle(this.channel, idle)
+  }
+  barrier(id: number): void {
+    this.task.gate.barrier(this.channel, id)
+  }
+  end(): void {
+    this.task.gate.end(this.channel)
+  }
+}
+
+/**
+ * The engine of one thread. It owns the tasks the plan places on its thread, calls them
+ * synchronously batch by batch (no promise per record), and stops reading sources while a sink's
+ * queue or a channel to another thread is full (backpressure). `run()` resolves when every local
+ * task has finished, or rejects with the first failure.
+ */
+export class Executor {
+  readonly sources: SourceTask[] = []
+  readonly operators: OperatorTask[] = []
+  readonly sinks: SinkTask[] = []
+  readonly tasks = new Map<number, AnyTask>()
+  readonly nodeMetrics = new Map<string, NodeMetrics>()
+  private readonly ports = new Map<number, RemotePort>()
+  private readonly env: TaskEnv
+  private readonly batchSize: number
+  private readonly sinkBound: number
+  private readonly credits: number
+  private readonly tickMs: number
+  private failure: unknown
+  private draining = false
+  private wake: (() => void) | undefined
+  private pendingCredits = new Map<number, number>()
+
+  constructor(
+    readonly plan: ExecutionPlan,
+    readonly thread: number,
+    private readonly options: ExecutorOptions,
+    ports: Map<number, RemotePort> = new Map(),
+  ) {
+    this.batchSize = options.batchSize ?? 1024
+    this.sinkBound = options.sinkQueueBound ?? 16
+    this.credits = options.remoteCredits ?? 32
+    this.tickMs = options.tickMs ?? 50
+    this.ports = ports
+    const metrics = this.nodeMetrics
+    this.env = {
+      job: options.job,
+      log: options.log,
+      clock: options.clock,
+      maxParallelism: plan.maxParallelism,
+      metrics: (node) => {
+        let m = metrics.get(node)
+        if (m === undefined) metrics.set(node, (m = {}))
+        return m
+      },
+      report: options.report,
+      fail: (e) => this.fail(e),
+    }
+    this.build()
+  }
+
+  private mine(taskId: number): boolean {
+    return this.plan.threadOf(taskId) === this.thread
+  }
+
+  private build(): void {
+    const { plan } = this
+    // Targets first need the receiving tasks: create operator and sink tasks in reverse order.
+    const routers = new Map<number, OutputRouter>()
+    for (const node of [...plan.nodes].reverse()) {
+      for (let i = 0; i < node.parallelism; i++) {
+        const id = node.firstTaskId + i
+        if (!this.mine(id)) continue
+        const edges = node.outputs.map((edge) => ({ edge, targets: this.targetsOf(edge, i) }))
+        const router = new OutputRouter(edges, i, plan.maxParallelism)
+        routers.set(id, router)
+        const spec = node.spec
+        const channels = channelCount(node, i)
+        let task: AnyTask
+        if (spec.kind === 'operator') {
+          task = new OperatorTask(node, i, id, spec.processor!(), router, channels, this.env)
+          this.operators.push(task)
+        } else if (spec.kind === 'sink') {
+          task = new SinkTask(node, i, id, spec.sink!.create(this.ioContext(node, i, routers)), channels, this.env)
+          this.sinks.push(task)
+        } else {
+          const ctx = this.ioContext(node, i, routers)
+          const reader = this.options.readerFor?.(node, i, ctx) ?? spec.source!.create(ctx)
+          task = new SourceTask(node, i, id, reader, router, this.env)
+          this.sources.push(task)
+        }
+        this.tasks.set(id, task)
+      }
+    }
+    this.sources.reverse()
+    this.operators.reverse()
+    this.sinks.reverse()
+  }
+
+  private ioContext(node: NodePlan, index: number, routers: Map<number, OutputRouter>): IoContext {
+    const metrics = this.env.metrics(node.spec.name)
+    return {
+      nodeName: node.spec.name,
+      partition: index,
+      partitions: node.parallelism,
+      log: this.env.log,
+      clock: this.env.clock,
+      count: (metric, n = 1) => {
+        metrics[metric] = (metrics[metric] ?? 0) + n
+      },
+      report: this.env.report,
+      badRecord: (error, raw) => {
+        const router = routers.get(node.firstTaskId + index)
+        const r = { value: raw, key: undefined, time: this.env.clock.now(), tag: '' }
+        handleRecordError(this.env, node.spec.name, index, node.spec.onError, error, r, router, metrics)
+      },
+    }
+  }
+
+  private targetsOf(edge: NodePlan['outputs'][number], fromIndex: number): Target[] {
+    const to = edge.to
+    const indices: number[] =
+      edge.type === 'forward' ? [fromIndex] : edge.type === 'global' ? [0] : [...Array(to.parallelism).keys()]
+    return indices.map((j) => {
+      const taskId = to.firstTaskId + j
+      const channel = channelOf(edge, fromIndex)
+      if (this.mine(taskId)) {
+        const t = this.tasks.get(taskId)
+        if (!(t instanceof OperatorTask || t instanceof SinkTask)) {
+          throw new SquallError('ERR_WORKER_FAILED', `internal: task ${taskId} of "${to.spec.name}" is not built`)
+        }
+        return new LocalTarget(t, channel)
+      }
+      const port = this.ports.get(this.plan.threadOf(taskId))
+      if (port === undefined) throw new SquallError('ERR_WORKER_FAILED', `internal: no port to the thread of task ${taskId}`)
+      return new RemoteTarget(port, taskId, channel)
+    })
+  }
+
+  /** Opens every task (sinks first, sources last). */
+  async open(): Promise<void> {
+    for (const t of this.sinks) await t.open()
+    for (const t of this.operators) await t.open()
+    for (const t of this.sources) await t.open()
+  }
+
+  /** Handles a message from another thread's executor. */
+  receive(from: number, m: WireMessage): void {
+    if (m.k === 'credit') {
+      const port = this.ports.get(from)!
+      port.inFlight -= m.n
+      this.wakeUp()
+      return
+    }
+    try {
+      const task = this.tasks.get(m.t) as OperatorTask | SinkTask
+      switch (m.k) {
+        case 'r':
+          task.gate.records(m.c, decodeBatch(m.b))
+          this.returnCredit(from)
+          break
+        case 'w':
+          task.gate.watermark(m.c, m.time)
+          break
+        case 'i':
+          task.gate.setIdle(m.c, m.idle)
+          break
+        case 'b':
+          task.gate.barrier(m.c, m.id)
+          break
+        case 'e':
+          task.gate.end(m.c)
+          break
+      }
+    } catch (e) {
+      this.fail(e)
+    }
+    this.wakeUp()
+  }
+
+  /** Credits go back once local sinks are below their bound, so a slow sink also slows other threads. */
+  private returnCredit(to: number): void {
+    if (this.sinkBacklogFull()) {
+      this.pendingCredits.set(to, (this.pendingCredits.get(to) ?? 0) + 1)
+      return
+    }
+    this.ports.get(to)!.post({ k: 'credit', n: 1 })
+  }
+
+  private flushCredits(): void {
+    if (this.pendingCredits.size === 0 || this.sinkBacklogFull()) return
+    for (const [to, n] of this.pendingCredits) this.ports.get(to)!.post({ k: 'credit', n })
+    this.pendingCredits.clear()
+  }
+
+  private sinkBacklogFull(): boolean {
+    for (const s of this.sinks) if (s.backlog() >= this.sinkBound) return true
+    return false
+  }
+
+  private wakeUp(): void {
+    const w = this.wake
+    if (w) {
+      this.wake = undefined
+      w()
+    }
+  }
+
+  /** Stops reading sources; what was read still flows to the sinks, then the job ends. */
+  drain(): void {
+    this.draining = true
+    this.wakeUp()
+  }
+
+  fail(error: unknown): void {
+    if (this.failure === undefined) this.failure = error ?? new Error('unknown failure')
+    this.wakeUp()
+  }
+
+  get failed(): unknown {
+    return this.failure
+  }
+
+  private finished(): boolean {
+    for (const s of this.sources) if (!s.ended) return false
+    for (const o of this.operators) if (!o.finished) return false
+    for (const s of this.sinks) if (!s.finished || s.backlog() > 0) return false
+    return true
+  }
+
+  /** Waits for a wake-up, a source's `ready()`, or `ms`. */
+  private pause(ms: number, extra?: Promise<void>): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms)
+      function done() {
+        clearTimeout(timer)
+        resolve()
+      }
+      this.wake = done
+      extra?.then(done, done)
+    })
+  }
+
+  private backpressure(): Promise<void> | undefined {
+    for (const s of this.sinks) if (s.backlog() >= this.sinkBound) return s.waitBelow(this.sinkBound)
+    for (const p of this.ports.values()) if (p.inFlight >= this.credits) return this.pause(100)
+    return undefined
+  }
+
+  /** Ticks processing time: timers, idleness, TTL. */
+  tick(now: number): void {
+    for (const o of this.operators) o.onProcessingTime(now)
+    for (const s of this.sources) s.checkIdle(now)
+  }
+
+  /** The main loop. Resolves when all local tasks have finished; rejects with the first failure. */
+  async run(): Promise<void> {
+    const { clock } = this.options
+    let lastTick = clock.now()
+    let lastYield = performance.now()
+    let quiet = 0
+    while (this.failure === undefined && !this.finished()) {
+      this.flushCredits()
+      const wait = this.backpressure()
+      if (wait) {
+        await Promise.race([wait, this.pause(100)])
+        continue
+      }
+      let produced = 0
+      try {
+        for (const s of this.sources) {
+          if (s.ended) continue
+          if (this.draining) s.end()
+          else produced += s.poll(this.batchSize)
+        }
+        const now = clock.now()
+        if (now - lastTick >= this.tickMs) {
+          lastTick = now
+          this.tick(now)
+        }
+      } catch (e) {
+        this.fail(e)
+        break
+      }
+      if (produced === 0) {
+        // Nothing ready: back off from 1 ms to 20 ms, or until a source says it is ready.
+        quiet = Math.min(quiet + 1, 20)
+        const ready = this.sources.find((s) => !s.ended && s.reader.ready)?.reader.ready?.()
+        await this.pause(quiet, ready)
+      } else {
+        quiet = 0
+        const t = performance.now()
+        if (t - lastYield > 5) {
+          lastYield = t
+          await yieldToLoop()
+        }
+      }
+    }
+    if (this.failure === undefined) await Promise.all(this.sinks.map((s) => s.done))
+    if (this.failure !== undefined) throw this.failure
+  }
+
+  /** Closes every task, even after a failure; errors from close are logged, not thrown. */
+  async close(): Promise<void> {
+    for (const t of [...this.sources, ...this.operators, ...this.sinks]) {
+      try {
+        await t.close()
+      } catch (e) {
+        this.options.log('warn', `closing "${t.node.spec.name}" failed: ${e instanceof Error ? e.message : String(e)}`)
+      }
+    }
+  }
+
+  /** Counters per node, summed over this thread's tasks. */
+  metrics(): { [node: string]: NodeMetrics } {
+    return Object.fromEntries(this.nodeMetrics)
+  }
+}

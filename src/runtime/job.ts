@@ -1,0 +1,44 @@
+// A running job: status, metrics, drain and stop, and the promise of its end.
+
+import type { NodeMetrics } from './task-env.ts'
+
+/** Where a job is in its life. */
+export type JobStatus = 'starting' | 'running' | 'draining' | 'finished' | 'failed' | 'cancelled'
+
+/** What a job ended with. */
+export interface JobResult {
+  status: 'finished' | 'failed' | 'cancelled'
+  /** Counters per node, summed over tasks and threads. */
+  metrics: { [node: string]: NodeMetrics }
+  durationMs: number
+  error?: unknown
+}
+
+/** A topology running under a runner. */
+export interface Job {
+  readonly name: string
+  status(): JobStatus
+  /** Counters per node so far (approximate while running on worker threads). */
+  metrics(): { [node: string]: NodeMetrics }
+  /**
+   * Stops reading the sources; records already read flow through, operators finish (windows fire
+   * at end of input), sinks flush, and the job ends as `finished`. What SIGTERM does.
+   */
+  drain(): void
+  /** Stops at once; the job ends as `cancelled`. */
+  stop(): Promise<void>
+  /** Resolves when the job has ended and every task is closed. Rejects if the job failed. */
+  readonly done: Promise<JobResult>
+}
+
+/** Sums per-node counters from several threads. */
+export function mergeMetrics(parts: { [node: string]: NodeMetrics }[]): { [node: string]: NodeMetrics } {
+  const out: { [node: string]: NodeMetrics } = {}
+  for (const part of parts) {
+    for (const [node, m] of Object.entries(part)) {
+      const o = (out[node] ??= {})
+      for (const [k, v] of Object.entries(m)) o[k] = (o[k] ?? 0) + v
+    }
+  }
+  return out
+}

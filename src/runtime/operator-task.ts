@@ -1,0 +1,205 @@
+// One parallel instance of an operator node: runs its Processor over batches, watermarks and timers.
+
+import type { Collector, Processor, ProcessorContext, Timer, TimerService } from '../core/processor.ts'
+import type { Key, Record } from '../core/record.ts'
+import { keyGroupOf } from '../core/key-group.ts'
+import { KeyedBackend, type StoreSnapshot } from '../state/keyed-backend.ts'
+import { type GateHandler, InputGate } from './input-gate.ts'
+import type { NodePlan } from './plan.ts'
+import type { OutputRouter } from './router.ts'
+import { type NodeMetrics, type TaskEnv, handleRecordError } from './task-env.ts'
+import { TimerQueue } from './timers.ts'
+
+/** An operator task's snapshot: its keyed stores and pending timers. */
+export interface OperatorSnapshot {
+  stores: StoreSnapshot[]
+  eventTimers: [number, (Key | undefined)[]][]
+  processingTimers: [number, (Key | undefined)[]][]
+}
+
+/**
+ * Runs one task of an operator node. Records from all input channels go through the InputGate
+ * (watermark = minimum over channels, aligned barriers); each batch runs through the Processor
+ * synchronously and the outputs are flushed to the router at the end of the batch.
+ */
+export class OperatorTask implements GateHandler, Collector<unknown>, TimerService {
+  readonly gate: InputGate
+  readonly state: KeyedBackend
+  readonly metrics: NodeMetrics
+  private readonly eventTimers = new TimerQueue()
+  private readonly processingTimers = new TimerQueue()
+  private current: Record | undefined
+  private currentKey: Key | undefined
+  private readonly ctx: ProcessorContext
+  finished = false
+  /** Called when a barrier is aligned, before it is forwarded (the checkpoint hook). */
+  onCheckpoint: ((task: OperatorTask, id: number) => void) | undefined
+
+  constructor(
+    readonly node: NodePlan,
+    readonly index: number,
+    readonly taskId: number,
+    readonly processor: Processor<unknown, unknown>,
+    readonly router: OutputRouter,
+    channels: number,
+    private readonly env: TaskEnv,
+  ) {
+    this.gate = new InputGate(channels, this)
+    this.metrics = env.metrics(node.spec.name)
+    this.state = new KeyedBackend(node.spec.name, env.maxParallelism, () => env.clock.now())
+    const task = this
+    this.ctx = {
+      nodeName: node.spec.name,
+      taskIndex: index,
+      parallelism: node.parallelism,
+      maxParallelism: env.maxParallelism,
+      get currentKey() {
+        return task.currentKey
+      },
+      state: this.state,
+      timers: this,
+      log: env.log,
+      count: (metric, n = 1) => {
+        task.metrics[metric] = (task.metrics[metric] ?? 0) + n
+      },
+    }
+  }
+
+  async open(): Promise<void> {
+    await this.processor.open?.(this.ctx)
+  }
+
+  // --- GateHandler ---
+
+  onRecords(records: Record[]): void {
+    const p = this.processor
+    const policy = this.node.spec.onError
+    const n = records.length
+    this.metrics.in = (this.metrics.in ?? 0) + n
+    for (let i = 0; i < n; i++) {
+      const r = records[i]!
+      this.current = r
+      this.currentKey = r.key
+      this.state.currentKey = r.key
+      try {
+        p.process(r, this)
+      } catch (e) {
+        handleRecordError(this.env, this.node.spec.name, this.index, policy, e, r, this.router, this.metrics)
+      }
+    }
+    this.router.flush()
+  }
+
+  onWatermark(time: number): void {
+    this.fireTimers(this.eventTimers, time, 'event')
+    this.processor.onWatermark?.(time, this)
+    this.router.watermark(time)
+  }
+
+  onBarrier(id: number): void {
+    this.onCheckpoint?.(this, id)
+    this.router.barrier(id)
+  }
+
+  onEnd(): void {
+    this.processor.finish?.(this)
+    this.router.end()
+    this.finished = true
+  }
+
+  /** Fires processing-time timers due at `now` and expires TTL state. */
+  onProcessingTime(now: number): void {
+    if (this.processingTimers.peek() <= now) this.fireTimers(this.processingTimers, now, 'processing')
+  }
+
+  private fireTimers(queue: TimerQueue, upTo: number, domain: Timer['domain']): void {
+    if (queue.peek() > upTo || this.processor.onTimer === undefined) return
+    for (let due = queue.popUpTo(upTo); due.length > 0; due = queue.popUpTo(upTo)) {
+      for (const [time, key] of due) {
+        this.currentKey = key
+        this.state.currentKey = key
+        this.current = { value: undefined, key, time: domain === 'event' ? time : this.gate.current, tag: '' }
+        this.processor.onTimer({ time, key, domain }, this)
+      }
+    }
+    this.router.flush()
+  }
+
+  // --- Collector ---
+
+  emit(value: unknown): void {
+    const c = this.current!
+    this.router.emit({ value, key: c.key, time: c.time, tag: c.tag })
+  }
+
+  emitRecord(record: Record): void {
+    this.router.emit(record)
+  }
+
+  side(output: string, value: unknown): void {
+    const c = this.current!
+    const n = `side.${output}`
+    this.metrics[n] = (this.metrics[n] ?? 0) + 1
+    this.router.emitSide(output, { value, key: c.key, time: c.time, tag: c.tag })
+  }
+
+  // --- TimerService ---
+
+  currentWatermark(): number {
+    return this.gate.current
+  }
+
+  currentProcessingTime(): number {
+    return this.env.clock.now()
+  }
+
+  registerEventTimer(time: number): void {
+    this.eventTimers.add(time, this.currentKey)
+  }
+
+  registerProcessingTimer(time: number): void {
+    this.processingTimers.add(time, this.currentKey)
+  }
+
+  deleteEventTimer(time: number): void {
+    this.eventTimers.delete(time, this.currentKey)
+  }
+
+  deleteProcessingTimer(time: number): void {
+    this.processingTimers.delete(time, this.currentKey)
+  }
+
+  /** Pending timers (for metrics and tests). */
+  timerCount(): number {
+    return this.eventTimers.size + this.processingTimers.size
+  }
+
+  // --- State ---
+
+  snapshot(): OperatorSnapshot {
+    return {
+      stores: this.state.snapshot(),
+      eventTimers: this.eventTimers.toArray(),
+      processingTimers: this.processingTimers.toArray(),
+    }
+  }
+
+  /** Restores the key groups this task owns from snapshots of any earlier parallelism. */
+  restore(snapshots: readonly OperatorSnapshot[], from: number, to: number): void {
+    const max = this.env.maxParallelism
+    const mine = (k: Key | undefined) => {
+      if (k === undefined) return this.index === 0
+      const kg = keyGroupOf(k, max)
+      return kg >= from && kg < to
+    }
+    for (const s of snapshots) {
+      this.state.restore(s.stores, from, to)
+      this.eventTimers.load(s.eventTimers, mine)
+      this.processingTimers.load(s.processingTimers, mine)
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.processor.close?.()
+  }
+}

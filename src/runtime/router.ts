@@ -1,0 +1,147 @@
+// The output side of a task: routes records to downstream tasks by exchange type, batch at a time.
+
+import { hashKey, taskOfKeyGroup } from '../core/key-group.ts'
+import type { Key, Record } from '../core/record.ts'
+import type { EdgePlan } from './plan.ts'
+
+/**
+ * One downstream (task, channel) as seen from a sending task. Local targets call the task directly;
+ * remote ones encode and post to another thread. Calls arrive in order: records, then control.
+ */
+export interface Target {
+  push(records: Record[]): void
+  watermark(time: number): void
+  idle(idle: boolean): void
+  barrier(checkpointId: number): void
+  end(): void
+}
+
+/** Routes one edge's records into per-target buffers; `flush` hands the buffers over. */
+class EdgeRouter {
+  private buffers: Record[][]
+  private next = 0
+  private readonly keyTable: Int32Array | undefined
+
+  constructor(
+    readonly edge: EdgePlan,
+    readonly targets: Target[],
+    /** For shuffle edges: start with a different task per sender so load spreads. */
+    senderIndex: number,
+    maxParallelism: number,
+  ) {
+    this.buffers = targets.map(() => [])
+    this.next = senderIndex % Math.max(1, targets.length)
+    if (edge.type === 'key') {
+      this.keyTable = new Int32Array(maxParallelism)
+      for (let kg = 0; kg < maxParallelism; kg++) {
+        this.keyTable[kg] = taskOfKeyGroup(kg, maxParallelism, edge.to.parallelism)
+      }
+    }
+  }
+
+  route(r: Record): void {
+    const targets = this.targets.length
+    if (targets === 1 && this.edge.type !== 'key') {
+      this.buffers[0]!.push(r)
+      return
+    }
+    switch (this.edge.type) {
+      case 'key': {
+        const key = this.edge.key!(r.value, r) as Key
+        const table = this.keyTable!
+        const t = table[hashKey(key) % table.length]!
+        this.buffers[t]!.push({ value: r.value, key, time: r.time, tag: r.tag })
+        return
+      }
+      case 'shuffle':
+        this.buffers[this.next]!.push(r)
+        this.next = this.next + 1 === targets ? 0 : this.next + 1
+        return
+      case 'broadcast':
+        for (let i = 0; i < targets; i++) this.buffers[i]!.push(r)
+        return
+      default:
+        this.buffers[0]!.push(r)
+    }
+  }
+
+  flush(): void {
+    const buffers = this.buffers
+    for (let i = 0; i < buffers.length; i++) {
+      const b = buffers[i]!
+      if (b.length > 0) {
+        buffers[i] = []
+        this.targets[i]!.push(b)
+      }
+    }
+  }
+}
+
+/**
+ * Routes everything a task emits: the main output to every edge reading it, side outputs to the
+ * edges reading them. Records are buffered per target until `flush()` (the end of the input batch);
+ * control messages (watermark, idle, barrier, end) flush first so they never overtake records.
+ */
+export class OutputRouter {
+  private readonly main: EdgeRouter[] = []
+  private readonly sides = new Map<string, EdgeRouter[]>()
+  private readonly all: EdgeRouter[] = []
+
+  constructor(
+    edges: { edge: EdgePlan; targets: Target[] }[],
+    senderIndex: number,
+    maxParallelism: number,
+  ) {
+    for (const { edge, targets } of edges) {
+      const r = new EdgeRouter(edge, targets, senderIndex, maxParallelism)
+      this.all.push(r)
+      if (edge.sideOutput === undefined) this.main.push(r)
+      else {
+        const list = this.sides.get(edge.sideOutput) ?? []
+        list.push(r)
+        this.sides.set(edge.sideOutput, list)
+      }
+    }
+  }
+
+  /** True when something reads the named side output. */
+  hasSide(name: string): boolean {
+    return this.sides.has(name)
+  }
+
+  emit(r: Record): void {
+    const main = this.main
+    for (let i = 0; i < main.length; i++) main[i]!.route(r)
+  }
+
+  emitSide(name: string, r: Record): void {
+    const list = this.sides.get(name)
+    if (list) for (const e of list) e.route(r)
+  }
+
+  flush(): void {
+    const all = this.all
+    for (let i = 0; i < all.length; i++) all[i]!.flush()
+  }
+
+  private control(fn: (t: Target) => void): void {
+    this.flush()
+    for (const e of this.all) for (const t of e.targets) fn(t)
+  }
+
+  watermark(time: number): void {
+    this.control((t) => t.watermark(time))
+  }
+
+  idle(idle: boolean): void {
+    this.control((t) => t.idle(idle))
+  }
+
+  barrier(checkpointId: number): void {
+    this.control((t) => t.barrier(checkpointId))
+  }
+
+  end(): void {
+    this.control((t) => t.end())
+  }
+}

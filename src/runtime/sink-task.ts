@@ -1,0 +1,122 @@
+// One parallel instance of a sink node: writes batches in order, with a bounded queue.
+
+import { wrapError } from '../core/errors.ts'
+import type { Record } from '../core/record.ts'
+import type { SinkWriter } from '../core/source.ts'
+import { type GateHandler, InputGate } from './input-gate.ts'
+import type { NodePlan } from './plan.ts'
+import type { NodeMetrics, TaskEnv } from './task-env.ts'
+
+/**
+ * Runs one sink task. `write` calls are made one at a time, in order; while a write's promise is
+ * pending, arriving batches wait in a queue. `backlog()` is that queue's length: the executor stops
+ * reading sources while any sink's backlog is at its bound, so a slow sink slows the sources down
+ * and memory stays bounded. `maxQueued` records the highest backlog seen (tests assert the bound).
+ */
+export class SinkTask implements GateHandler {
+  readonly gate: InputGate
+  readonly metrics: NodeMetrics
+  private readonly queue: Record[][] = []
+  private writing: Promise<void> | undefined
+  private ended = false
+  finished = false
+  maxQueued = 0
+  onCheckpoint: ((task: SinkTask, id: number) => void) | undefined
+  /** Resolves when the queue drains and the writer has finished (after end of input). */
+  readonly done: Promise<void>
+  private resolveDone!: () => void
+  private drainWaiters: (() => void)[] = []
+
+  constructor(
+    readonly node: NodePlan,
+    readonly index: number,
+    readonly taskId: number,
+    readonly writer: SinkWriter,
+    channels: number,
+    private readonly env: TaskEnv,
+  ) {
+    this.gate = new InputGate(channels, this)
+    this.metrics = env.metrics(node.spec.name)
+    this.done = new Promise((resolve) => {
+      this.resolveDone = resolve
+    })
+  }
+
+  async open(): Promise<void> {
+    await this.writer.open?.()
+  }
+
+  backlog(): number {
+    return this.queue.length + (this.writing ? 1 : 0)
+  }
+
+  /** Resolves when the backlog drops below `bound`. */
+  waitBelow(bound: number): Promise<void> {
+    if (this.backlog() < bound) return Promise.resolve()
+    return new Promise((resolve) => this.drainWaiters.push(resolve))
+  }
+
+  onRecords(records: Record[]): void {
+    this.metrics.in = (this.metrics.in ?? 0) + records.length
+    if (this.writing) {
+      this.queue.push(records)
+      if (this.queue.length > this.maxQueued) this.maxQueued = this.queue.length
+      return
+    }
+    this.write(records)
+  }
+
+  private write(records: Record[]): void {
+    let result: void | Promise<void>
+    try {
+      result = this.writer.write(records)
+    } catch (e) {
+      this.env.fail(wrapError('ERR_SINK_FAILED', `sink "${this.node.spec.name}" failed to write`, e, { node: this.node.spec.name }))
+      return
+    }
+    if (result && typeof (result as Promise<void>).then === 'function') {
+      this.writing = (result as Promise<void>).then(
+        () => this.next(),
+        (e) => this.env.fail(wrapError('ERR_SINK_FAILED', `sink "${this.node.spec.name}" failed to write`, e, { node: this.node.spec.name })),
+      )
+    }
+  }
+
+  private next(): void {
+    this.writing = undefined
+    const batch = this.queue.shift()
+    if (batch) this.write(batch)
+    if (this.backlog() === 0 || this.drainWaiters.length > 0) {
+      const waiters = this.drainWaiters
+      this.drainWaiters = []
+      for (const w of waiters) w()
+    }
+    if (!this.writing && this.ended) void this.complete()
+  }
+
+  onWatermark(): void {}
+
+  onBarrier(id: number): void {
+    this.onCheckpoint?.(this, id)
+  }
+
+  onEnd(): void {
+    this.ended = true
+    if (!this.writing) void this.complete()
+  }
+
+  private async complete(): Promise<void> {
+    if (this.finished) return
+    this.finished = true
+    try {
+      await this.writer.finish?.()
+    } catch (e) {
+      this.env.fail(wrapError('ERR_SINK_FAILED', `sink "${this.node.spec.name}" failed to finish`, e, { node: this.node.spec.name }))
+    }
+    this.resolveDone()
+  }
+
+  async close(): Promise<void> {
+    await this.writer.close?.()
+  }
+}

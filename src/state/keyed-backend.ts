@@ -1,0 +1,259 @@
+// Keyed state kept in memory, partitioned by key group when snapshotted.
+
+import { toMillis } from '../core/duration.ts'
+import { SquallError } from '../core/errors.ts'
+import { keyGroupOf } from '../core/key-group.ts'
+import type { Key } from '../core/record.ts'
+import type { KeyedState, ListState, MapState, ReducingState, StateOptions, ValueState } from '../core/state.ts'
+
+/** One named store: a value per key, plus the last write time per key when it has a TTL. */
+export interface KeyedStore {
+  readonly name: string
+  readonly kind: 'value' | 'map' | 'list' | 'reducing'
+  readonly entries: Map<Key, unknown>
+  readonly ttlMs: number
+  readonly touched: Map<Key, number> | undefined
+}
+
+/** A store's snapshot: its entries grouped by key group, so they can move between tasks. */
+export interface StoreSnapshot {
+  name: string
+  kind: KeyedStore['kind']
+  ttlMs: number
+  groups: { [keyGroup: number]: [Key, unknown][] }
+}
+
+/**
+ * The in-memory keyed state of one task: every named store of the node, with the current key set
+ * by the runtime before each record or timer. Not thread-safe; owned by its task.
+ */
+export class KeyedBackend implements KeyedState {
+  currentKey: Key | undefined = undefined
+  readonly stores = new Map<string, KeyedStore>()
+  private readonly handles = new Map<string, unknown>()
+
+  constructor(
+    private readonly nodeName: string,
+    private readonly maxParallelism: number,
+    private readonly now: () => number,
+  ) {}
+
+  private store(name: string, kind: KeyedStore['kind'], options: StateOptions | undefined): KeyedStore {
+    let s = this.stores.get(name)
+    if (s === undefined) {
+      const ttlMs = options?.ttl === undefined ? 0 : toMillis(options.ttl, `state "${name}".ttl`)
+      s = { name, kind, entries: new Map(), ttlMs, touched: ttlMs > 0 ? new Map() : undefined }
+      this.stores.set(name, s)
+    } else if (s.kind !== kind) {
+      throw new SquallError(
+        'ERR_ARGUMENT',
+        `state "${name}" of node "${this.nodeName}" is a ${s.kind} store; it cannot also be used as a ${kind} store`,
+      )
+    }
+    return s
+  }
+
+  private key(): Key {
+    const k = this.currentKey
+    if (k === undefined) {
+      throw new SquallError(
+        'ERR_TOPOLOGY_NOT_KEYED',
+        `node "${this.nodeName}" used keyed state outside a keyed context; add keyBy() before it`,
+      )
+    }
+    return k
+  }
+
+  private touch(s: KeyedStore, k: Key): void {
+    if (s.touched !== undefined) s.touched.set(k, this.now())
+  }
+
+  value<T>(name: string, options?: StateOptions): ValueState<T> {
+    const cached = this.handles.get(name)
+    if (cached) return cached as ValueState<T>
+    const s = this.store(name, 'value', options)
+    const h: ValueState<T> = {
+      get: () => s.entries.get(this.key()) as T | undefined,
+      set: (v) => {
+        const k = this.key()
+        s.entries.set(k, v)
+        this.touch(s, k)
+      },
+      clear: () => {
+        const k = this.key()
+        s.entries.delete(k)
+        s.touched?.delete(k)
+      },
+    }
+    this.handles.set(name, h)
+    return h
+  }
+
+  reducing<T>(name: string, reduce: (a: T, b: T) => T, options?: StateOptions): ReducingState<T> {
+    const cached = this.handles.get(name)
+    if (cached) return cached as ReducingState<T>
+    const s = this.store(name, 'reducing', options)
+    const h: ReducingState<T> = {
+      get: () => s.entries.get(this.key()) as T | undefined,
+      add: (v) => {
+        const k = this.key()
+        const old = s.entries.get(k) as T | undefined
+        s.entries.set(k, old === undefined ? v : reduce(old, v))
+        this.touch(s, k)
+      },
+      clear: () => {
+        const k = this.key()
+        s.entries.delete(k)
+        s.touched?.delete(k)
+      },
+    }
+    this.handles.set(name, h)
+    return h
+  }
+
+  list<T>(name: string, options?: StateOptions): ListState<T> {
+    const cached = this.handles.get(name)
+    if (cached) return cached as ListState<T>
+    const s = this.store(name, 'list', options)
+    const empty: readonly T[] = Object.freeze([])
+    const h: ListState<T> = {
+      get: () => (s.entries.get(this.key()) as T[] | undefined) ?? empty,
+      add: (v) => {
+        const k = this.key()
+        const list = s.entries.get(k) as T[] | undefined
+        if (list === undefined) s.entries.set(k, [v])
+        else list.push(v)
+        this.touch(s, k)
+      },
+      update: (values) => {
+        const k = this.key()
+        if (values.length === 0) s.entries.delete(k)
+        else s.entries.set(k, values)
+        this.touch(s, k)
+      },
+      clear: () => {
+        const k = this.key()
+        s.entries.delete(k)
+        s.touched?.delete(k)
+      },
+    }
+    this.handles.set(name, h)
+    return h
+  }
+
+  map<K, V>(name: string, options?: StateOptions): MapState<K, V> {
+    const cached = this.handles.get(name)
+    if (cached) return cached as MapState<K, V>
+    const s = this.store(name, 'map', options)
+    const emptyMap = new Map<K, V>()
+    const read = (): Map<K, V> => (s.entries.get(this.key()) as Map<K, V> | undefined) ?? emptyMap
+    const write = (): Map<K, V> => {
+      const k = this.key()
+      let m = s.entries.get(k) as Map<K, V> | undefined
+      if (m === undefined) {
+        m = new Map()
+        s.entries.set(k, m)
+      }
+      this.touch(s, k)
+      return m
+    }
+    const h: MapState<K, V> = {
+      get: (mk) => read().get(mk),
+      has: (mk) => read().has(mk),
+      set: (mk, v) => {
+        write().set(mk, v)
+      },
+      delete: (mk) => {
+        const k = this.key()
+        const m = s.entries.get(k) as Map<K, V> | undefined
+        if (m === undefined) return
+        m.delete(mk)
+        if (m.size === 0) {
+          s.entries.delete(k)
+          s.touched?.delete(k)
+        }
+      },
+      entries: () => read().entries(),
+      keys: () => read().keys(),
+      get size() {
+        return read().size
+      },
+      clear: () => {
+        const k = this.key()
+        s.entries.delete(k)
+        s.touched?.delete(k)
+      },
+    }
+    this.handles.set(name, h)
+    return h
+  }
+
+  /** Drops entries of TTL stores not written since `now - ttl`. Returns how many were dropped. */
+  expire(now: number): number {
+    let dropped = 0
+    for (const s of this.stores.values()) {
+      if (s.touched === undefined) continue
+      const limit = now - s.ttlMs
+      for (const [k, t] of s.touched) {
+        if (t <= limit) {
+          s.touched.delete(k)
+          s.entries.delete(k)
+          dropped++
+        }
+      }
+    }
+    return dropped
+  }
+
+  /** Number of keys held over all stores (for metrics). */
+  size(): number {
+    let n = 0
+    for (const s of this.stores.values()) n += s.entries.size
+    return n
+  }
+
+  /**
+   * Copies every store, grouped by key group. Values are deep-copied with structuredClone so later
+   * writes do not alter the snapshot.
+   */
+  snapshot(): StoreSnapshot[] {
+    const out: StoreSnapshot[] = []
+    for (const s of this.stores.values()) {
+      const groups: StoreSnapshot['groups'] = {}
+      for (const [k, v] of s.entries) {
+        const kg = keyGroupOf(k, this.maxParallelism)
+        let g = groups[kg]
+        if (g === undefined) groups[kg] = g = []
+        g.push([k, structuredClone(v)])
+      }
+      out.push({ name: s.name, kind: s.kind, ttlMs: s.ttlMs, groups })
+    }
+    return out
+  }
+
+  /** Loads the entries of the key groups in `[from, to)` from snapshots (possibly of other tasks). */
+  restore(snapshots: readonly StoreSnapshot[], from: number, to: number): void {
+    const now = this.now()
+    for (const snap of snapshots) {
+      let s = this.stores.get(snap.name)
+      if (s === undefined) {
+        s = {
+          name: snap.name,
+          kind: snap.kind,
+          entries: new Map(),
+          ttlMs: snap.ttlMs,
+          touched: snap.ttlMs > 0 ? new Map() : undefined,
+        }
+        this.stores.set(snap.name, s)
+      }
+      for (const [kgText, entries] of Object.entries(snap.groups)) {
+        const kg = Number(kgText)
+        if (kg < from || kg >= to) continue
+        for (const [k, v] of entries) {
+          s.entries.set(k, v)
+          s.touched?.set(k, now)
+        }
+      }
+    }
+  }
+}
