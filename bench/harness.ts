@@ -1,0 +1,35 @@
+// Shared shape of benchmark results: every figure is a rate plus its ratio to a plain-Node
+// baseline measured in the same run, so results survive a noisy machine.
+
+/** One benchmark row: what was measured, Squall's rate, the baseline's rate, and the target ratio. */
+export interface BenchRow {
+  name: string
+  /** Records (or events) per second through Squall. */
+  squall: number
+  /** Records per second through the plain-Node baseline doing the same work, in the same run. */
+  baseline: number
+  /** squall / baseline. */
+  ratio: number
+  /** The ratio the project aims for. */
+  target: number
+  /** Anything else worth printing (thread count, pause times, …). */
+  note?: string
+}
+
+/** Builds a row, computing the ratio. */
+export function row(name: string, squall: number, baseline: number, target: number, note?: string): BenchRow {
+  return { name, squall, baseline, ratio: baseline > 0 ? squall / baseline : 0, target, ...(note ? { note } : {}) }
+}
+
+/** Runs `fn` once to warm up, then `rounds` times, and returns the best rate in records per second. */
+export async function bestRate(records: number, rounds: number, fn: () => unknown | Promise<unknown>): Promise<number> {
+  let best = 0
+  await fn()
+  for (let i = 0; i < rounds; i++) {
+    const t0 = performance.now()
+    await fn()
+    const rate = records / ((performance.now() - t0) / 1000)
+    if (rate > best) best = rate
+  }
+  return best
+}
