@@ -33,3 +33,28 @@ export async function bestRate(records: number, rounds: number, fn: () => unknow
   }
   return best
 }
+
+/**
+ * Measures several contenders in alternating rounds (a, b, c, a, b, c, …) after one warm-up each,
+ * and returns each one's best rate. Alternating keeps a noisy neighbour from favouring one side.
+ * A contender may return the seconds it wants counted (e.g. a job's running time without start-up);
+ * otherwise its wall time is used.
+ */
+export async function compareRates(
+  records: number,
+  rounds: number,
+  contenders: (() => unknown | Promise<unknown>)[],
+): Promise<number[]> {
+  const best = contenders.map(() => 0)
+  for (const fn of contenders) await fn()
+  for (let round = 0; round < rounds; round++) {
+    for (let i = 0; i < contenders.length; i++) {
+      const t0 = performance.now()
+      const result = await contenders[i]!()
+      const seconds = typeof result === 'number' ? result : (performance.now() - t0) / 1000
+      const rate = records / seconds
+      if (rate > best[i]!) best[i] = rate
+    }
+  }
+  return best
+}

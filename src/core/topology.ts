@@ -255,7 +255,18 @@ export class Topology {
       }
     }
     if (order.length !== this.nodeList.length) {
-      const stuck = this.nodeList.filter((n) => !order.includes(n)).map((n) => n.name)
+      // Peel off nodes downstream of the cycle: what remains lies on it.
+      const left = new Set(this.nodeList.filter((n) => !order.includes(n)).map((n) => n.name))
+      for (let changed = true; changed; ) {
+        changed = false
+        for (const name of left) {
+          if (!(children.get(name) ?? []).some((c) => left.has(c))) {
+            left.delete(name)
+            changed = true
+          }
+        }
+      }
+      const stuck = [...left]
       fail('ERR_TOPOLOGY_CYCLE', stuck[0]!, `nodes ${stuck.map((s) => `"${s}"`).join(', ')} form a cycle`)
     }
     return order

@@ -76,6 +76,7 @@ class LocalJob implements Job {
   private state: JobStatus = 'starting'
   private readonly executor: Executor
   private readonly started = Date.now()
+  private running = 0
 
   constructor(topology: Topology, plan: ReturnType<typeof planTopology>, options: EmbeddedOptions, log: Logger) {
     this.name = topology.name
@@ -95,6 +96,7 @@ class LocalJob implements Job {
     let error: unknown
     try {
       await ex.open()
+      this.running = Date.now()
       if (this.state === 'starting') this.state = 'running'
       await ex.run()
     } catch (e) {
@@ -105,6 +107,7 @@ class LocalJob implements Job {
       status: error === undefined ? 'finished' : this.state === 'cancelled' ? 'cancelled' : 'failed',
       metrics: ex.metrics(),
       durationMs: Date.now() - this.started,
+      runningMs: Date.now() - (this.running || this.started),
       ...(error === undefined ? {} : { error }),
     }
     this.state = result.status
@@ -145,6 +148,7 @@ class ThreadedJob implements Job {
   private readonly workers: Worker[] = []
   private readonly lastMetrics: { [node: string]: NodeMetrics }[] = []
   private readonly started = Date.now()
+  private running = 0
 
   constructor(
     topology: Topology,
@@ -181,7 +185,7 @@ class ThreadedJob implements Job {
         if (this.state !== 'cancelled') this.state = 'failed'
         void Promise.all(this.workers.map((w) => w.terminate())).then(() => {
           if (this.state === 'cancelled') {
-            resolve({ status: 'cancelled', metrics: mergeMetrics(this.lastMetrics), durationMs: Date.now() - this.started })
+            resolve({ status: 'cancelled', metrics: mergeMetrics(this.lastMetrics), durationMs: Date.now() - this.started, runningMs: Date.now() - (this.running || this.started) })
           } else reject(error)
         })
       }
@@ -206,6 +210,7 @@ class ThreadedJob implements Job {
           switch (m.k) {
             case 'ready':
               if (++ready === threads) {
+                this.running = Date.now()
                 if (this.state === 'starting') this.state = 'running'
                 for (const w of this.workers) w.postMessage({ k: 'start' })
               }
@@ -221,7 +226,7 @@ class ThreadedJob implements Job {
               if (++finished === threads) {
                 this.state = 'finished'
                 void Promise.all(this.workers.map((w) => w.terminate())).then(() =>
-                  resolve({ status: 'finished', metrics: mergeMetrics(this.lastMetrics), durationMs: Date.now() - this.started }),
+                  resolve({ status: 'finished', metrics: mergeMetrics(this.lastMetrics), durationMs: Date.now() - this.started, runningMs: Date.now() - (this.running || this.started) }),
                 )
               }
               break

@@ -1,0 +1,101 @@
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+
+const BIN = join(import.meta.dirname, '../../bin/squall.js')
+
+function squall(args: string[], input?: string) {
+  return spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 30_000, ...(input ? { input } : {}) })
+}
+
+describe('squall CLI', () => {
+  it('--help lists the commands and --version prints the package version', () => {
+    const help = squall(['--help'])
+    expect(help.status).toBe(0)
+    expect(help.stdout).toMatch(/Usage: squall <command>/)
+    expect(help.stdout).toMatch(/run <module>/)
+    const version = squall(['--version'])
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/)
+  })
+
+  it('an unknown command or option is a usage error with exit code 2', () => {
+    const r = squall(['frobnicate'])
+    expect(r.status).toBe(2)
+    expect(r.stderr).toMatch(/unknown command "frobnicate"/)
+    const o = squall(['run', 'x.ts', '--threds', '2'])
+    expect(o.status).toBe(2)
+    expect(o.stderr).toMatch(/ERR_CLI_USAGE.*threds/)
+  })
+
+  it('runs a TypeScript module to the end of its bounded input and exits 0', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'squall-cli-'))
+    const input = join(dir, 'events.jsonl')
+    writeFileSync(input, ['{"user":"a"}', '{"user":"b"}', 'not json', '{"user":"a"}'].join('\n'))
+    const job = join(dir, 'job.ts')
+    writeFileSync(
+      job,
+      `import { Topology, file, stdout } from '${join(import.meta.dirname, '../../src/index.ts')}'
+const t = new Topology('users')
+t.source('events', file({ path: ${JSON.stringify(input)}, format: 'jsonl' }), { onError: 'skip' })
+  .map((v: any) => v.user as string)
+  .keyBy((u) => u)
+  .count('per-user')
+  .sink(stdout())
+export default t
+`,
+    )
+    const r = squall(['run', job])
+    expect(r.status).toBe(0)
+    expect(r.stdout.trim().split('\n').map((l) => JSON.parse(l))).toEqual([
+      { key: 'a', count: 1 },
+      { key: 'b', count: 1 },
+      { key: 'a', count: 2 },
+    ])
+    expect(r.stderr).toMatch(/events\.jsonl: line 3 \(byte 26\) is not valid JSON/)
+    expect(r.stderr).toMatch(/job "users" finished/)
+  })
+
+  it('a module that does not export a topology fails with a clear message', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'squall-cli-'))
+    const job = join(dir, 'nothing.ts')
+    writeFileSync(job, 'export const answer = 42\n')
+    const r = squall(['run', job])
+    expect(r.status).toBe(1)
+    expect(r.stderr).toMatch(/ERR_MODULE_LOAD: module ".*nothing.ts": export "default" is not a Topology .* exports answer/)
+  })
+
+  it('SIGTERM drains an endless job: it flushes and exits 0', async () => {
+    const child = spawn(process.execPath, [BIN, 'run', join(import.meta.dirname, '../fixtures/endless.ts')], { stdio: 'pipe' })
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (d) => (out += d))
+    child.stderr.on('data', (d) => (err += d))
+    await new Promise<void>((resolve) => {
+      const check = () => (out.includes('"seq":2000') ? resolve() : setTimeout(check, 50))
+      check()
+    })
+    child.kill('SIGTERM')
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
+    expect(code).toBe(0)
+    expect(err).toMatch(/SIGTERM received, draining/)
+    expect(err).toMatch(/job "endless" finished/)
+    const seqs = out.trim().split('\n').map((l) => JSON.parse(l).seq as number)
+    expect(seqs.slice(0, 3)).toEqual([0, 1000, 2000])
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b))
+  })
+
+  it('runs a module on worker threads with --threads', () => {
+    const r = squall(['run', join(import.meta.dirname, '../fixtures/endless-bounded.ts'), '--threads', '2'])
+    expect(r.status).toBe(0)
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { key: number; count: number })
+    const finals = new Map<number, number>()
+    for (const l of lines) finals.set(l.key, Math.max(finals.get(l.key) ?? 0, l.count))
+    expect([...finals.entries()].sort((a, b) => a[0] - b[0])).toEqual([
+      [0, 334],
+      [1, 333],
+      [2, 333],
+    ])
+  })
+})
