@@ -1,0 +1,242 @@
+// One accepted forward-protocol connection on the server: handshake, framing, decoding, handing
+// events to the handler one request at a time, and acknowledging only after the handler settles.
+
+import type { Socket } from 'node:net'
+import { SquallError } from '../../core/errors.ts'
+import { unpackr } from './event-time.ts'
+import { FrameReader } from './framing.ts'
+import type { ServerHandshake } from './handshake.ts'
+import { decodeRequest, encodeAck } from './protocol.ts'
+import type { DecodeLimits, ForwardEntry, ForwardMode } from './protocol.ts'
+
+/** What the handler learns about a request besides its tag and entries. */
+export interface ForwardMeta {
+  /** The chunk id the sender asked to be acknowledged, if any. */
+  chunk: string | undefined
+  /** The carrier mode of the request. */
+  mode: ForwardMode
+  /** The sender, as `address:port`. */
+  remote: string
+}
+
+/**
+ * Receives the events of one request. The ack (when a chunk was sent) is written only after the
+ * returned promise resolves — journal the entries here to acknowledge only what is durable. While
+ * it is pending, the connection reads nothing more. A throw or a rejection closes the connection
+ * without an ack, so the sender retries.
+ */
+export type ForwardHandler = (tag: string, entries: ForwardEntry[], meta: ForwardMeta) => Promise<void> | void
+
+/** Log sink: `level` is 'debug' | 'info' | 'warn' | 'error'; `fields` are structured details. */
+export type ForwardLog = (level: 'debug' | 'info' | 'warn' | 'error', message: string, fields: object) => void
+
+/** Counters of a server, all monotonic since it started. */
+export interface ForwardMetrics {
+  connections: number
+  events: number
+  messages: number
+  bytes: number
+  badFrames: number
+  skippedEvents: number
+  authFailures: number
+  oversizedChunks: number
+  handlerErrors: number
+}
+
+/** What a connection shares with its server. */
+export interface ConnectionContext {
+  readonly handler: ForwardHandler
+  readonly log: ForwardLog
+  readonly metrics: ForwardMetrics
+  readonly limits: DecodeLimits
+  readonly maxChunkBytes: number
+  readonly handshake: (() => ServerHandshake) | undefined
+}
+
+/**
+ * Drives one socket. Requests are handled strictly in order; at most one handler call is pending
+ * at a time, and the socket is paused while it is. `shutdown()` lets a pending handler finish and
+ * its ack be written, then ends the socket.
+ */
+export class ServerConnection {
+  private readonly reader: FrameReader
+  private readonly remote: string
+  private handshake: ServerHandshake | undefined
+  private busy = false
+  private closing = false
+  private dead = false
+  /** Resolves when the socket has closed. */
+  readonly closed: Promise<void>
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly ctx: ConnectionContext,
+  ) {
+    this.reader = new FrameReader(ctx.maxChunkBytes)
+    this.remote = `${socket.remoteAddress}:${socket.remotePort}`
+    this.closed = new Promise((resolve) => socket.once('close', () => resolve()))
+    ctx.metrics.connections++
+    if (ctx.handshake) {
+      this.handshake = ctx.handshake()
+      socket.write(this.handshake.helo())
+    }
+    socket.on('data', (chunk: Buffer) => this.onData(chunk))
+    socket.on('error', (error) => {
+      ctx.log('debug', `forward: connection from ${this.remote} failed: ${error.message}`, {
+        remote: this.remote,
+      })
+    })
+    socket.on('close', () => {
+      this.dead = true
+    })
+  }
+
+  /** Stops after the request in progress (if any) is handled and acknowledged, then ends the socket. */
+  shutdown(): void {
+    this.closing = true
+    if (!this.busy) this.endSoon(250)
+  }
+
+  /** Closes at once, whatever is in progress. */
+  destroy(): void {
+    this.dead = true
+    this.socket.destroy()
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.dead || this.closing) return
+    this.ctx.metrics.bytes += chunk.length
+    this.reader.push(chunk)
+    if (!this.busy) this.drain()
+  }
+
+  private drain(): void {
+    const { ctx } = this
+    while (!this.busy && !this.dead && !this.closing) {
+      let frame: Buffer | null
+      try {
+        frame = this.reader.next()
+        if (frame === null) return
+        if (this.handshake !== undefined) {
+          this.onPing(frame)
+          continue
+        }
+        const msg = decodeRequest(frame, ctx.limits)
+        if (msg === null) {
+          if (frame[0] !== 0xc0) this.warnIgnored(frame)
+          continue
+        }
+        ctx.metrics.messages++
+        ctx.metrics.events += msg.entries.length
+        if (msg.skipped > 0) {
+          ctx.metrics.skippedEvents += msg.skipped
+          ctx.log(
+            'warn',
+            `forward: skipped ${msg.skipped} invalid events of tag "${msg.tag}" from ${this.remote}`,
+            {
+              remote: this.remote,
+              tag: msg.tag,
+              skipped: msg.skipped,
+            },
+          )
+        }
+        const chunk = msg.chunk
+        const result = ctx.handler(msg.tag, msg.entries, { chunk, mode: msg.mode, remote: this.remote })
+        if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
+          this.busy = true
+          this.socket.pause()
+          ;(result as Promise<void>).then(
+            () => this.settled(chunk),
+            (error: unknown) => this.handlerFailed(error),
+          )
+          return
+        }
+        if (chunk !== undefined) this.socket.write(encodeAck(chunk))
+      } catch (error) {
+        if (error instanceof SquallError && error.code.startsWith('ERR_FORWARD_')) this.badInput(error)
+        else this.handlerFailed(error)
+        return
+      }
+    }
+  }
+
+  private settled(chunk: string | undefined): void {
+    this.busy = false
+    if (this.dead) return
+    if (chunk !== undefined) this.socket.write(encodeAck(chunk))
+    if (this.closing) {
+      this.endSoon(250)
+      return
+    }
+    this.socket.resume()
+    this.drain()
+  }
+
+  private handlerFailed(error: unknown): void {
+    this.busy = false
+    this.ctx.metrics.handlerErrors++
+    const detail = error instanceof Error ? error.message : String(error)
+    this.ctx.log(
+      'error',
+      `forward: the event handler failed, closing ${this.remote} without ack: ${detail}`,
+      {
+        remote: this.remote,
+        error,
+      },
+    )
+    this.close()
+  }
+
+  private onPing(frame: Buffer): void {
+    let ping: unknown
+    try {
+      ping = unpackr.unpack(frame)
+    } catch {
+      ping = undefined
+    }
+    const verdict = this.handshake!.checkPing(ping)
+    this.socket.write(verdict.pong)
+    if (verdict.ok) {
+      this.handshake = undefined
+      this.ctx.log('debug', `forward: ${this.remote} authenticated`, { remote: this.remote })
+      return
+    }
+    this.ctx.metrics.authFailures++
+    this.ctx.log('warn', `forward: handshake from ${this.remote} refused: ${verdict.reason}`, {
+      remote: this.remote,
+      code: 'ERR_FORWARD_AUTH',
+      reason: verdict.reason,
+    })
+    this.close()
+  }
+
+  private badInput(error: SquallError): void {
+    if (error.code === 'ERR_FORWARD_CHUNK_TOO_LARGE') this.ctx.metrics.oversizedChunks++
+    else this.ctx.metrics.badFrames++
+    this.ctx.log('error', `${error.message}; closing the connection from ${this.remote}`, {
+      remote: this.remote,
+      code: error.code,
+    })
+    this.close()
+  }
+
+  private warnIgnored(frame: Buffer): void {
+    this.ctx.metrics.badFrames++
+    this.ctx.log('warn', `forward: ignored a request from ${this.remote} that is not an array`, {
+      remote: this.remote,
+      firstByte: frame[0],
+    })
+  }
+
+  private close(): void {
+    this.dead = true
+    this.endSoon(1000)
+  }
+
+  /** Half-closes (what was written still arrives), discards input, and destroys after `ms`. */
+  private endSoon(ms: number): void {
+    this.socket.end()
+    this.socket.resume()
+    setTimeout(() => this.socket.destroy(), ms).unref()
+  }
+}
