@@ -1,0 +1,389 @@
+// Crawler and scraper detection from access logs: per client, the recent window weighed against the
+// client's longer history — request rate, share of distinct paths, share of static assets, bot agents.
+
+import { type Duration, toMillis } from '../core/duration.ts'
+import { check } from '../core/errors.ts'
+import { type Action, type Decision, formatMillis, formatNumber, severity } from './decision.ts'
+import {
+  arrayField,
+  float64Bytes,
+  float64Field,
+  openSnapshot,
+  snapshotError,
+  uint8Field,
+} from './snapshot.ts'
+
+/** One HTTP request as an access log records it. */
+export interface HttpRequest {
+  /** Event time, ms. */
+  readonly time: number
+  readonly ip: string
+  /** The User-Agent header; `''` or `'-'` when absent. */
+  readonly agent: string
+  /** The request path, with or without its query string. */
+  readonly path: string
+}
+
+/** Options of `CrawlerDetector.create`; every threshold has a documented default. */
+export interface CrawlerOptions {
+  /** What a client is: its IP (default), or its IP and user agent together. */
+  readonly by?: 'ip' | 'ip+agent'
+  /** The recent window. Default 1 minute. */
+  readonly recent?: Duration
+  /** The history window (it includes the recent one). Default 1 hour. */
+  readonly history?: Duration
+  /** Requests in the history window before its shape is judged. Default 20. */
+  readonly minRequests?: number
+  /** A crawler's share of distinct paths among its requests is at least this. Default 0.8. */
+  readonly distinctShare?: number
+  /** A crawler's share of static-asset requests is at most this. Default 0.1. */
+  readonly assetShare?: number
+  /** Requests in the recent window that get any client throttled. Default 120. */
+  readonly throttleAt?: number
+  /** Requests in the recent window that get any client blocked. Default 600. */
+  readonly blockAt?: number
+  /** A crawler whose recent count reaches this multiple of its own history rate is blocked. Default 4. */
+  readonly burstFactor?: number
+  /** The recent count a burst needs at least. Default 20. */
+  readonly minBurst?: number
+  /** User agents of declared bots; matching clients with `minRequests` are throttled. */
+  readonly botAgents?: RegExp
+  /** Paths of static assets (stylesheets, scripts, images, fonts). */
+  readonly assetPaths?: RegExp
+  /** Requests kept per client (the oldest go first). Default 10 000. */
+  readonly maxTracked?: number
+}
+
+/** The default pattern of declared bot user agents. */
+export const BOT_AGENTS =
+  /bot\b|bot\/|crawl|spider|slurp|feedfetcher|feedparser|feedburner|archiver|curl\/|wget\/|python-requests|python-urllib|scrapy|httpclient|java\/|go-http-client|libwww|headless/i
+
+/** The default pattern of static-asset paths. */
+export const ASSET_PATHS =
+  /\.(?:css|js|mjs|map|png|jpe?g|gif|svg|ico|webp|avif|bmp|woff2?|ttf|otf|eot)(?:[?#]|$)/i
+
+/** What the detector measured about one client. */
+export interface CrawlerProfile {
+  /** Requests in the recent window. */
+  readonly recent: number
+  /** Requests in the history window (recent included). */
+  readonly requests: number
+  /** Distinct paths / requests over the history window. */
+  readonly distinctShare: number
+  /** Static-asset requests / requests over the history window. */
+  readonly assetShare: number
+  /**
+   * The recent count the client's older history predicts: its rate before the recent window, once
+   * that older history spans at least one recent window; 0 before.
+   */
+  readonly expectedRecent: number
+  /** The declared bot agent the client used, if any. */
+  readonly bot: string | undefined
+}
+
+/** A verdict on a client, with the numbers behind it. */
+export interface CrawlerDecision extends Decision {
+  readonly profile: CrawlerProfile
+}
+
+class Client {
+  times: number[] = []
+  paths: string[] = []
+  assets: number[] = []
+  head = 0
+  recentHead = 0
+  readonly pathCounts = new Map<string, number>()
+  assetCount = 0
+  bot: string | undefined = undefined
+  action: Action = 'allow'
+}
+
+/**
+ * Flags crawlers, scrapers and floods per client.
+ *
+ * Rules, the most severe match wins and the reason lists every matched rule:
+ * - flood: recent requests ≥ `blockAt` → block; ≥ `throttleAt` → throttle;
+ * - crawler shape: over the history window, requests ≥ `minRequests`, distinct-path share ≥
+ *   `distinctShare` and static-asset share ≤ `assetShare` (people load pages with their assets and
+ *   revisit pages; crawlers fetch many distinct pages and few assets) → throttle; and if the recent
+ *   count also reaches `burstFactor` × what its older history predicts (and `minBurst`) → block;
+ *   the older history must span one recent window at least, so a client is not judged on its start;
+ * - declared bot: a user agent matching `botAgents` with ≥ `minRequests` requests → throttle.
+ *
+ * `observe` returns a verdict only when a client's action becomes more severe than it was (one alert
+ * per escalation, not one per request); the action relaxes silently when the rules stop matching.
+ * Requests must arrive in roughly event-time order per client.
+ */
+export class CrawlerDetector {
+  private readonly o: Required<CrawlerOptions>
+  private readonly recentMs: number
+  private readonly historyMs: number
+  private readonly clients = new Map<string, Client>()
+
+  private constructor(o: Required<CrawlerOptions>, recentMs: number, historyMs: number) {
+    this.o = o
+    this.recentMs = recentMs
+    this.historyMs = historyMs
+  }
+
+  /** A detector with the given thresholds. Throws ERR_ARGUMENT on a bad option. */
+  static create(options: CrawlerOptions = {}): CrawlerDetector {
+    const o: Required<CrawlerOptions> = {
+      by: options.by ?? 'ip',
+      recent: options.recent ?? '1m',
+      history: options.history ?? '1h',
+      minRequests: options.minRequests ?? 20,
+      distinctShare: options.distinctShare ?? 0.8,
+      assetShare: options.assetShare ?? 0.1,
+      throttleAt: options.throttleAt ?? 120,
+      blockAt: options.blockAt ?? 600,
+      burstFactor: options.burstFactor ?? 4,
+      minBurst: options.minBurst ?? 20,
+      botAgents: options.botAgents ?? BOT_AGENTS,
+      assetPaths: options.assetPaths ?? ASSET_PATHS,
+      maxTracked: options.maxTracked ?? 10_000,
+    }
+    const recent = toMillis(o.recent, 'crawler.recent')
+    const history = toMillis(o.history, 'crawler.history')
+    check(o.by === 'ip' || o.by === 'ip+agent', 'crawler.by', 'one of "ip", "ip+agent"', o.by)
+    check(
+      recent > 0 && history > recent,
+      'crawler.history',
+      `a duration longer than recent (${recent} ms)`,
+      o.history,
+    )
+    check(
+      o.distinctShare >= 0 && o.distinctShare <= 1,
+      'crawler.distinctShare',
+      'a share in [0, 1]',
+      o.distinctShare,
+    )
+    check(o.assetShare >= 0 && o.assetShare <= 1, 'crawler.assetShare', 'a share in [0, 1]', o.assetShare)
+    check(o.blockAt >= o.throttleAt, 'crawler.blockAt', `a count ≥ throttleAt (${o.throttleAt})`, o.blockAt)
+    check(
+      o.maxTracked >= o.minRequests,
+      'crawler.maxTracked',
+      `a count ≥ minRequests (${o.minRequests})`,
+      o.maxTracked,
+    )
+    return new CrawlerDetector(o, recent, history)
+  }
+
+  /** The number of clients with state. */
+  get size(): number {
+    return this.clients.size
+  }
+
+  /** The client key of a request: its IP, or `ip agent` with `by: 'ip+agent'`. */
+  keyOf(request: HttpRequest): string {
+    return this.o.by === 'ip' ? request.ip : `${request.ip} ${request.agent}`
+  }
+
+  /** Records one request; returns a verdict when its client's action escalates, else undefined. */
+  observe(request: HttpRequest): CrawlerDecision | undefined {
+    const key = this.keyOf(request)
+    let c = this.clients.get(key)
+    if (c === undefined) {
+      c = new Client()
+      this.clients.set(key, c)
+    }
+    const asset = this.o.assetPaths.test(request.path) ? 1 : 0
+    c.times.push(request.time)
+    c.paths.push(request.path)
+    c.assets.push(asset)
+    c.assetCount += asset
+    c.pathCounts.set(request.path, (c.pathCounts.get(request.path) ?? 0) + 1)
+    if (c.bot === undefined && request.agent.length > 1 && this.o.botAgents.test(request.agent))
+      c.bot = request.agent
+    this.advance(c, request.time)
+    const decision = this.judge(key, c, request.time, false)
+    const escalated = severity(decision.action) > severity(c.action)
+    c.action = decision.action
+    return escalated ? this.judge(key, c, request.time, true) : undefined
+  }
+
+  /** The current verdict on client `key` at `now`, or undefined for an unknown client. */
+  assess(key: string, now: number): CrawlerDecision | undefined {
+    const c = this.clients.get(key)
+    if (c === undefined) return undefined
+    this.advance(c, now)
+    return this.judge(key, c, now, true)
+  }
+
+  /** Every client's current verdict at `now` that is not `allow`, most severe first, then by key. */
+  flagged(now: number): CrawlerDecision[] {
+    const out: CrawlerDecision[] = []
+    for (const key of this.clients.keys()) {
+      const d = this.assess(key, now)
+      if (d !== undefined && d.action !== 'allow') out.push(d)
+    }
+    return out.sort(
+      (a, b) => severity(b.action) - severity(a.action) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
+    )
+  }
+
+  /** Forgets clients with no request in the history window ending at `now`; returns how many. */
+  evictIdle(now: number): number {
+    let n = 0
+    for (const [key, c] of this.clients) {
+      if (c.times.length === 0 || c.times[c.times.length - 1]! <= now - this.historyMs) {
+        this.clients.delete(key)
+        n++
+      }
+    }
+    return n
+  }
+
+  /** Drops requests that left the history window (or exceed `maxTracked`) and moves the recent start. */
+  private advance(c: Client, now: number): void {
+    const historyStart = now - this.historyMs
+    const tracked = c.times.length - c.head
+    let drop = tracked > this.o.maxTracked ? tracked - this.o.maxTracked : 0
+    while (c.head < c.times.length && (drop > 0 || c.times[c.head]! <= historyStart)) {
+      const path = c.paths[c.head]!
+      const left = c.pathCounts.get(path)! - 1
+      if (left === 0) c.pathCounts.delete(path)
+      else c.pathCounts.set(path, left)
+      c.assetCount -= c.assets[c.head]!
+      c.head++
+      drop--
+    }
+    if (c.recentHead < c.head) c.recentHead = c.head
+    const recentStart = now - this.recentMs
+    while (c.recentHead < c.times.length && c.times[c.recentHead]! <= recentStart) c.recentHead++
+    if (c.head > 1024 && c.head * 2 > c.times.length) {
+      c.times = c.times.slice(c.head)
+      c.paths = c.paths.slice(c.head)
+      c.assets = c.assets.slice(c.head)
+      c.recentHead -= c.head
+      c.head = 0
+    }
+  }
+
+  /** The verdict on a client; the reason is rendered only when `explain` (verdicts nobody reads cost no strings). */
+  private judge(key: string, c: Client, now: number, explain: boolean): CrawlerDecision {
+    const o = this.o
+    const requests = c.times.length - c.head
+    const recent = c.times.length - c.recentHead
+    const older = requests - recent
+    const firstTime = requests > 0 ? c.times[c.head]! : now
+    const olderSpan = Math.min(this.historyMs, now - firstTime) - this.recentMs
+    const judged = olderSpan >= this.recentMs
+    const expectedRecent = judged ? (older * this.recentMs) / olderSpan : 0
+    const profile: CrawlerProfile = {
+      recent,
+      requests,
+      distinctShare: requests > 0 ? c.pathCounts.size / requests : 0,
+      assetShare: requests > 0 ? c.assetCount / requests : 0,
+      expectedRecent,
+      bot: c.bot,
+    }
+    let action: Action = 'allow'
+    const reasons: string[] = []
+    const raise = (a: Action, reason: () => string): void => {
+      if (severity(a) > severity(action)) action = a
+      if (explain) reasons.push(reason())
+    }
+    const recentText = (): string => `${recent} requests in the last ${formatMillis(this.recentMs)}`
+    if (recent >= o.blockAt) raise('block', () => `${recentText()} (block at ${o.blockAt})`)
+    else if (recent >= o.throttleAt) raise('throttle', () => `${recentText()} (throttle at ${o.throttleAt})`)
+    const shaped =
+      requests >= o.minRequests &&
+      profile.distinctShare >= o.distinctShare &&
+      profile.assetShare <= o.assetShare
+    if (shaped) {
+      const pct = (x: number): string => `${Math.round(x * 100)}%`
+      raise(
+        'throttle',
+        () =>
+          `crawler-like: ${requests} requests in the last ${formatMillis(this.historyMs)}, ` +
+          `${pct(profile.distinctShare)} distinct paths, ${pct(profile.assetShare)} static assets`,
+      )
+      if (judged && older > 0 && recent >= o.minBurst && recent >= o.burstFactor * expectedRecent) {
+        raise(
+          'block',
+          () => `speeding up: ${recentText()} vs ${formatNumber(expectedRecent)} expected from its history`,
+        )
+      }
+    }
+    if (c.bot !== undefined && requests >= o.minRequests) {
+      raise(
+        'throttle',
+        () =>
+          `declared bot ${JSON.stringify(c.bot)} with ${requests} requests in the last ${formatMillis(this.historyMs)}`,
+      )
+    }
+    return { action, key, reason: reasons.join('; '), profile }
+  }
+
+  /** Plain data for a checkpoint: per client its tracked requests (times, paths, asset flags). */
+  snapshot(): CrawlerSnapshot {
+    const keys: string[] = []
+    const clients: CrawlerSnapshot['clients'] = []
+    for (const [key, c] of this.clients) {
+      keys.push(key)
+      clients.push({
+        times: float64Bytes(Float64Array.from(c.times.slice(c.head))),
+        paths: c.paths.slice(c.head),
+        assets: Uint8Array.from(c.assets.slice(c.head)),
+        recent: c.times.length - c.recentHead,
+        bot: c.bot ?? null,
+        action: c.action,
+      })
+    }
+    return { kind: 'crawler', version: 1, keys, clients }
+  }
+
+  /** Rebuilds a detector with `options` and the per-client state of `snapshot()` output. */
+  static restore(options: CrawlerOptions, data: unknown): CrawlerDetector {
+    const detector = CrawlerDetector.create(options)
+    const d = openSnapshot(data, 'crawler', 1)
+    const keys = arrayField(d, 'crawler', 'keys')
+    const clients = arrayField(d, 'crawler', 'clients')
+    if (clients.length !== keys.length)
+      throw snapshotError('crawler', 'clients', `${keys.length} clients`, clients.length)
+    keys.forEach((key, i) => {
+      const s = clients[i] as { [f: string]: unknown }
+      if (typeof key !== 'string' || typeof s !== 'object' || s === null) {
+        throw snapshotError('crawler', `clients[${i}]`, 'a client record', s)
+      }
+      const at = `clients[${i}]`
+      const view = { [`${at}.times`]: s['times'], [`${at}.paths`]: s['paths'], [`${at}.assets`]: s['assets'] }
+      const times = Array.from(float64Field(view, 'crawler', `${at}.times`))
+      const paths = arrayField(view, 'crawler', `${at}.paths`)
+      const assets = Array.from(uint8Field(view, 'crawler', `${at}.assets`, times.length))
+      if (paths.length !== times.length || paths.some((p) => typeof p !== 'string')) {
+        throw snapshotError('crawler', `clients[${i}].paths`, `${times.length} strings`, paths.length)
+      }
+      const c = new Client()
+      c.times = times
+      c.paths = paths as string[]
+      c.assets = assets
+      for (const p of c.paths) c.pathCounts.set(p, (c.pathCounts.get(p) ?? 0) + 1)
+      for (const a of assets) c.assetCount += a
+      const recent = typeof s['recent'] === 'number' ? s['recent'] : 0
+      c.recentHead = Math.max(0, times.length - recent)
+      c.bot = typeof s['bot'] === 'string' ? s['bot'] : undefined
+      const action = s['action']
+      c.action = action === 'throttle' || action === 'block' ? action : 'allow'
+      detector.clients.set(key, c)
+    })
+    return detector
+  }
+}
+
+/** The plain-data form of a CrawlerDetector. */
+export interface CrawlerSnapshot {
+  readonly kind: 'crawler'
+  readonly version: 1
+  readonly keys: string[]
+  readonly clients: {
+    /** Request times, as the bytes of a Float64Array. */
+    readonly times: Uint8Array
+    readonly paths: string[]
+    readonly assets: Uint8Array
+    readonly recent: number
+    readonly bot: string | null
+    readonly action: Action
+  }[]
+}

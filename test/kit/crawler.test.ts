@@ -1,0 +1,208 @@
+import { readFileSync } from 'node:fs'
+import { pack, unpack } from 'msgpackr'
+import { describe, expect, it } from 'vitest'
+import {
+  ASSET_PATHS,
+  CrawlerDetector,
+  type CrawlerDecision,
+  type HttpRequest,
+} from '../../src/kit/crawler.ts'
+import { seeded } from './traces.ts'
+
+const T0 = 1_700_000_000_000
+const BROWSER = 'Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0'
+const ASSETS = [
+  '/css/site.css',
+  '/js/app.js',
+  '/js/vendor.js',
+  '/img/logo.png',
+  '/img/hero.jpg',
+  '/fonts/a.woff2',
+]
+
+/** People browsing for an hour: each page view loads the page, then its assets within two seconds. */
+function people(count: number, seed: number): HttpRequest[] {
+  const random = seeded(seed)
+  const out: HttpRequest[] = []
+  for (let p = 0; p < count; p++) {
+    const ip = `10.1.${p >> 8}.${p & 255}`
+    let time = T0 + Math.floor(random() * 1_800_000)
+    const views = 1 + Math.floor(random() * 25)
+    for (let v = 0; v < views; v++) {
+      const page = random() < 0.3 ? '/' : `/articles/${Math.floor(random() * 500)}.html`
+      out.push({ time, ip, agent: BROWSER, path: page })
+      const assets = 3 + Math.floor(random() * 4)
+      for (let a = 0; a < assets; a++) {
+        out.push({ time: time + 50 + Math.floor(random() * 2000), ip, agent: BROWSER, path: ASSETS[a]! })
+      }
+      out.push({
+        time: time + 100,
+        ip,
+        agent: BROWSER,
+        path: `/img/article-${Math.floor(random() * 500)}.jpg`,
+      })
+      time += 10_000 + Math.floor(random() * 110_000)
+    }
+  }
+  return out
+}
+
+function planted(): HttpRequest[] {
+  const out: HttpRequest[] = []
+  // A scraper with a browser agent: one article every 2 s for 30 min, never an asset.
+  for (let i = 0; i < 900; i++) {
+    out.push({
+      time: T0 + 600_000 + i * 2000,
+      ip: '203.0.113.10',
+      agent: BROWSER,
+      path: `/articles/${i}.html`,
+    })
+  }
+  // A declared search bot, one page a minute.
+  for (let i = 0; i < 60; i++) {
+    out.push({
+      time: T0 + i * 60_000,
+      ip: '66.249.66.1',
+      agent: 'Mozilla/5.0 (compatible; Googlebot/2.1)',
+      path: `/p/${i}`,
+    })
+  }
+  // A flood on one URL: 700 requests in 35 s.
+  for (let i = 0; i < 700; i++) {
+    out.push({ time: T0 + 1_200_000 + i * 50, ip: '198.51.100.20', agent: 'curl/8.0', path: '/search?q=x' })
+  }
+  // A slow crawler that speeds up: one page per 30 s for 40 min, then 40 pages in 40 s.
+  for (let i = 0; i < 80; i++) {
+    out.push({ time: T0 + i * 30_000, ip: '192.0.2.30', agent: BROWSER, path: `/docs/${i}` })
+  }
+  for (let i = 0; i < 40; i++) {
+    out.push({ time: T0 + 2_400_000 + i * 1000, ip: '192.0.2.30', agent: BROWSER, path: `/docs/fast-${i}` })
+  }
+  return out
+}
+
+function run(d: CrawlerDetector, requests: HttpRequest[]): CrawlerDecision[] {
+  const verdicts: CrawlerDecision[] = []
+  for (const r of requests) {
+    const v = d.observe(r)
+    if (v) verdicts.push(v)
+  }
+  return verdicts
+}
+
+describe('CrawlerDetector', () => {
+  it('flags exactly the planted scraper, bot, flood and accelerating crawler among 300 people browsing', () => {
+    const requests = [...people(300, 9), ...planted()].sort((a, b) => a.time - b.time)
+    const verdicts = run(CrawlerDetector.create(), requests)
+    const worst = new Map<string, string>()
+    for (const v of verdicts) worst.set(v.key, v.action)
+    expect(Object.fromEntries(worst)).toEqual({
+      '203.0.113.10': 'throttle',
+      '66.249.66.1': 'throttle',
+      '198.51.100.20': 'block',
+      '192.0.2.30': 'block',
+    })
+    const scraper = verdicts.find((v) => v.key === '203.0.113.10')!
+    expect(scraper.reason).toBe(
+      'crawler-like: 20 requests in the last 1h, 100% distinct paths, 0% static assets',
+    )
+    const bot = verdicts.find((v) => v.key === '66.249.66.1')!
+    expect(bot.reason).toContain('declared bot "Mozilla/5.0 (compatible; Googlebot/2.1)" with 20 requests')
+    const flood = verdicts.find((v) => v.key === '198.51.100.20' && v.action === 'block')!
+    expect(flood.reason).toContain('600 requests in the last 60s (block at 600)')
+    const fast = verdicts.find((v) => v.key === '192.0.2.30' && v.action === 'block')!
+    expect(fast.reason).toMatch(
+      /speeding up: 20 requests in the last 60s vs 2(\.\d)? expected from its history/,
+    )
+    expect(fast.profile.assetShare).toBe(0)
+  })
+
+  it('people loading pages with their assets are never flagged, even when they read a lot', () => {
+    const d = CrawlerDetector.create({ minRequests: 10 })
+    expect(
+      run(
+        d,
+        people(500, 21).sort((a, b) => a.time - b.time),
+      ),
+    ).toEqual([])
+  })
+
+  it('by ip+agent separates two clients behind one address', () => {
+    const d = CrawlerDetector.create({ by: 'ip+agent' })
+    for (let i = 0; i < 30; i++) {
+      d.observe({ time: T0 + i * 1000, ip: '10.9.9.9', agent: 'scraper/1.0', path: `/a/${i}` })
+      d.observe({ time: T0 + i * 1000, ip: '10.9.9.9', agent: BROWSER, path: i % 2 ? '/' : '/css/site.css' })
+    }
+    expect(d.flagged(T0 + 30_000).map((v) => v.key)).toEqual(['10.9.9.9 scraper/1.0'])
+  })
+
+  it('a snapshot restored through msgpackr continues with the same verdicts', () => {
+    const requests = [...people(50, 4), ...planted()].sort((a, b) => a.time - b.time)
+    const half = requests.length >> 1
+    const straight = CrawlerDetector.create()
+    const expected = run(straight, requests)
+    const first = CrawlerDetector.create()
+    const before = run(first, requests.slice(0, half))
+    const resumed = CrawlerDetector.restore({}, unpack(pack(first.snapshot())))
+    const after = run(resumed, requests.slice(half))
+    expect([...before, ...after]).toEqual(expected)
+    const end = requests[requests.length - 1]!.time
+    expect(resumed.flagged(end)).toEqual(straight.flagged(end))
+    expect(resumed.size).toBe(straight.size)
+    expect(resumed.evictIdle(end + 3_600_000)).toBe(straight.size)
+  })
+})
+
+describe('CrawlerDetector on a real Apache access log', () => {
+  const MONTHS: { [m: string]: number } = {
+    Jan: 0,
+    Feb: 1,
+    Mar: 2,
+    Apr: 3,
+    May: 4,
+    Jun: 5,
+    Jul: 6,
+    Aug: 7,
+    Sep: 8,
+    Oct: 9,
+    Nov: 10,
+    Dec: 11,
+  }
+  const LINE =
+    /^(\S+) \S+ \S+ \[(\d+)\/(\w+)\/(\d+):(\d+):(\d+):(\d+) [+-]\d{4}\] "\S+ (\S+)[^"]*" \d+ \S+ "[^"]*" "([^"]*)"/
+  const requests: HttpRequest[] = readFileSync('/work/shared/data/apache_access_5000.log', 'utf8')
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => {
+      const m = LINE.exec(line)!
+      const time = Date.UTC(+m[4]!, MONTHS[m[3]!]!, +m[2]!, +m[5]!, +m[6]!, +m[7]!)
+      return { time, ip: m[1]!, path: m[8]!, agent: m[9]! }
+    })
+    .sort((a, b) => a.time - b.time)
+
+  it('every client it flags really made that many requests, that distinct and without assets, in the hour before', () => {
+    expect(requests).toHaveLength(5000)
+    const d = CrawlerDetector.create()
+    const flagged = new Set<string>()
+    requests.forEach((r, i) => {
+      const v = d.observe(r)
+      if (!v) return
+      flagged.add(v.key)
+      const hour = requests.slice(0, i + 1).filter((x) => x.ip === r.ip && x.time > r.time - 3_600_000)
+      const distinct = new Set(hour.map((x) => x.path)).size / hour.length
+      const assets = hour.filter((x) => ASSET_PATHS.test(x.path)).length / hour.length
+      expect(v.profile.requests).toBe(hour.length)
+      if (v.reason.startsWith('crawler-like')) {
+        expect(distinct).toBeGreaterThanOrEqual(0.8)
+        expect(assets).toBeLessThanOrEqual(0.1)
+        expect(v.reason).toContain(
+          `${hour.length} requests in the last 1h, ${Math.round(distinct * 100)}% distinct paths`,
+        )
+      }
+      if (v.reason.includes('declared bot')) expect(hour.some((x) => /bot/i.test(x.agent))).toBe(true)
+    })
+    expect(flagged.size).toBeGreaterThanOrEqual(3)
+    // The first client of the log browses a presentation with its images, scripts and styles.
+    expect(flagged.has('83.149.9.216')).toBe(false)
+  })
+})
