@@ -1,0 +1,420 @@
+// The stream bus: a running job publishes the streams of its sources ("tables") here, and queries
+// registered later read them through bus sources, with event time and watermarks carried along.
+
+import { check } from '../core/errors.ts'
+import { MIN_TIME, type Record } from '../core/record.ts'
+import type { SinkSpec, SinkWriter, SourceReader, SourceSpec } from '../core/source.ts'
+import { Topology } from '../core/topology.ts'
+import { WatermarkStrategy } from '../core/watermark.ts'
+
+/** Options of a StreamBus. */
+export interface StreamBusOptions {
+  /**
+   * Records a subscriber may have waiting before publishers wait for it (default 10 000). A slow
+   * query slows the job down to its pace (backpressure); records are never dropped.
+   */
+  maxLag?: number
+}
+
+/** Per-table facts: its watermark, its upstream lateness bound, and what went through it. */
+export interface TableInfo {
+  readonly name: string
+  /** The minimum over the table's partitions of their watermarks (−∞ before any). */
+  readonly watermark: number
+  /** Records published so far. */
+  readonly published: number
+  readonly subscribers: number
+  readonly ended: boolean
+}
+
+const SAMPLE_SIZE = 20
+
+interface Table {
+  name: string
+  /** Watermark per publishing partition; the table's watermark is their minimum. */
+  partitions: number[]
+  ended: boolean[]
+  published: number
+  subscribers: Set<BusSubscription>
+  /** The first values published (up to SAMPLE_SIZE), for planners that infer a schema. */
+  sample: unknown[]
+  /** The event-time strategy a bus source of this table uses (mirrors the job's source). */
+  watermarks: WatermarkStrategy<unknown> | undefined
+}
+
+/**
+ * One reader's view of a table: a queue of the batches published since it subscribed. Owned by
+ * one bus source partition; `close()` unsubscribes and releases any publisher waiting on it.
+ */
+export class BusSubscription {
+  private readonly batches: Record[][] = []
+  private head = 0
+  private offset = 0
+  private size = 0
+  private wakeReader: (() => void) | undefined
+  private waitingPublishers: (() => void)[] = []
+  closed = false
+
+  constructor(
+    private readonly table: Table,
+    private readonly maxLag: number,
+  ) {}
+
+  /** Records waiting to be read. */
+  get lag(): number {
+    return this.size
+  }
+
+  /** True once the table ended and everything published was read. */
+  get ended(): boolean {
+    return this.size === 0 && this.table.ended.length > 0 && this.table.ended.every(Boolean)
+  }
+
+  /** Queues a published batch (shared, read-only). Returns false when this subscriber is full. */
+  push(records: Record[]): boolean {
+    if (this.closed) return true
+    this.batches.push(records)
+    this.size += records.length
+    this.wake()
+    return this.size < this.maxLag
+  }
+
+  /** Resolves once this subscriber has room again (or is closed). */
+  room(): Promise<void> {
+    if (this.closed || this.size < this.maxLag) return Promise.resolve()
+    return new Promise((resolve) => this.waitingPublishers.push(resolve))
+  }
+
+  /** Up to `max` records in publication order; `[]` when none are waiting, `null` at the end. */
+  poll(max: number): Record[] | null {
+    if (this.size === 0) return this.ended ? null : []
+    const out: Record[] = []
+    while (out.length < max && this.head < this.batches.length) {
+      const batch = this.batches[this.head]!
+      const take = Math.min(max - out.length, batch.length - this.offset)
+      for (let i = 0; i < take; i++) out.push(batch[this.offset + i]!)
+      this.offset += take
+      if (this.offset === batch.length) {
+        this.batches[this.head] = undefined as unknown as Record[]
+        this.head++
+        this.offset = 0
+      }
+    }
+    if (this.head > 64 && this.head * 2 > this.batches.length) {
+      this.batches.splice(0, this.head)
+      this.head = 0
+    }
+    this.size -= out.length
+    if (this.size < this.maxLag && this.waitingPublishers.length > 0) this.releasePublishers()
+    return out
+  }
+
+  /** Resolves when records arrive, the table ends, or after `ms`. */
+  ready(ms = 50): Promise<void> {
+    if (this.size > 0 || this.ended || this.closed) return Promise.resolve()
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms)
+      const self = this
+      function done() {
+        clearTimeout(timer)
+        if (self.wakeReader === done) self.wakeReader = undefined
+        resolve()
+      }
+      this.wakeReader = done
+    })
+  }
+
+  /** Wakes a reader waiting in `ready()` (records arrived or the table ended). */
+  wake(): void {
+    const w = this.wakeReader
+    if (w !== undefined) {
+      this.wakeReader = undefined
+      w()
+    }
+  }
+
+  /** Unsubscribes; later publications skip this subscriber and waiting publishers go on. */
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    this.table.subscribers.delete(this)
+    this.batches.length = 0
+    this.size = 0
+    this.releasePublishers()
+    this.wake()
+  }
+
+  private releasePublishers(): void {
+    const waiting = this.waitingPublishers
+    this.waitingPublishers = []
+    for (const w of waiting) w()
+  }
+}
+
+/**
+ * Named streams of a running job, readable by queries registered at any time. Tables are
+ * declared by `withTaps` (or `declare`); each `publish` hands a batch to every current subscriber,
+ * in order. A subscriber only sees what was published after it subscribed. Single-threaded: the
+ * bus lives on the thread that runs the job's taps and its queries.
+ */
+export class StreamBus {
+  private readonly tablesByName = new Map<string, Table>()
+  readonly maxLag: number
+
+  constructor(options: StreamBusOptions = {}) {
+    this.maxLag = options.maxLag ?? 10_000
+    check(
+      Number.isInteger(this.maxLag) && this.maxLag >= 1,
+      'StreamBus.maxLag',
+      'an integer ≥ 1',
+      options.maxLag,
+    )
+  }
+
+  /** Declares `table` (idempotent). `watermarks` is the strategy bus sources of it will use. */
+  declare(table: string, watermarks?: WatermarkStrategy<unknown>): void {
+    const t = this.tablesByName.get(table)
+    if (t !== undefined) {
+      if (watermarks !== undefined) t.watermarks = watermarks
+      return
+    }
+    this.tablesByName.set(table, {
+      name: table,
+      partitions: [],
+      ended: [],
+      published: 0,
+      subscribers: new Set(),
+      sample: [],
+      watermarks,
+    })
+  }
+
+  /** The declared tables, in declaration order. */
+  tables(): string[] {
+    return [...this.tablesByName.keys()]
+  }
+
+  has(table: string): boolean {
+    return this.tablesByName.has(table)
+  }
+
+  /** Facts about one table, or undefined when it is not declared. */
+  info(table: string): TableInfo | undefined {
+    const t = this.tablesByName.get(table)
+    if (t === undefined) return undefined
+    return {
+      name: t.name,
+      watermark: t.partitions.length === 0 ? MIN_TIME : Math.min(...t.partitions),
+      published: t.published,
+      subscribers: t.subscribers.size,
+      ended: t.ended.length > 0 && t.ended.every(Boolean),
+    }
+  }
+
+  /** The first values published to `table` (at most 20): what a planner infers a schema from. */
+  sample(table: string): readonly unknown[] {
+    return this.tablesByName.get(table)?.sample ?? []
+  }
+
+  /** The event-time strategy of a table's bus sources (undefined: no watermarks, as upstream). */
+  watermarksOf(table: string): WatermarkStrategy<unknown> | undefined {
+    return this.tablesByName.get(table)?.watermarks
+  }
+
+  /**
+   * Publishes a batch of `table` from publishing partition `partition` (of `partitions`), with that
+   * partition's watermark after the batch. Returns a promise when a subscriber is more than
+   * `maxLag` records behind: the caller must wait for it before publishing more (backpressure).
+   * The batch array is shared with subscribers and must not be changed afterwards.
+   */
+  publish(
+    table: string,
+    records: Record[],
+    watermark = MIN_TIME,
+    partition = 0,
+    partitions = 1,
+  ): Promise<void> | undefined {
+    const t = this.table(table, partitions)
+    if (watermark > t.partitions[partition]!) t.partitions[partition] = watermark
+    t.published += records.length
+    if (t.sample.length < SAMPLE_SIZE)
+      for (let i = 0; i < records.length && t.sample.length < SAMPLE_SIZE; i++)
+        t.sample.push(records[i]!.value)
+    if (t.subscribers.size === 0 || records.length === 0) return undefined
+    let full: BusSubscription[] | undefined
+    for (const s of t.subscribers) {
+      if (!s.push(records)) (full ??= []).push(s)
+    }
+    if (full === undefined) return undefined
+    return Promise.all(full.map((s) => s.room())).then(() => {})
+  }
+
+  /** Marks publishing partition `partition` ended; once all have, subscribers reach their end. */
+  end(table: string, partition = 0, partitions = 1): void {
+    const t = this.table(table, partitions)
+    t.ended[partition] = true
+    t.partitions[partition] = Number.POSITIVE_INFINITY
+    for (const s of t.subscribers) s.wake()
+  }
+
+  /** Subscribes to `table` from now on. Throws ERR_ARGUMENT for a table that is not declared. */
+  subscribe(table: string): BusSubscription {
+    const t = this.tablesByName.get(table)
+    check(
+      t !== undefined,
+      'table',
+      `one of ${
+        this.tables()
+          .map((n) => `"${n}"`)
+          .join(', ') || '(no tables)'
+      }`,
+      table,
+    )
+    const s = new BusSubscription(t, this.maxLag)
+    t.subscribers.add(s)
+    return s
+  }
+
+  private table(name: string, partitions: number): Table {
+    let t = this.tablesByName.get(name)
+    if (t === undefined) {
+      this.declare(name)
+      t = this.tablesByName.get(name)!
+    }
+    while (t.partitions.length < partitions) {
+      t.partitions.push(MIN_TIME)
+      t.ended.push(false)
+    }
+    return t
+  }
+}
+
+/**
+ * A sink that publishes every batch it receives to `table` on `bus`, with its partition's
+ * watermark computed by `watermarks` (the strategy of the source it reads, so it equals that
+ * source's watermark). `write` returns a promise while a subscriber lags (backpressure); `finish`
+ * ends the table's partition. Runs on the bus's thread only.
+ */
+export function tapSink(
+  bus: StreamBus,
+  table: string,
+  watermarks?: WatermarkStrategy<unknown>,
+  maxParallelism?: number,
+): SinkSpec {
+  check(bus instanceof StreamBus, 'tapSink(bus)', 'a StreamBus', bus)
+  bus.declare(table, mirrorWatermarks(watermarks))
+  return {
+    kind: 'tap',
+    ...(maxParallelism !== undefined ? { maxParallelism } : {}),
+    create(ctx): SinkWriter {
+      const generator = watermarks?.createGenerator()
+      const { partition, partitions } = ctx
+      return {
+        write(records) {
+          if (generator !== undefined)
+            for (let i = 0; i < records.length; i++) generator.onEvent(records[i]!.time)
+          return bus.publish(
+            table,
+            records,
+            generator === undefined ? MIN_TIME : generator.current(),
+            partition,
+            partitions,
+          )
+        },
+        finish() {
+          bus.end(table, partition, partitions)
+        },
+      }
+    },
+  }
+}
+
+/**
+ * An unbounded source reading `table` from `bus`: records come with their original event time,
+ * tag and key, in publication order, from the moment the partition opens. One partition; not
+ * replayable (a restored query starts from what is published after it starts). It ends when the
+ * table ends.
+ */
+export function busSource(bus: StreamBus, table: string): SourceSpec {
+  check(bus instanceof StreamBus, 'busSource(bus)', 'a StreamBus', bus)
+  check(
+    bus.has(table),
+    'busSource(table)',
+    `a table of the bus (${bus.tables().join(', ') || 'none'})`,
+    table,
+  )
+  return {
+    kind: 'bus',
+    bounded: false,
+    maxPartitions: 1,
+    create(): SourceReader {
+      let sub: BusSubscription | undefined = bus.subscribe(table)
+      return {
+        nextBatch: (max) => (sub === undefined ? null : sub.poll(max)),
+        ready: () => (sub === undefined ? Promise.resolve() : sub.ready()),
+        close() {
+          sub?.close()
+          sub = undefined
+        },
+      }
+    },
+  }
+}
+
+/**
+ * The strategy a query's source on a tapped table should use: the same lateness bound as the
+ * job's source (so a query's windows fire when the job's watermark passes them), or none when the
+ * job's source has none.
+ */
+export function mirrorWatermarks(
+  upstream: WatermarkStrategy<unknown> | undefined,
+): WatermarkStrategy<unknown> | undefined {
+  if (upstream === undefined || !upstream.emitsWatermarks) return undefined
+  return WatermarkStrategy.forBoundedOutOfOrderness<unknown>(upstream.maxOutOfOrdernessMs)
+}
+
+/** The name of the tap sink `withTaps` adds for `source`. */
+export function tapName(source: string): string {
+  return `tap:${source}`
+}
+
+/**
+ * A copy of `topology` with one tap sink `tap:<source>` per source node (or per source named in
+ * `sources`), publishing that source's stream to `bus` as the table named like the source. The
+ * copy has the same node names, specs and options, so state and checkpoints match the original;
+ * the original is not changed and can be tapped again onto another bus (a restart in the same
+ * process). Throws ERR_ARGUMENT for a name that is not a source.
+ */
+export function withTaps(topology: Topology, bus: StreamBus, sources?: readonly string[]): Topology {
+  const all = topology.nodes.filter((n) => n.kind === 'source')
+  for (const s of sources ?? []) {
+    check(
+      all.some((n) => n.name === s),
+      'withTaps(sources)',
+      `names of source nodes (${all.map((a) => a.name).join(', ')})`,
+      s,
+    )
+  }
+  const copy = new Topology(topology.name).withMaxParallelism(topology.maxParallelism)
+  for (const n of topology.nodes) {
+    const options = {
+      ...(n.parallelism !== undefined ? { parallelism: n.parallelism } : {}),
+      onError: n.onError,
+    }
+    if (n.kind === 'source')
+      copy.addSource(n.name, n.source!, { ...options, ...(n.watermarks ? { watermarks: n.watermarks } : {}) })
+    else if (n.kind === 'sink') copy.addSink(n.name, n.sink!, n.inputs, options)
+    else copy.addProcessor(n.name, n.processor!, n.inputs, { ...options, keyed: n.keyed })
+  }
+  for (const n of all) {
+    if (sources !== undefined && !sources.includes(n.name)) continue
+    const spec = tapSink(bus, n.name, n.watermarks, n.source?.maxPartitions)
+    copy.addSink(
+      tapName(n.name),
+      spec,
+      [{ from: n.name }],
+      n.parallelism === undefined ? {} : { parallelism: n.parallelism },
+    )
+  }
+  return copy
+}

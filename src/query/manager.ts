@@ -1,0 +1,292 @@
+// The QueryManager: registers, lists and drops continuous queries on a running job's tables,
+// each as its own embedded job, and keeps the registered definitions across restarts.
+
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { SquallError, wrapError } from '../core/errors.ts'
+import { type Logger, consoleLogger } from '../core/logger.ts'
+import type { SourceSpec } from '../core/source.ts'
+import type { WatermarkStrategy } from '../core/watermark.ts'
+import type { RowSchema } from './row-schema.ts'
+import { type StreamBus, busSource } from './bus.ts'
+import {
+  type Change,
+  type PlannedQuery,
+  type QueryDefinition,
+  type QueryInfo,
+  QueryJob,
+} from './query-job.ts'
+
+/**
+ * One table a query may read: a fresh bus source of the job's stream, the event-time strategy a
+ * query source on it should use (mirrors the job's source; absent when it has none), and what
+ * the planner types its columns from: the declared schema, else sample rows (the first values
+ * the job published). `timeColumn` names the column holding a row's event time, when declared.
+ */
+export interface QueryCatalogTable {
+  readonly name: string
+  readonly source: SourceSpec
+  readonly watermarks?: WatermarkStrategy<unknown>
+  readonly schema?: RowSchema | { readonly [column: string]: string }
+  readonly sample?: readonly object[]
+  readonly timeColumn?: string
+}
+
+/** What the job declares about a table, for planners that type-check. */
+export interface TableDeclaration {
+  readonly schema?: RowSchema | { readonly [column: string]: string }
+  readonly timeColumn?: string
+}
+
+/** The tables a running job exposes to queries, by name. */
+export type QueryCatalog = ReadonlyMap<string, QueryCatalogTable>
+
+/**
+ * Plans SQL over a catalog into a topology (see `PlannedQuery`). Throws a SquallError for SQL that
+ * does not parse or type-check (ERR_SQL_*, with line, column and caret); it must not start anything.
+ */
+export type QueryPlanner = (sql: string, catalog: QueryCatalog) => PlannedQuery
+
+/** Options of a QueryManager. */
+export interface QueryManagerOptions {
+  bus: StreamBus
+  planner: QueryPlanner
+  /** Where registered queries are kept (`queries.json`), so they come back after a restart. */
+  stateDir?: string
+  log?: Logger
+  /** Result changes buffered per query for late readers (default 1000). */
+  resultBuffer?: number
+  /** Schemas and time columns of tables, by table name; without one a planner infers the schema from sample rows. */
+  tables?: { readonly [table: string]: TableDeclaration }
+  /** Receives every query's result changes (e.g. to send them to the job's outputs, tagged `query.<name>`). */
+  onResult?: (query: string, changes: readonly Change[]) => void
+}
+
+interface Persisted {
+  version: 1
+  queries: { name: string; sql: string; createdAt: string }[]
+}
+
+const NAME = /^[A-Za-z0-9_-]{1,64}$/
+const FILE = 'queries.json'
+
+/**
+ * Registers continuous queries on a job's tables. Each query runs as its own embedded job reading
+ * bus sources, so a bad or failing query never disturbs the job or the other queries. Calls are
+ * handled one at a time in call order; persistence (with `stateDir`) is written atomically
+ * (temporary file + rename) after every register and drop, before the call resolves.
+ */
+export class QueryManager {
+  private readonly queries = new Map<string, QueryJob>()
+  private readonly log: Logger
+  private queue: Promise<unknown> = Promise.resolve()
+  private closed = false
+
+  private constructor(private readonly options: QueryManagerOptions) {
+    this.log = options.log ?? consoleLogger()
+  }
+
+  /**
+   * Creates a manager and restarts the queries persisted under `stateDir`. A persisted query that
+   * no longer plans is listed as `failed` with the reason, until dropped. Throws ERR_STATE_FORMAT
+   * for an unreadable `queries.json`.
+   */
+  static async open(options: QueryManagerOptions): Promise<QueryManager> {
+    const m = new QueryManager(options)
+    for (const q of await m.readPersisted()) {
+      try {
+        m.queries.set(q.name, m.start(q, q.createdAt))
+      } catch (e) {
+        m.log(
+          'warn',
+          `query "${q.name}" could not be restored: ${e instanceof Error ? e.message : String(e)}`,
+          { query: q.name },
+        )
+        m.queries.set(q.name, QueryJob.failed(q, e, m.jobOptions(), q.createdAt))
+      }
+    }
+    return m
+  }
+
+  /** The bus whose tables the queries read. */
+  get bus(): StreamBus {
+    return this.options.bus
+  }
+
+  /** The tables of the job, each with a fresh bus source. */
+  catalog(): QueryCatalog {
+    const { bus, tables } = this.options
+    const out = new Map<string, QueryCatalogTable>()
+    for (const name of bus.tables()) {
+      const declared = tables?.[name]
+      const watermarks = bus.watermarksOf(name)
+      const sample = bus.sample(name).filter((v): v is object => v !== null && typeof v === 'object')
+      out.set(name, {
+        name,
+        source: busSource(bus, name),
+        ...(watermarks ? { watermarks } : {}),
+        ...(declared?.schema ? { schema: declared.schema } : {}),
+        ...(declared?.timeColumn ? { timeColumn: declared.timeColumn } : {}),
+        ...(sample.length > 0 ? { sample } : {}),
+      })
+    }
+    return out
+  }
+
+  /**
+   * Plans and starts a query. Throws ERR_QUERY_INVALID for a bad name or empty SQL, ERR_QUERY_EXISTS
+   * when the name is taken, the planner's ERR_SQL_* error for bad SQL; nothing is started then.
+   */
+  register(definition: QueryDefinition): Promise<QueryInfo> {
+    return this.serial(async () => {
+      const { name, sql } = definition
+      if (typeof name !== 'string' || !NAME.test(name)) {
+        throw new SquallError(
+          'ERR_QUERY_INVALID',
+          `query name: expected 1 to 64 letters, digits, "_" or "-", got ${JSON.stringify(name ?? null)}`,
+        )
+      }
+      if (typeof sql !== 'string' || sql.trim() === '') {
+        throw new SquallError(
+          'ERR_QUERY_INVALID',
+          `query "${name}": sql: expected a SQL statement, got ${JSON.stringify(sql ?? null)}`,
+        )
+      }
+      if (this.queries.has(name)) {
+        throw new SquallError(
+          'ERR_QUERY_EXISTS',
+          `query "${name}" is already registered; drop it first or choose another name`,
+        )
+      }
+      const job = this.start({ name, sql })
+      this.queries.set(name, job)
+      await this.persist()
+      return job.info()
+    })
+  }
+
+  /** Every registered query with its status and metrics, in registration order. */
+  list(): QueryInfo[] {
+    return [...this.queries.values()].map((q) => q.info())
+  }
+
+  /** The registered query `name`. Throws ERR_QUERY_NOT_FOUND. */
+  get(name: string): QueryJob {
+    const q = this.queries.get(name)
+    if (q === undefined) {
+      const known = [...this.queries.keys()]
+      throw new SquallError(
+        'ERR_QUERY_NOT_FOUND',
+        `no query named ${JSON.stringify(name)}; registered: ${known.length > 0 ? known.map((k) => `"${k}"`).join(', ') : 'none'}`,
+      )
+    }
+    return q
+  }
+
+  /** Stops query `name`, frees its state and forgets it (also on disk). Throws ERR_QUERY_NOT_FOUND. */
+  drop(name: string): Promise<void> {
+    return this.serial(async () => {
+      const q = this.get(name)
+      this.queries.delete(name)
+      await q.stop()
+      await this.persist()
+    })
+  }
+
+  /** Stops every query, keeping their definitions on disk for the next start. */
+  close(): Promise<void> {
+    return this.serial(async () => {
+      this.closed = true
+      const all = [...this.queries.values()]
+      this.queries.clear()
+      await Promise.all(all.map((q) => q.stop()))
+    })
+  }
+
+  private start(definition: QueryDefinition, createdAt?: string): QueryJob {
+    let planned: PlannedQuery
+    try {
+      planned = this.options.planner(definition.sql, this.catalog())
+    } catch (e) {
+      if (e instanceof SquallError) throw e
+      throw wrapError('ERR_QUERY_INVALID', `query "${definition.name}" could not be planned`, e)
+    }
+    try {
+      return QueryJob.start(definition, planned, this.jobOptions(), createdAt)
+    } catch (e) {
+      if (e instanceof SquallError && e.code === 'ERR_QUERY_INVALID') throw e
+      throw new SquallError(
+        'ERR_QUERY_INVALID',
+        `query "${definition.name}" cannot run: ${e instanceof Error ? e.message : String(e)}`,
+        {
+          cause: e,
+        },
+      )
+    }
+  }
+
+  private jobOptions() {
+    return {
+      log: this.log,
+      ...(this.options.resultBuffer !== undefined ? { resultBuffer: this.options.resultBuffer } : {}),
+      ...(this.options.onResult ? { onResult: this.options.onResult } : {}),
+    }
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(() => {
+      if (this.closed)
+        throw new SquallError('ERR_QUERY_INVALID', 'the query manager is closed; the job is stopping')
+      return fn()
+    })
+    this.queue = run.catch(() => {})
+    return run
+  }
+
+  private async readPersisted(): Promise<Persisted['queries']> {
+    const dir = this.options.stateDir
+    if (dir === undefined) return []
+    let text: string
+    try {
+      text = await readFile(join(dir, FILE), 'utf8')
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return []
+      throw e
+    }
+    let data: Persisted
+    try {
+      data = JSON.parse(text) as Persisted
+    } catch (e) {
+      throw new SquallError(
+        'ERR_STATE_FORMAT',
+        `${join(dir, FILE)}: not valid JSON; fix or delete the file`,
+        { cause: e },
+      )
+    }
+    if (data?.version !== 1 || !Array.isArray(data.queries)) {
+      throw new SquallError(
+        'ERR_STATE_FORMAT',
+        `${join(dir, FILE)}: expected { "version": 1, "queries": [...] }; fix or delete the file`,
+      )
+    }
+    return data.queries.filter((q) => typeof q?.name === 'string' && typeof q.sql === 'string')
+  }
+
+  private async persist(): Promise<void> {
+    const dir = this.options.stateDir
+    if (dir === undefined) return
+    const data: Persisted = {
+      version: 1,
+      queries: [...this.queries.values()].map((q) => ({
+        name: q.name,
+        sql: q.definition.sql,
+        createdAt: q.createdAt,
+      })),
+    }
+    await mkdir(dir, { recursive: true })
+    const path = join(dir, FILE)
+    const tmp = `${path}.${process.pid}.tmp`
+    await writeFile(tmp, `${JSON.stringify(data, null, 2)}\n`)
+    await rename(tmp, path)
+  }
+}

@@ -1,0 +1,391 @@
+// One registered query at run time: its own embedded job, and its results as a changelog, a ring
+// buffer of recent changes for live readers, and the current result table for state reads.
+
+import { SquallError, check } from '../core/errors.ts'
+import type { Logger } from '../core/logger.ts'
+import type { Record } from '../core/record.ts'
+import type { SinkSpec } from '../core/source.ts'
+import type { Topology } from '../core/topology.ts'
+import { runEmbedded } from '../runtime/embedded/runner.ts'
+import type { Job } from '../runtime/job.ts'
+import type { NodeMetrics } from '../runtime/task-env.ts'
+
+/** A result row: column name → value. */
+export type Row = { [column: string]: unknown }
+
+/**
+ * A change of a query's result, as in Flink's changelog: `+I` insert, `-U` the row before an
+ * update, `+U` the row after it, `-D` delete. Append-only queries produce only `+I`.
+ */
+export type ChangeOp = '+I' | '-U' | '+U' | '-D'
+export interface Change {
+  readonly op: ChangeOp
+  readonly row: Row
+}
+
+/**
+ * What a planner makes of a query: a topology reading bus sources, the node whose output are the
+ * result rows (default: the last node that is not a sink), whether results update earlier ones,
+ * the result columns, the columns keying the result table (default: the first column), and
+ * warnings for the user. An output record's value is either a `Change` or a plain row: for an
+ * updating query a plain row replaces the row with the same key (an upsert), for an append-only
+ * query it is an insert.
+ */
+export interface PlannedQuery {
+  readonly topology: Topology
+  readonly output?: string
+  readonly updating: boolean
+  readonly columns: readonly string[]
+  readonly key?: readonly string[]
+  readonly warnings: readonly string[]
+}
+
+/** A reader of a query's result changes (an SSE stream). `end` is called when the query goes away. */
+export interface ResultSubscriber {
+  changes(changes: readonly Change[]): void
+  end(reason: string): void
+}
+
+const OPS = new Set<string>(['+I', '-U', '+U', '-D'])
+
+function isChange(v: unknown): v is Change {
+  return (
+    v !== null && typeof v === 'object' && OPS.has((v as Change).op) && typeof (v as Change).row === 'object'
+  )
+}
+
+/**
+ * The results of one query. `apply` turns output values into changes (in order), keeps the last
+ * `capacity` changes, maintains the current table (rows by key; for an append-only query, the
+ * rows of the buffered `+I` changes) and hands each batch of changes to every subscriber,
+ * synchronously. A subscriber that throws is removed.
+ */
+export class ResultTable {
+  private readonly ring: Change[]
+  private next = 0
+  private size = 0
+  private readonly rowsByKey = new Map<string, Row>()
+  private readonly subscribers = new Set<ResultSubscriber>()
+  /** Changes applied since the start. */
+  changeCount = 0
+
+  constructor(
+    readonly updating: boolean,
+    readonly key: readonly string[],
+    readonly capacity = 1000,
+  ) {
+    check(Number.isInteger(capacity) && capacity >= 1, 'resultBuffer', 'an integer ≥ 1', capacity)
+    this.ring = new Array<Change>(capacity)
+  }
+
+  /** The key string of a row: its key columns' values as text. */
+  keyOf(row: Row): string {
+    const k = this.key
+    if (k.length === 1) return String(row[k[0]!])
+    let s = ''
+    for (let i = 0; i < k.length; i++) s += (i > 0 ? '\u001f' : '') + String(row[k[i]!])
+    return s
+  }
+
+  /** Applies the output values of one batch, in order. Returns the changes made. */
+  apply(values: readonly unknown[]): Change[] {
+    const out: Change[] = []
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]
+      if (isChange(v)) this.change(v, out)
+      else if (v !== null && typeof v === 'object') this.upsert(v as Row, out)
+      else this.change({ op: '+I', row: { value: v } }, out)
+    }
+    if (out.length > 0) this.publish(out)
+    return out
+  }
+
+  private upsert(row: Row, out: Change[]): void {
+    if (!this.updating) {
+      this.change({ op: '+I', row }, out)
+      return
+    }
+    const key = this.keyOf(row)
+    const old = this.rowsByKey.get(key)
+    if (old !== undefined) {
+      this.record({ op: '-U', row: old }, out)
+      this.record({ op: '+U', row }, out)
+    } else this.record({ op: '+I', row }, out)
+    this.rowsByKey.set(key, row)
+  }
+
+  private change(c: Change, out: Change[]): void {
+    if (this.updating) {
+      if (c.op === '-D' || c.op === '-U') this.rowsByKey.delete(this.keyOf(c.row))
+      else this.rowsByKey.set(this.keyOf(c.row), c.row)
+    }
+    this.record(c, out)
+  }
+
+  private record(c: Change, out: Change[]): void {
+    this.ring[this.next] = c
+    this.next = (this.next + 1) % this.capacity
+    if (this.size < this.capacity) this.size++
+    this.changeCount++
+    out.push(c)
+  }
+
+  private publish(changes: Change[]): void {
+    for (const s of this.subscribers) {
+      try {
+        s.changes(changes)
+      } catch {
+        this.subscribers.delete(s)
+      }
+    }
+  }
+
+  /** The last `n` buffered changes, oldest first (at most `capacity`). */
+  recent(n: number = this.capacity): Change[] {
+    const count = Math.max(0, Math.min(n, this.size))
+    const out: Change[] = []
+    for (let i = count; i > 0; i--) out.push(this.ring[(this.next - i + this.capacity) % this.capacity]!)
+    return out
+  }
+
+  /** Number of rows of the current table. */
+  get rowCount(): number {
+    return this.updating ? this.rowsByKey.size : this.size
+  }
+
+  /** The current rows, in first-insertion order (updating) or arrival order (append-only). */
+  rows(offset = 0, limit = 100): Row[] {
+    const out: Row[] = []
+    if (!this.updating) {
+      for (const c of this.recent().slice(offset, offset + limit)) out.push(c.row)
+      return out
+    }
+    let i = 0
+    for (const row of this.rowsByKey.values()) {
+      if (i++ < offset) continue
+      if (out.length >= limit) break
+      out.push(row)
+    }
+    return out
+  }
+
+  /** The current rows whose key columns equal `key` (one text value per key column). */
+  lookup(key: readonly string[]): Row[] {
+    const k = key.join('\u001f')
+    if (this.updating) {
+      const row = this.rowsByKey.get(k)
+      return row === undefined ? [] : [row]
+    }
+    return this.recent()
+      .map((c) => c.row)
+      .filter((r) => this.keyOf(r) === k)
+  }
+
+  subscribe(s: ResultSubscriber): () => void {
+    this.subscribers.add(s)
+    return () => this.subscribers.delete(s)
+  }
+
+  get subscriberCount(): number {
+    return this.subscribers.size
+  }
+
+  /** Ends every subscriber with `reason`; no change is delivered after. */
+  close(reason: string): void {
+    const all = [...this.subscribers]
+    this.subscribers.clear()
+    for (const s of all) {
+      try {
+        s.end(reason)
+      } catch {}
+    }
+  }
+}
+
+/** Where a query is in its life. */
+export type QueryStatus = 'running' | 'finished' | 'failed' | 'stopped'
+
+/** A query's definition, as registered and persisted. */
+export interface QueryDefinition {
+  readonly name: string
+  readonly sql: string
+}
+
+/** What `list()` and the HTTP API report about a query. */
+export interface QueryInfo {
+  name: string
+  sql: string
+  status: QueryStatus
+  updating: boolean
+  columns: string[]
+  key: string[]
+  warnings: string[]
+  error?: string
+  createdAt: string
+  metrics: {
+    in: number
+    changes: number
+    rows: number
+    subscribers: number
+    nodes: { [node: string]: NodeMetrics }
+  }
+}
+
+/** Options of a running query. */
+export interface QueryJobOptions {
+  log: Logger
+  resultBuffer?: number
+  /** Receives every batch of result changes, after the result table is updated. */
+  onResult?: (query: string, changes: readonly Change[]) => void
+}
+
+/** The name of the sink node a query's results go to. */
+export const RESULT_SINK = 'query-results'
+
+/**
+ * One registered query. `start` runs the planned topology as its own embedded job (one thread,
+ * parallelism 1), so a query that fails ends alone, as `failed`, with its error kept for `info()`;
+ * the job and the other queries go on. `failed` makes an entry for a query that could not even
+ * start (a restored query whose SQL no longer plans), so it stays visible until dropped.
+ */
+export class QueryJob {
+  status: QueryStatus
+  error: string | undefined
+  readonly createdAt: string
+  private readonly job: Job | undefined
+
+  private constructor(
+    readonly definition: QueryDefinition,
+    readonly planned: PlannedQuery | undefined,
+    readonly results: ResultTable,
+    options: QueryJobOptions,
+    createdAt: string | undefined,
+    error?: unknown,
+  ) {
+    this.createdAt = createdAt ?? new Date().toISOString()
+    if (planned === undefined) {
+      this.status = 'failed'
+      this.error = error instanceof Error ? error.message : String(error)
+      this.job = undefined
+      return
+    }
+    const topology = planned.topology
+    const output = planned.output ?? [...topology.nodes].reverse().find((n) => n.kind !== 'sink')?.name
+    if (
+      output === undefined ||
+      topology.node(output) === undefined ||
+      topology.node(output)!.kind === 'sink'
+    ) {
+      throw new SquallError(
+        'ERR_QUERY_INVALID',
+        `query "${definition.name}": the plan has no output node named ${JSON.stringify(output ?? null)}`,
+      )
+    }
+    topology.addSink(
+      RESULT_SINK,
+      resultSink(definition.name, results, options.onResult),
+      [{ from: output }],
+      { parallelism: 1 },
+    )
+    this.job = runEmbedded(topology, { threads: 1, parallelism: 1, log: options.log })
+    this.status = 'running'
+    this.job.done.then(
+      (r) => {
+        if (this.status === 'running') this.status = r.status === 'finished' ? 'finished' : 'stopped'
+        if (this.status !== 'stopped') results.close(`query "${definition.name}" ${this.status}`)
+      },
+      (e: unknown) => {
+        if (this.status !== 'running') return
+        this.status = 'failed'
+        this.error = e instanceof Error ? e.message : String(e)
+        options.log('warn', `query "${definition.name}" failed: ${this.error}`, { query: definition.name })
+        results.close(`query "${definition.name}" failed: ${this.error}`)
+      },
+    )
+  }
+
+  /** Runs `planned` for `definition`. Throws ERR_QUERY_INVALID (or the topology's error) if it cannot start. */
+  static start(
+    definition: QueryDefinition,
+    planned: PlannedQuery,
+    options: QueryJobOptions,
+    createdAt?: string,
+  ): QueryJob {
+    const key = planned.key && planned.key.length > 0 ? planned.key : planned.columns.slice(0, 1)
+    const results = new ResultTable(planned.updating, key.length > 0 ? key : ['value'], options.resultBuffer)
+    return new QueryJob(definition, planned, results, options, createdAt)
+  }
+
+  /** An entry for a query that could not start, with the reason. */
+  static failed(
+    definition: QueryDefinition,
+    error: unknown,
+    options: QueryJobOptions,
+    createdAt?: string,
+  ): QueryJob {
+    return new QueryJob(
+      definition,
+      undefined,
+      new ResultTable(false, ['value'], 1),
+      options,
+      createdAt,
+      error,
+    )
+  }
+
+  get name(): string {
+    return this.definition.name
+  }
+
+  /** Stops the query's job and ends its subscribers. Resolves once every task is closed. */
+  async stop(): Promise<void> {
+    if (this.status === 'running') this.status = 'stopped'
+    this.results.close(`query "${this.name}" was dropped`)
+    await this.job?.stop()
+  }
+
+  /** Resolves when the query's job has ended (at once for a query that never started). */
+  async ended(): Promise<void> {
+    await this.job?.done.catch(() => {})
+  }
+
+  info(): QueryInfo {
+    const nodes = this.job?.metrics() ?? {}
+    let input = 0
+    for (const n of this.planned?.topology.nodes ?? [])
+      if (n.kind === 'source') input += nodes[n.name]?.out ?? 0
+    return {
+      name: this.name,
+      sql: this.definition.sql,
+      status: this.status,
+      updating: this.planned?.updating ?? false,
+      columns: [...(this.planned?.columns ?? [])],
+      key: [...this.results.key],
+      warnings: [...(this.planned?.warnings ?? [])],
+      ...(this.error !== undefined ? { error: this.error } : {}),
+      createdAt: this.createdAt,
+      metrics: {
+        in: input,
+        changes: this.results.changeCount,
+        rows: this.results.rowCount,
+        subscribers: this.results.subscriberCount,
+        nodes,
+      },
+    }
+  }
+}
+
+function resultSink(query: string, results: ResultTable, onResult: QueryJobOptions['onResult']): SinkSpec {
+  return {
+    kind: 'query-results',
+    maxParallelism: 1,
+    create: () => ({
+      write(records: Record[]) {
+        const values = new Array<unknown>(records.length)
+        for (let i = 0; i < records.length; i++) values[i] = records[i]!.value
+        const changes = results.apply(values)
+        if (onResult !== undefined && changes.length > 0) onResult(query, changes)
+      },
+    }),
+  }
+}

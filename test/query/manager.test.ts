@@ -1,0 +1,240 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { memoryLogger } from '../../src/core/logger.ts'
+import type { Record } from '../../src/core/record.ts'
+import { Topology } from '../../src/core/topology.ts'
+import { WatermarkStrategy } from '../../src/core/watermark.ts'
+import { generator } from '../../src/plugins/inputs/generator.ts'
+import { discard } from '../../src/plugins/outputs/collect.ts'
+import { StreamBus, busSource, withTaps } from '../../src/query/bus.ts'
+import { QueryManager } from '../../src/query/manager.ts'
+import { ResultTable } from '../../src/query/query-job.ts'
+import { runEmbedded } from '../../src/runtime/embedded/runner.ts'
+import type { Job } from '../../src/runtime/job.ts'
+import { toyPlanner } from '../server/toy-planner.ts'
+
+const rec = (value: unknown, time: number): Record => ({ value, key: undefined, time, tag: 't' })
+
+async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
+  const end = Date.now() + ms
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+describe('stream bus', () => {
+  it('a subscriber sees only what is published after it subscribed, in order, with times kept', () => {
+    const bus = new StreamBus()
+    bus.declare('clicks')
+    bus.publish('clicks', [rec('a', 1)])
+    const sub = bus.subscribe('clicks')
+    bus.publish('clicks', [rec('b', 2), rec('c', 3)])
+    bus.publish('clicks', [rec('d', 4)])
+    expect(sub.poll(2)!.map((r) => [r.value, r.time])).toEqual([
+      ['b', 2],
+      ['c', 3],
+    ])
+    expect(sub.poll(10)!.map((r) => r.value)).toEqual(['d'])
+    expect(sub.poll(10)).toEqual([])
+  })
+
+  it('a lagging subscriber makes publish return a promise that resolves once it has read', async () => {
+    const bus = new StreamBus({ maxLag: 3 })
+    bus.declare('clicks')
+    const sub = bus.subscribe('clicks')
+    expect(bus.publish('clicks', [rec(1, 1), rec(2, 2)])).toBeUndefined()
+    const wait = bus.publish('clicks', [rec(3, 3), rec(4, 4)])
+    expect(wait).toBeInstanceOf(Promise)
+    let released = false
+    void wait!.then(() => {
+      released = true
+    })
+    await new Promise((r) => setTimeout(r, 10))
+    expect(released).toBe(false)
+    expect(sub.poll(2)!.length).toBe(2)
+    await new Promise((r) => setTimeout(r, 0))
+    expect(released).toBe(true)
+    expect(sub.poll(10)!.map((r) => r.value)).toEqual([3, 4])
+  })
+
+  it('a closed subscriber no longer holds publishers back', async () => {
+    const bus = new StreamBus({ maxLag: 1 })
+    bus.declare('clicks')
+    const sub = bus.subscribe('clicks')
+    const wait = bus.publish('clicks', [rec(1, 1)])
+    sub.close()
+    await wait
+    expect(bus.publish('clicks', [rec(2, 2)])).toBeUndefined()
+    expect(bus.info('clicks')!.subscribers).toBe(0)
+  })
+
+  it("a table's watermark is the minimum over its partitions, and it ends when every partition has", () => {
+    const bus = new StreamBus()
+    bus.declare('clicks')
+    const sub = bus.subscribe('clicks')
+    bus.publish('clicks', [rec(1, 100)], 99, 0, 2)
+    bus.publish('clicks', [rec(2, 50)], 49, 1, 2)
+    expect(bus.info('clicks')!.watermark).toBe(49)
+    bus.end('clicks', 1, 2)
+    expect(bus.info('clicks')!.watermark).toBe(99)
+    bus.end('clicks', 0, 2)
+    expect(sub.poll(10)!.length).toBe(2)
+    expect(sub.poll(10)).toBeNull()
+  })
+
+  it('withTaps returns a copy with one tap sink per source, publishing the watermark the source computed', async () => {
+    const bus = new StreamBus()
+    const t = new Topology('web')
+    t.source('clicks', generator({ count: 50, make: (seq) => ({ seq }), time: (seq) => 1000 + seq * 10 }), {
+      watermarks: WatermarkStrategy.forBoundedOutOfOrderness(5),
+    }).sink(discard(), { name: 'out' })
+    const tapped = withTaps(t, bus)
+    expect(tapped.nodes.map((n) => n.name)).toEqual(['clicks', 'out', 'tap:clicks'])
+    expect(t.nodes.map((n) => n.name)).toEqual(['clicks', 'out'])
+    expect(bus.tables()).toEqual(['clicks'])
+    expect(() => withTaps(t, bus, ['nope'])).toThrowError(expect.objectContaining({ code: 'ERR_ARGUMENT' }))
+    const reader = busSource(bus, 'clicks').create({} as never)
+    await runEmbedded(tapped, { log: memoryLogger() }).done
+    const got = reader.nextBatch(100)!
+    expect(got.map((r) => r.time)).toEqual(Array.from({ length: 50 }, (_, i) => 1000 + i * 10))
+    expect(reader.nextBatch(100)).toBeNull()
+    expect(bus.info('clicks')).toMatchObject({
+      published: 50,
+      ended: true,
+      watermark: Number.POSITIVE_INFINITY,
+    })
+    expect(bus.sample('clicks')).toHaveLength(20)
+    expect(bus.watermarksOf('clicks')!.maxOutOfOrdernessMs).toBe(5)
+  })
+})
+
+describe('result table', () => {
+  it('an updating query turns keyed rows into +I, then -U/+U pairs, and -D removes the row', () => {
+    const t = new ResultTable(true, ['page'], 10)
+    t.apply([
+      { page: 'a', hits: 1 },
+      { page: 'b', hits: 1 },
+      { page: 'a', hits: 2 },
+    ])
+    expect(t.recent().map((c) => `${c.op}${JSON.stringify(c.row)}`)).toEqual([
+      '+I{"page":"a","hits":1}',
+      '+I{"page":"b","hits":1}',
+      '-U{"page":"a","hits":1}',
+      '+U{"page":"a","hits":2}',
+    ])
+    expect(t.lookup(['a'])).toEqual([{ page: 'a', hits: 2 }])
+    t.apply([{ op: '-D', row: { page: 'b', hits: 1 } }])
+    expect(t.rows()).toEqual([{ page: 'a', hits: 2 }])
+    expect(t.rowCount).toBe(1)
+  })
+
+  it('an append-only query keeps the last rows of its ring buffer as its table', () => {
+    const t = new ResultTable(false, ['user'], 3)
+    t.apply([
+      { user: 'x', n: 1 },
+      { user: 'y', n: 2 },
+      { user: 'x', n: 3 },
+      { user: 'z', n: 4 },
+    ])
+    expect(t.recent().map((c) => c.row.n)).toEqual([2, 3, 4])
+    expect(t.recent(2).map((c) => c.op)).toEqual(['+I', '+I'])
+    expect(t.lookup(['x'])).toEqual([{ user: 'x', n: 3 }])
+    expect(t.rows(1, 5).map((r) => r.n)).toEqual([3, 4])
+    expect(t.changeCount).toBe(4)
+  })
+})
+
+describe('query manager', () => {
+  let dir: string | undefined
+  let job: Job | undefined
+  let manager: QueryManager | undefined
+  afterEach(async () => {
+    await manager?.close()
+    await job?.stop()
+    if (dir) rmSync(dir, { recursive: true, force: true })
+    dir = job = manager = undefined
+  })
+
+  async function start(stateDir?: string) {
+    const bus = new StreamBus()
+    const t = new Topology('web')
+    t.source('clicks', generator({ rate: 4000, make: (seq) => ({ page: `p${seq % 4}`, seq }) })).sink(
+      discard(),
+    )
+    job = runEmbedded(withTaps(t, bus), { log: memoryLogger() })
+    manager = await QueryManager.open({
+      bus,
+      planner: toyPlanner,
+      log: memoryLogger(),
+      ...(stateDir ? { stateDir } : {}),
+    })
+    return manager
+  }
+
+  it('a registered query counts what the job publishes, and a dropped one is gone', async () => {
+    const m = await start()
+    const info = await m.register({
+      name: 'hits',
+      sql: 'SELECT page, COUNT(*) AS hits FROM clicks GROUP BY page',
+    })
+    expect(info).toMatchObject({ name: 'hits', status: 'running', updating: true, key: ['page'] })
+    await until(
+      () => m.get('hits').results.rowCount === 4 && m.get('hits').info().metrics.in > 100,
+      'four pages counted',
+    )
+    const rows = m.get('hits').results.rows() as { page: string; hits: number }[]
+    expect(rows.map((r) => r.page).sort()).toEqual(['p0', 'p1', 'p2', 'p3'])
+    expect(rows.every((r) => r.hits > 0)).toBe(true)
+    await m.drop('hits')
+    expect(m.list()).toEqual([])
+    expect(() => m.get('hits')).toThrowError(expect.objectContaining({ code: 'ERR_QUERY_NOT_FOUND' }))
+    expect(m.bus.info('clicks')!.subscribers).toBe(0)
+  })
+
+  it('refuses a duplicate name, a bad name and bad SQL without starting anything', async () => {
+    const m = await start()
+    await m.register({ name: 'hits', sql: 'SELECT page, COUNT(*) AS hits FROM clicks GROUP BY page' })
+    await expect(
+      m.register({ name: 'hits', sql: "SELECT * FROM clicks WHERE page = 'p1'" }),
+    ).rejects.toMatchObject({ code: 'ERR_QUERY_EXISTS' })
+    await expect(m.register({ name: 'no spaces', sql: 'SELECT 1' })).rejects.toMatchObject({
+      code: 'ERR_QUERY_INVALID',
+    })
+    await expect(m.register({ name: 'bad', sql: 'SELEKT page\nFROM clicks' })).rejects.toMatchObject({
+      code: 'ERR_SQL_SYNTAX',
+      message: expect.stringContaining('line 1, column 1'),
+    })
+    expect(m.list().map((q) => q.name)).toEqual(['hits'])
+    expect(m.bus.info('clicks')!.subscribers).toBe(1)
+  })
+
+  it('a failing query ends alone as failed while the other query and the job go on', async () => {
+    const m = await start()
+    await m.register({ name: 'hits', sql: 'SELECT page, COUNT(*) AS hits FROM clicks GROUP BY page' })
+    await m.register({ name: 'boom', sql: 'SELECT FAIL_AFTER(20) FROM clicks' })
+    await until(() => m.get('boom').status === 'failed', 'boom to fail')
+    expect(m.get('boom').info().error).toContain('FAIL_AFTER(20) reached')
+    const before = m.get('hits').info().metrics.in
+    await until(() => m.get('hits').info().metrics.in > before + 50, 'hits to keep counting')
+    expect(m.get('hits').status).toBe('running')
+    expect(job!.status()).toBe('running')
+  })
+
+  it('registered queries are written to queries.json and come back on the next start', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'squall-queries-'))
+    const m = await start(dir)
+    await m.register({ name: 'hits', sql: 'SELECT page, COUNT(*) AS hits FROM clicks GROUP BY page' })
+    await m.register({ name: 'p1', sql: "SELECT * FROM clicks WHERE page = 'p1'" })
+    await m.drop('p1')
+    const saved = JSON.parse(readFileSync(join(dir, 'queries.json'), 'utf8'))
+    expect(saved.queries.map((q: { name: string }) => q.name)).toEqual(['hits'])
+    await m.close()
+    await job!.stop()
+    const again = await start(dir)
+    expect(again.list().map((q) => [q.name, q.status])).toEqual([['hits', 'running']])
+    await until(() => again.get('hits').results.rowCount > 0, 'the restored query to count')
+  })
+})
