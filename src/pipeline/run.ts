@@ -1,0 +1,62 @@
+// Running a pipeline file: build its topology, take its state and server sections, start the job.
+
+import { fileURLToPath } from 'node:url'
+import { resolve } from 'node:path'
+import type { EmbeddedOptions } from '../runtime/embedded/runner.ts'
+import { runEmbedded } from '../runtime/embedded/runner.ts'
+import type { Job } from '../runtime/job.ts'
+import { loadPipeline } from './load.ts'
+
+/** The HTTP API options given on the command line; they override the file's `server` section. */
+export interface PipelineHttp {
+  port?: number
+  host?: string
+  token?: string
+}
+
+/** A started pipeline job; `close()` stops its HTTP API (not the job). */
+export interface StartedPipeline {
+  readonly job: Job
+  close(): Promise<void>
+}
+
+/** The module worker threads import to rebuild a pipeline's topology (see pipeline-module.ts). */
+const PIPELINE_MODULE = fileURLToPath(new URL('./pipeline-module.ts', import.meta.url))
+
+/**
+ * Loads the pipeline file at `path` and starts it. `options.state` (command-line flags) wins over
+ * the file's `state`; the HTTP API runs when the file has `server` or `http.port` is given. With
+ * several threads, each worker rebuilds the topology from the file (named by `SQUALL_PIPELINE_FILE`).
+ * Throws ConfigError with every problem of the file before anything starts.
+ */
+export async function startPipeline(
+  path: string,
+  options: EmbeddedOptions = {},
+  http: PipelineHttp = {},
+): Promise<StartedPipeline> {
+  const abs = resolve(path)
+  const built = await loadPipeline(abs, options.log ? { log: options.log } : {})
+  const state = options.state ?? built.state
+  const threads = options.threads === 'auto' ? 2 : (options.threads ?? 1)
+  if (threads !== 1) process.env.SQUALL_PIPELINE_FILE = abs
+  const runOptions: EmbeddedOptions = {
+    ...options,
+    ...(state ? { state } : {}),
+    ...(threads !== 1 ? { module: PIPELINE_MODULE } : {}),
+  }
+  const port = http.port ?? built.server?.port
+  if (port === undefined) {
+    const job = runEmbedded(built.topology, runOptions)
+    return { job, close: async () => {} }
+  }
+  const { serveTopology } = await import('../server/job-server.ts')
+  const token = http.token ?? built.server?.token
+  const host = http.host ?? built.server?.bind
+  const served = await serveTopology(built.topology, runOptions, {
+    port,
+    ...(host ? { host } : {}),
+    ...(token ? { token } : {}),
+    ...(state ? { stateDir: state.dir } : {}),
+  })
+  return { job: served.job, close: () => served.close() }
+}

@@ -1,0 +1,31 @@
+// Options shared by the network inputs that journal what they accept (forward, http, syslog).
+
+import { join, resolve } from 'node:path'
+import { z } from 'zod'
+import type { PluginContext } from '../define.ts'
+import { size } from '../config.ts'
+
+/** The journal options every journaled input takes. */
+export const journalOptions = {
+  journalDir: z
+    .string()
+    .optional()
+    .describe(
+      'Directory of the input journal; default `<state.dir>/journal/<source name>` (a temporary directory without state.dir).',
+    ),
+  fsync: z
+    .enum(['always', 'batch', 'interval', 'never'])
+    .default('batch')
+    .describe(
+      'When journaled events are synced to disk before the sender is acknowledged: `always`, `batch` (default), `interval`, `never`.',
+    ),
+  maxLagBytes: size('64MiB').describe(
+    'Journal bytes the job may lag behind before the input answers "busy" (HTTP 503, forward holds the ack).',
+  ),
+}
+
+/** Where a journaled input keeps its journal: `journalDir`, else under the state directory. */
+export function journalDirOf(configured: string | undefined, ctx: PluginContext): string | undefined {
+  if (configured !== undefined) return resolve(ctx.baseDir, configured)
+  return ctx.stateDir === undefined ? undefined : join(ctx.stateDir, 'journal', ctx.name)
+}
