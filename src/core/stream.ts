@@ -16,6 +16,10 @@ import type { ProcessorFactory } from './processor.ts'
 import type { Key, Record } from './record.ts'
 import type { SinkSpec } from './source.ts'
 import type { Exchange, InputSpec, NodeOptions, Topology } from './topology.ts'
+import { IntervalJoinBuilder } from './join/interval-join.ts'
+import { WindowJoin } from './join/window-join.ts'
+import type { WindowAssigner } from './window/assigners.ts'
+import { WindowedStream } from './window/windowed-stream.ts'
 
 /** Options of a stateless operator: an optional name, parallelism and error policy. */
 export interface OperatorOptions extends NodeOptions {
@@ -126,6 +130,14 @@ export class Stream<T> {
     return new Stream<S>(this.topology, this.nodeName, name)
   }
 
+  /**
+   * The records that arrived too late for this stream's node — a window or join past its grace —
+   * with their original value, key and time (the node's `late` side output).
+   */
+  lateData<S = unknown>(): Stream<S> {
+    return this.sideOutput<S>('late')
+  }
+
   /** The records that failed in this stream's node under the `dead-letter` policy. */
   deadLetters(): Stream<DeadLetter<unknown>> {
     return this.sideOutput<DeadLetter<unknown>>('dead-letter')
@@ -169,5 +181,31 @@ export class KeyedStream<T> extends Stream<T> {
   /** Rolling count per key: emits `{ key, count }` after every record. */
   count(name: string, options: NodeOptions = {}): Stream<{ key: Key; count: number }> {
     return this.add('count', () => countProcessor<T>(), { ...options, name }, true)
+  }
+
+  /**
+   * Cuts the stream into event-time windows per key: `TumblingWindows.of('1m')`,
+   * `HoppingWindows.of('1h', '5m')`, `SessionWindows.withGap('30m')`, `CumulatingWindows.of('1m', '1h')`.
+   * Then choose what to compute: `.aggregate(name, Aggregates.count())`, `.count(name)`, `.process(name, fn)`.
+   */
+  window(assigner: WindowAssigner): WindowedStream<T> {
+    check(assigner !== null && typeof assigner === 'object' && 'graceMs' in assigner, 'window(assigner)', 'a window assigner such as TumblingWindows.of("1m")', assigner)
+    return new WindowedStream<T>(this.topology, [this.input()], assigner)
+  }
+
+  /**
+   * Joins this keyed stream with another on event time: `.between('-5s', '+10s')` pairs each record
+   * of this stream (time a) with the other's records of the same key and a time in [a − 5s, a + 10s].
+   */
+  intervalJoin<U>(other: KeyedStream<U>): IntervalJoinBuilder<T, U> {
+    check(other instanceof KeyedStream && other.topology === this.topology, 'intervalJoin(other)', 'a keyed stream of the same topology', other)
+    return new IntervalJoinBuilder<T, U>(this.topology, this.input(), other.input())
+  }
+
+  /** Pairs the records of both keyed streams that share a key and a window, when the window fires. */
+  windowJoin<U>(other: KeyedStream<U>, assigner: WindowAssigner): WindowJoin<T, U> {
+    check(other instanceof KeyedStream && other.topology === this.topology, 'windowJoin(other)', 'a keyed stream of the same topology', other)
+    check(assigner !== null && typeof assigner === 'object' && 'graceMs' in assigner, 'windowJoin(assigner)', 'a window assigner such as TumblingWindows.of("1m")', assigner)
+    return new WindowJoin<T, U>(this.topology, this.input(), other.input(), assigner)
   }
 }

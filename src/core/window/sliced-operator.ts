@@ -1,0 +1,233 @@
+// The window operator of tumbling, hopping and cumulating windows: each record folds into one slice
+// (pane) of its key; a firing window combines the slices it covers. One timer chain per key.
+
+import type { Collector, Processor, ProcessorContext, Timer, TimerService } from '../processor.ts'
+import type { Key, Record } from '../record.ts'
+import type { ValueState } from '../state.ts'
+import type { SlicedWindows } from './assigners.ts'
+import type { Trigger, Firing } from './triggers.ts'
+import type { Fold, WindowLogic } from './window-logic.ts'
+
+/** One slice of one key: its accumulator, and whether it changed since the last early firing. */
+interface Slice<A> {
+  acc: A
+  dirty: boolean
+}
+
+/** The window state of one key, kept in the node's keyed value store `windows`. */
+interface KeyWindows<A> {
+  /** Slices by start time. */
+  slices: Map<number, Slice<A>>
+  /** The end of the latest window fired on time. */
+  fired: number
+  /** A processing-time early firing is pending. */
+  early: boolean
+  /** Records per unfired window end, for `Trigger.everyRecords`. */
+  counts: Map<number, number> | null
+}
+
+/**
+ * Runs sliced windows on a keyed stream (Flink SQL's slicing window operator).
+ *
+ * - A record at time t goes to slice `sliceOf(t)`; the slice's first unfired action (a window end
+ *   − 1, or its cleanup time) is registered as an event timer when the slice is created. On each
+ *   timer the key fires the window ending there (if it holds data), drops slices no window needs
+ *   any more (watermark past their last window's end + grace) and registers its next action, so a
+ *   key has about one pending timer whatever the number of overlapping windows.
+ * - A record whose every window is past end + grace goes to the `late` side output and is counted
+ *   in the metric `late`. A record within the grace updates its slice and re-fires every window
+ *   of it the watermark has passed, marked `late`.
+ * - Early triggers emit `early` results of windows not yet fired on time.
+ * Output is emitted on the thread of the task, in window-end order per key.
+ */
+export class SlicedWindowOperator<T, A> implements Processor<T, unknown> {
+  private state!: ValueState<KeyWindows<A>>
+  private timers!: TimerService
+  private ctx!: ProcessorContext
+  private readonly fold: Fold<T, A>
+  private readonly grace: number
+  private readonly step: number
+  private readonly countEvery: number
+  private readonly timeEvery: number
+  private readonly singleSlice: boolean
+
+  constructor(
+    private readonly windows: SlicedWindows,
+    private readonly logic: WindowLogic<T, unknown>,
+    triggers: readonly Trigger[],
+  ) {
+    this.fold = logic.fold as Fold<T, A>
+    this.grace = windows.graceMs
+    this.step = windows.endStepMs
+    this.countEvery = triggers.find((t) => t.kind === 'count')?.every ?? 0
+    this.timeEvery = triggers.find((t) => t.kind === 'processing-time')?.every ?? 0
+    this.singleSlice = windows.kind === 'tumbling'
+  }
+
+  open(ctx: ProcessorContext): void {
+    this.ctx = ctx
+    this.timers = ctx.timers
+    this.state = ctx.state.value<KeyWindows<A>>('windows')
+  }
+
+  process(r: Record<T>, out: Collector<unknown>): void {
+    const w = this.windows
+    const s = w.sliceOf(r.time)
+    const wm = this.timers.currentWatermark()
+    if (w.lastEnd(s) - 1 + this.grace <= wm) {
+      this.ctx.count('late')
+      out.side('late', r.value)
+      return
+    }
+    let st = this.state.get()
+    if (st === undefined)
+      st = { slices: new Map(), fired: Number.NEGATIVE_INFINITY, early: false, counts: null }
+    let slice = st.slices.get(s)
+    if (slice === undefined) {
+      slice = { acc: this.fold.add(this.fold.create(), r.value), dirty: false }
+      st.slices.set(s, slice)
+      const next = this.nextAction(s, wm)
+      if (next !== Number.POSITIVE_INFINITY) this.timers.registerEventTimer(next)
+    } else {
+      slice.acc = this.fold.add(slice.acc, r.value)
+    }
+    this.state.set(st)
+    const firstEnd = w.firstEnd(s)
+    if (firstEnd - 1 <= wm) this.fireLate(st, s, firstEnd, wm, out)
+    if (this.countEvery > 0) this.countTrigger(st, s, wm, out)
+    if (this.timeEvery > 0 && w.lastEnd(s) - 1 > wm) {
+      slice.dirty = true
+      if (!st.early) {
+        st.early = true
+        const now = this.timers.currentProcessingTime()
+        this.timers.registerProcessingTimer(now - (now % this.timeEvery) + this.timeEvery)
+      }
+    }
+  }
+
+  onTimer(timer: Timer, out: Collector<unknown>): void {
+    const st = this.state.get()
+    if (st === undefined) return
+    if (timer.domain === 'processing') {
+      this.earlyFiring(st, out)
+      return
+    }
+    const w = this.windows
+    const t = timer.time
+    const end = t + 1
+    if (end > st.fired && w.isEnd(end)) {
+      this.fire(st, w.startOf(end), end, 'on-time', out)
+      st.fired = end
+      st.counts?.delete(end)
+    }
+    let next = Number.POSITIVE_INFINITY
+    for (const s of st.slices.keys()) {
+      if (w.lastEnd(s) - 1 + this.grace <= t) {
+        st.slices.delete(s)
+        continue
+      }
+      const a = this.nextAction(s, t)
+      if (a < next) next = a
+    }
+    if (st.slices.size === 0) {
+      this.state.clear()
+      return
+    }
+    this.state.set(st)
+    if (next !== Number.POSITIVE_INFINITY) this.timers.registerEventTimer(next)
+  }
+
+  /** The first moment after `after` when slice `s` needs attention: a window end − 1, or its cleanup. */
+  private nextAction(s: number, after: number): number {
+    const w = this.windows
+    const first = w.firstEnd(s)
+    if (first - 1 > after) return first - 1
+    const last = w.lastEnd(s)
+    if (last - 1 > after) {
+      const step = this.step
+      return first + Math.ceil((after + 2 - first) / step) * step - 1
+    }
+    const cleanup = last - 1 + this.grace
+    return cleanup > after ? cleanup : Number.POSITIVE_INFINITY
+  }
+
+  /** Emits the window `[start, end)` of the current key from the slices it covers, if any. */
+  private fire(st: KeyWindows<A>, start: number, end: number, firing: Firing, out: Collector<unknown>): void {
+    const key = this.ctx.currentKey as Key
+    if (this.singleSlice) {
+      const slice = st.slices.get(start)
+      if (slice !== undefined) this.logic.emit(key, start, end, firing, slice.acc, out)
+      return
+    }
+    const fold = this.fold
+    const sliceMs = this.windows.sliceMs
+    let only: Slice<A> | undefined
+    let acc!: A
+    let merged = false
+    for (let s = start; s < end; s += sliceMs) {
+      const slice = st.slices.get(s)
+      if (slice === undefined) continue
+      if (only === undefined) {
+        only = slice
+        continue
+      }
+      if (!merged) {
+        acc = fold.merge(fold.create(), only.acc)
+        merged = true
+      }
+      acc = fold.merge(acc, slice.acc)
+    }
+    if (merged) this.logic.emit(key, start, end, firing, acc, out)
+    else if (only !== undefined) this.logic.emit(key, start, end, firing, only.acc, out)
+  }
+
+  /** Re-fires the windows of slice `s` that the watermark has passed but that are within the grace. */
+  private fireLate(
+    st: KeyWindows<A>,
+    s: number,
+    firstEnd: number,
+    wm: number,
+    out: Collector<unknown>,
+  ): void {
+    const w = this.windows
+    const last = w.lastEnd(s)
+    for (let end = firstEnd; end <= last && end - 1 <= wm; end += this.step) {
+      if (end - 1 + this.grace > wm) this.fire(st, w.startOf(end), end, 'late', out)
+    }
+  }
+
+  /** `Trigger.everyRecords(n)`: counts the record in each unfired window of slice `s`. */
+  private countTrigger(st: KeyWindows<A>, s: number, wm: number, out: Collector<unknown>): void {
+    const w = this.windows
+    const counts = (st.counts ??= new Map())
+    for (let end = this.firstUnfired(s, wm); end <= w.lastEnd(s); end += this.step) {
+      const c = (counts.get(end) ?? 0) + 1
+      if (c >= this.countEvery) {
+        counts.delete(end)
+        this.fire(st, w.startOf(end), end, 'early', out)
+      } else counts.set(end, c)
+    }
+  }
+
+  /** `Trigger.every(interval)`: emits the unfired windows of every slice changed since last time. */
+  private earlyFiring(st: KeyWindows<A>, out: Collector<unknown>): void {
+    st.early = false
+    const wm = this.timers.currentWatermark()
+    const w = this.windows
+    const ends = new Set<number>()
+    for (const [s, slice] of st.slices) {
+      if (!slice.dirty) continue
+      slice.dirty = false
+      for (let end = this.firstUnfired(s, wm); end <= w.lastEnd(s); end += this.step) ends.add(end)
+    }
+    for (const end of [...ends].sort((a, b) => a - b)) this.fire(st, w.startOf(end), end, 'early', out)
+    this.state.set(st)
+  }
+
+  /** The end of the earliest window of slice `s` the watermark has not passed. */
+  private firstUnfired(s: number, wm: number): number {
+    const first = this.windows.firstEnd(s)
+    if (first - 1 > wm) return first
+    return first + Math.ceil((wm + 2 - first) / this.step) * this.step
+  }
+}
