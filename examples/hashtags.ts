@@ -6,7 +6,11 @@ const TAGS = ['#node', '#rust', '#flink', '#kafka', '#squall', '#ts']
 const t = new Topology('hashtags')
 t.source(
   'posts',
-  generator({ rate: 50_000, seed: 1, make: (seq, r) => ({ text: `${r.pick(TAGS)} ${r.pick(TAGS)} post ${seq}` }) }),
+  generator({
+    rate: 50_000,
+    seed: 1,
+    make: (seq, r) => ({ text: `${r.pick(TAGS)} ${r.pick(TAGS)} post ${seq}` }),
+  }),
 )
   .flatMap((post) => post.text.split(' ').filter((w) => w.startsWith('#')))
   .keyBy((tag) => tag)

@@ -1,0 +1,501 @@
+// The kit as stream operators: a distinct-count aggregate for windows, a per-window top-K, and keyed
+// trend, brute-force, crawler and rate-limit operators whose per-key state lives in keyed stores.
+
+import type { Aggregate } from '../core/operators.ts'
+import type { Collector, Processor, ProcessorContext, Timer } from '../core/processor.ts'
+import type { Key, Record } from '../core/record.ts'
+import type { MapState, StateOptions, ValueState } from '../core/state.ts'
+import { toMillis } from '../core/duration.ts'
+import { check } from '../core/errors.ts'
+import type { WindowResult } from '../core/window/window.ts'
+import {
+  type BruteForceAlert,
+  BruteForceDetector,
+  type BruteForceOptions,
+  type LoginEvent,
+} from './brute-force.ts'
+import { type CrawlerDecision, CrawlerDetector, type CrawlerOptions, type HttpRequest } from './crawler.ts'
+import type { Action } from './decision.ts'
+import { hashLow, hashNumber, hashString } from './hash.ts'
+import { HyperLogLog } from './hyperloglog.ts'
+import {
+  SlidingWindowLimiter,
+  type SlidingWindowOptions,
+  TokenBucketLimiter,
+  type TokenBucketOptions,
+} from './rate-limit.ts'
+import { type RankKey, type Ranked, TopK } from './top-k.ts'
+import { type TrendOptions, TrendTracker } from './trend.ts'
+
+// --- kit objects in keyed state ---
+
+/** What a keyed store holds for one key: the kit object's snapshot, read when the store is copied. */
+interface KitCell<K> {
+  readonly data: unknown
+  readonly live?: K
+}
+
+/**
+ * A kit object per key, kept in the keyed value store `name`. The store holds a cell whose
+ * enumerable `data` getter returns the object's `snapshot()`, so the snapshot is taken when the
+ * store is copied (a checkpoint's capture, an LMDB write-back), not on every record; the live object
+ * rides along as a non-enumerable property that copies leave behind. A cell read back from a
+ * checkpoint or from LMDB carries only `data`, and is restored on first use.
+ */
+class KitState<K extends { snapshot(): unknown }> {
+  private cell: KitCell<K> | undefined
+  constructor(
+    private readonly store: ValueState<KitCell<K>>,
+    private readonly restore: (data: unknown) => K,
+  ) {}
+
+  /** The current key's object, or undefined when the key has none. */
+  get(): K | undefined {
+    const c = this.store.get()
+    this.cell = c
+    if (c === undefined) return undefined
+    if (c.live !== undefined) return c.live
+    const live = this.restore(c.data)
+    this.cell = cellOf(live)
+    this.store.set(this.cell)
+    return live
+  }
+
+  /** The current key's object, made with `create` when it has none. */
+  getOrCreate(create: () => K): K {
+    const live = this.get()
+    if (live !== undefined) return live
+    const made = create()
+    this.cell = cellOf(made)
+    this.store.set(this.cell)
+    return made
+  }
+
+  /** Writes the object read last back to the store (after changing it): refreshes its TTL, marks it dirty. */
+  commit(): void {
+    if (this.cell !== undefined) this.store.set(this.cell)
+  }
+
+  clear(): void {
+    this.cell = undefined
+    this.store.clear()
+  }
+}
+
+function cellOf<K extends { snapshot(): unknown }>(live: K): KitCell<K> {
+  const cell = {
+    get data() {
+      return live.snapshot()
+    },
+  }
+  Object.defineProperty(cell, 'live', { value: live, enumerable: false })
+  return cell as KitCell<K>
+}
+
+/** The next multiple of `step` after `time`: where coarse cleanup timers go (one per step per key). */
+function nextTick(time: number, step: number): number {
+  return (Math.floor(time / step) + 1) * step
+}
+
+// --- distinct counting ---
+
+/**
+ * The accumulator of `distinctCountAggregate`: exact 52-bit hashes while few (`hashes`), else HLL
+ * registers (`registers`). Plain data: it is checkpointed as it is.
+ */
+export interface DistinctSketch {
+  p: number
+  hashes: Set<number> | null
+  registers: Uint8Array | null
+}
+
+/** Options of `distinctCountAggregate`. */
+export interface DistinctCountOptions {
+  /** HyperLogLog precision, 4..18 (default 14: relative standard error 0.81 %). */
+  p?: number
+  /** Distinct values kept exactly before switching to registers. Default 2^p / 16. */
+  exactUpTo?: number
+}
+
+const TWO_20 = 1_048_576
+
+/**
+ * Distinct count as an incremental, mergeable `Aggregate` for windows and rolling aggregates.
+ * Counts exactly (up to 64-bit hash collisions) while an accumulator holds at most `exactUpTo`
+ * values; past that it becomes a HyperLogLog of precision `p` with the kit's registers, hash and
+ * estimator (relative standard error 1.04/√2^p). `merge` is exact on the union in both forms, so
+ * hopping windows combine their slices without double counting. Values hash by value: `1` and
+ * `"1"` differ.
+ */
+export function distinctCountAggregate<T>(
+  fn: (value: T) => string | number,
+  options: DistinctCountOptions = {},
+): Aggregate<T, DistinctSketch, number> {
+  const p = options.p ?? 14
+  check(Number.isInteger(p) && p >= 4 && p <= 18, 'distinctCount.p', 'an integer from 4 to 18', p)
+  const limit = options.exactUpTo ?? (1 << p) >>> 4
+  check(Number.isInteger(limit) && limit >= 0, 'distinctCount.exactUpTo', 'an integer ≥ 0', options.exactUpTo)
+  const shift = 32 - p
+
+  const addHash = (regs: Uint8Array, hi: number, lo: number): void => {
+    const index = hi >>> shift
+    const rest = hi << p
+    const rank = rest !== 0 ? Math.clz32(rest) + 1 : shift + (lo !== 0 ? Math.clz32(lo) : 32) + 1
+    if (rank > regs[index]!) regs[index] = rank
+  }
+  const addKey = (regs: Uint8Array, key: number): void => {
+    addHash(regs, Math.floor(key / TWO_20) | 0, (key % TWO_20) << 12)
+  }
+  const densify = (acc: DistinctSketch): Uint8Array => {
+    const regs = new Uint8Array(1 << p)
+    for (const h of acc.hashes!) addKey(regs, h)
+    acc.hashes = null
+    acc.registers = regs
+    return regs
+  }
+  return {
+    create: () => ({ p, hashes: new Set<number>(), registers: null }),
+    add(acc, value) {
+      const v = fn(value)
+      const hi = typeof v === 'number' ? hashNumber(v) : hashString(v)
+      const lo = hashLow
+      if (acc.registers !== null) addHash(acc.registers, hi, lo)
+      else {
+        acc.hashes!.add((hi >>> 0) * TWO_20 + (lo >>> 12))
+        if (acc.hashes!.size > limit) densify(acc)
+      }
+      return acc
+    },
+    merge(a, b) {
+      if (b.registers !== null) {
+        const regs = a.registers ?? densify(a)
+        const other = b.registers
+        for (let i = 0; i < regs.length; i++) if (other[i]! > regs[i]!) regs[i] = other[i]!
+      } else if (a.registers !== null) {
+        for (const h of b.hashes!) addKey(a.registers, h)
+      } else {
+        for (const h of b.hashes!) a.hashes!.add(h)
+        if (a.hashes!.size > limit) densify(a)
+      }
+      return a
+    },
+    result(acc) {
+      if (acc.registers === null) return acc.hashes!.size
+      return HyperLogLog.restore({ kind: 'hyperloglog', version: 1, p, registers: acc.registers }).count()
+    },
+  }
+}
+
+// --- top-K per window ---
+
+/** The best entries of one window, best first (score descending, then key ascending). */
+export interface WindowTopK {
+  windowStart: number
+  windowEnd: number
+  top: Ranked<RankKey>[]
+}
+
+/**
+ * Ranks the results of a windowed aggregate per window: feed it `WindowResult<number>`s keyed by
+ * `windowEnd` (`.keyBy((r) => r.windowEnd).process(name, topKOperator({ k: 10 }))`). Each result
+ * offers its key with its value as score into the window's `TopK` (kept in keyed state); when the
+ * watermark reaches the window's last instant the ranking is emitted once, with time `windowEnd − 1`,
+ * and the window's state is dropped. Exact when each key has one result per window, or when its
+ * results only grow (early firings of counts); results arriving after the ranking was emitted
+ * (late firings) are not ranked.
+ */
+export function topKOperator(options: { k: number }): () => Processor<WindowResult<number>, WindowTopK> {
+  const k = options?.k
+  check(Number.isInteger(k) && k >= 1, 'topK.k', 'a positive integer', k)
+  return () => {
+    let ranking!: KitState<TopK<RankKey>>
+    let bounds!: ValueState<number>
+    let ctx!: ProcessorContext
+    return {
+      open(c) {
+        ctx = c
+        ranking = new KitState(c.state.value('top-k'), (d) => TopK.restore<RankKey>(d))
+        bounds = c.state.value<number>('window-start')
+      },
+      process(r, _out) {
+        const v = r.value
+        if (v.windowEnd - 1 <= ctx.timers.currentWatermark()) {
+          ctx.count('late')
+          return
+        }
+        const top = ranking.getOrCreate(() => TopK.create<RankKey>(k))
+        top.offer(v.key as RankKey, v.value)
+        ranking.commit()
+        if (bounds.get() === undefined) {
+          bounds.set(v.windowStart)
+          ctx.timers.registerEventTimer(v.windowEnd - 1)
+        }
+      },
+      onTimer(timer, out) {
+        const top = ranking.get()
+        const start = bounds.get()
+        if (top !== undefined && start !== undefined) {
+          out.emitRecord({
+            value: { windowStart: start, windowEnd: timer.time + 1, top: top.entries() },
+            key: timer.key,
+            time: timer.time,
+            tag: '',
+          })
+        }
+        ranking.clear()
+        bounds.clear()
+      },
+    }
+  }
+}
+
+// --- trends ---
+
+/** One key's trend at the end of a slide. */
+export interface TrendPoint {
+  key: RankKey
+  /** The last instant of the slide judged. */
+  time: number
+  score: number
+  ratio: number
+  recent: number
+  baseline: number
+  expected: number
+  /** Whether the key passes every threshold (see `TrendTracker`). */
+  trending: boolean
+}
+
+/** Options of `trendOperator`: the tracker's, plus where history starts and what to emit. */
+export interface TrendOperatorOptions<T> extends TrendOptions {
+  /** The weight of a record (a pre-aggregated count); default 1. */
+  weight?: (value: T) => number
+  /**
+   * The event time history starts at: every key's baseline counts from here, so a new key that
+   * bursts is judged against an empty past rather than not at all. Default: the time of the first
+   * record the task sees (pass it explicitly for runs resumed from a checkpoint to match exactly).
+   */
+  since?: number
+  /** `'trending'` (default): emit only trending keys; `'active'`: every key with a recent count. */
+  emit?: 'trending' | 'active'
+}
+
+/**
+ * Per-key trend detection on a keyed stream (keyed by the term): each key has its own
+ * `TrendTracker` in keyed state. A record's weight waits in keyed state until the watermark passes
+ * the end of its slide, then goes into the tracker, so slides are judged in event-time order
+ * whatever the arrival order; records for a slide already judged are counted as `late`. At the end of
+ * every slide in which the key has recent observations, the operator emits its `TrendPoint` (time =
+ * the slide's last instant), when the watermark passes it. A key whose counts all left the tracked
+ * span is dropped from state. Output per key is in time order.
+ */
+export function trendOperator<T>(options: TrendOperatorOptions<T> = {}): () => Processor<T, TrendPoint> {
+  const { weight, since, emit = 'trending', ...trend } = options
+  TrendTracker.create(trend)
+  const slide = toMillis(trend.slide ?? '1m', 'trend.slide')
+  check(emit === 'trending' || emit === 'active', 'trend.emit', 'one of "trending", "active"', emit)
+  return () => {
+    let trackers!: KitState<TrendTracker>
+    let pending!: MapState<number, number>
+    let ctx!: ProcessorContext
+    let first = since
+    return {
+      open(c) {
+        ctx = c
+        trackers = new KitState(c.state.value('trend'), (d) => TrendTracker.restore(d))
+        pending = c.state.map<number, number>('pending')
+      },
+      process(r, _out) {
+        if (first === undefined) first = r.time
+        const at = nextTick(r.time, slide) - 1
+        if (at <= ctx.timers.currentWatermark()) {
+          ctx.count('late')
+          return
+        }
+        const w = weight === undefined ? 1 : weight(r.value)
+        pending.set(at, (pending.get(at) ?? 0) + w)
+        ctx.timers.registerEventTimer(at)
+      },
+      onTimer(timer, out) {
+        const key = ctx.currentKey as RankKey
+        const now = timer.time
+        const origin = first ?? now
+        const tracker = trackers.getOrCreate(() => {
+          const t = TrendTracker.create(trend)
+          t.observe(key, Math.min(origin, now), 0)
+          return t
+        })
+        const w = pending.get(now)
+        if (w !== undefined) {
+          tracker.observe(key, now, w)
+          pending.delete(now)
+        }
+        if (tracker.evictIdle(now) > 0 && tracker.size === 0 && pending.size === 0) {
+          trackers.clear()
+          return
+        }
+        trackers.commit()
+        const s = tracker.scores(now)[0]
+        if (s !== undefined && s.recent > 0) {
+          const trending = tracker.trending(now, 1).length > 0
+          if (trending || emit === 'active') {
+            const { score, ratio, recent, baseline, expected } = s
+            out.emit({ key, time: now, score, ratio, recent, baseline, expected, trending })
+          }
+        }
+        ctx.timers.registerEventTimer(now + slide)
+      },
+    }
+  }
+}
+
+// --- abuse detection ---
+
+/** A decision of a keyed detector, with the event time that caused it. */
+export type TimedDecision<D> = D & { time: number }
+
+/**
+ * Brute-force detection on a stream keyed by the detector's `by` (the IP, or the user): each key's
+ * recent failures live in keyed state (a one-key `BruteForceDetector`); a key with none has no state.
+ * Emits the kit's alert, plus `time`, when a login completes the pattern. Keys idle for the
+ * detector's `idle` are dropped by event-time cleanup. Logins must arrive in event-time order per key.
+ */
+export function bruteForceOperator(
+  options: BruteForceOptions = {},
+  state: StateOptions = {},
+): () => Processor<LoginEvent, TimedDecision<BruteForceAlert>> {
+  const idle = BruteForceDetector.create(options).idle
+  return () => {
+    let detectors!: KitState<BruteForceDetector>
+    let ctx!: ProcessorContext
+    return {
+      open(c) {
+        ctx = c
+        detectors = new KitState(c.state.value('brute-force', state), (d) =>
+          BruteForceDetector.restore(options, d),
+        )
+      },
+      process(r, out) {
+        const d = detectors.getOrCreate(() => BruteForceDetector.create(options))
+        const alert = d.observe(r.value)
+        if (alert !== undefined) out.emit({ ...alert, time: r.value.time })
+        if (d.size === 0) detectors.clear()
+        else {
+          detectors.commit()
+          ctx.timers.registerEventTimer(nextTick(r.value.time + idle, idle))
+        }
+      },
+      onTimer(timer) {
+        const d = detectors.get()
+        if (d !== undefined && d.evictIdle(timer.time) > 0 && d.size === 0) detectors.clear()
+      },
+    }
+  }
+}
+
+/**
+ * Crawler detection on a stream keyed by client IP (or `ip agent`, with `by: 'ip+agent'`): each
+ * client's request history lives in keyed state (a one-key `CrawlerDetector`). Emits a decision,
+ * plus `time`, when a client's action escalates (allow → throttle → block). Clients with no request
+ * in the history window are dropped by event-time cleanup.
+ */
+export function crawlerOperator(
+  options: CrawlerOptions = {},
+  state: StateOptions = {},
+): () => Processor<HttpRequest, TimedDecision<CrawlerDecision>> {
+  const history = toMillis(options.history ?? '1h', 'crawler.history')
+  CrawlerDetector.create(options)
+  return () => {
+    let detectors!: KitState<CrawlerDetector>
+    let ctx!: ProcessorContext
+    return {
+      open(c) {
+        ctx = c
+        detectors = new KitState(c.state.value('crawler', state), (d) => CrawlerDetector.restore(options, d))
+      },
+      process(r, out) {
+        const d = detectors.getOrCreate(() => CrawlerDetector.create(options))
+        const decision = d.observe(r.value)
+        if (decision !== undefined) out.emit({ ...decision, time: r.value.time })
+        detectors.commit()
+        ctx.timers.registerEventTimer(nextTick(r.value.time + history, history))
+      },
+      onTimer(timer) {
+        const d = detectors.get()
+        if (d !== undefined && d.evictIdle(timer.time) > 0 && d.size === 0) detectors.clear()
+      },
+    }
+  }
+}
+
+/** The limiter of `rateLimitOperator`: a sliding-window counter or a token bucket, with its options. */
+export type RateLimit =
+  | ({ limiter: 'sliding-window' } & SlidingWindowOptions)
+  | ({ limiter: 'token-bucket' } & TokenBucketOptions)
+
+/** A rate-limit verdict on one key at `time`. */
+export interface RateDecision {
+  action: Action
+  key: string
+  reason: string
+  time: number
+}
+
+type Limiter = SlidingWindowLimiter | TokenBucketLimiter
+
+/**
+ * Per-key rate limiting on a keyed stream (the key is the client): each record is one request at
+ * its event time, admitted by a one-key limiter kept in keyed state. Emits a decision only when the
+ * key's action changes (allow → throttle, throttle → block, back to allow), so a flood yields a
+ * handful of records, not one per request. Idle keys are dropped by event-time cleanup.
+ */
+export function rateLimitOperator<T>(
+  options: RateLimit,
+  state: StateOptions = {},
+): () => Processor<T, RateDecision> {
+  check(
+    options?.limiter === 'sliding-window' || options?.limiter === 'token-bucket',
+    'rateLimit.limiter',
+    'one of "sliding-window", "token-bucket"',
+    options?.limiter,
+  )
+  const create = (): Limiter =>
+    options.limiter === 'sliding-window'
+      ? SlidingWindowLimiter.create(options)
+      : TokenBucketLimiter.create(options)
+  const restore = (d: unknown): Limiter =>
+    options.limiter === 'sliding-window'
+      ? SlidingWindowLimiter.restore(options, d)
+      : TokenBucketLimiter.restore(options, d)
+  const idle = create().idle
+  return () => {
+    let limiters!: KitState<Limiter>
+    let last!: ValueState<Action>
+    let ctx!: ProcessorContext
+    return {
+      open(c) {
+        ctx = c
+        limiters = new KitState(c.state.value('limiter', state), restore)
+        last = c.state.value<Action>('action', state)
+      },
+      process(r: Record<T>, out: Collector<RateDecision>) {
+        const key = String(ctx.currentKey as Key)
+        const l = limiters.getOrCreate(create)
+        const d = l.decide(key, r.time)
+        limiters.commit()
+        const before = last.get() ?? 'allow'
+        if (d.action !== before) {
+          out.emit({ action: d.action, key, reason: d.reason, time: r.time })
+          last.set(d.action)
+        }
+        ctx.timers.registerEventTimer(nextTick(r.time + idle, idle))
+      },
+      onTimer(timer: Timer) {
+        const l = limiters.get()
+        if (l !== undefined && l.evictIdle(timer.time) > 0 && l.size === 0) {
+          limiters.clear()
+          last.clear()
+        }
+      },
+    }
+  }
+}

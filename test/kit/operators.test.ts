@@ -1,0 +1,231 @@
+import { describe, expect, it } from 'vitest'
+import type { SourceSpec } from '../../src/core/source.ts'
+import type { Stream } from '../../src/core/stream.ts'
+import { Topology } from '../../src/core/topology.ts'
+import { WatermarkStrategy } from '../../src/core/watermark.ts'
+import { HoppingWindows } from '../../src/core/window/assigners.ts'
+import { HyperLogLog } from '../../src/kit/hyperloglog.ts'
+import {
+  bruteForceOperator,
+  crawlerOperator,
+  distinctCountAggregate,
+  rateLimitOperator,
+  topKOperator,
+  trendOperator,
+} from '../../src/kit/operators.ts'
+import { collect } from '../../src/plugins/outputs/collect.ts'
+import { TestDriver, type TestRecord } from '../../src/runtime/test-driver.ts'
+
+const pushed: SourceSpec<never> = {
+  kind: 'pushed',
+  bounded: false,
+  create: () => {
+    throw new Error('the pushed source only runs in a TestDriver')
+  },
+}
+
+function build<T>(wire: (input: Stream<T>) => Stream<unknown>): Topology {
+  const t = new Topology('ops')
+  const input = t.source<T>('in', pushed as SourceSpec<T>, {
+    watermarks: WatermarkStrategy.forMonotonousTimestamps<T>(),
+  })
+  wire(input).sink(collect(), { name: 'out' })
+  return t
+}
+
+/** Runs `records` straight through, and again with a snapshot → restore into a new driver → continue after `cut`. */
+function straightAndResumed<T>(
+  topology: () => Topology,
+  records: TestRecord<T>[],
+  cut: number,
+  parallelism = 2,
+) {
+  const one = new TestDriver(topology(), { parallelism })
+  one.pushRecords('in', records).end()
+  const first = new TestDriver(topology(), { parallelism })
+  first.pushRecords('in', records.slice(0, cut))
+  const snap = first.snapshot()
+  const second = new TestDriver(topology(), { parallelism: parallelism === 1 ? 2 : 1 }).restore(snap)
+  second.pushRecords('in', records.slice(cut)).end()
+  return { straight: one.values('out'), resumed: [...first.values('out'), ...second.values('out')] }
+}
+
+const byJson = (a: unknown, b: unknown) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1)
+
+describe('distinctCountAggregate', () => {
+  it('counts exactly while small and equals the kit HyperLogLog once past the exact limit', () => {
+    const agg = distinctCountAggregate<number>((v) => v, { p: 10, exactUpTo: 64 })
+    let acc = agg.create()
+    for (let i = 0; i < 50; i++) acc = agg.add(acc, i % 40)
+    expect(agg.result(acc)).toBe(40)
+    const hll = HyperLogLog.create({ p: 10 })
+    acc = agg.create()
+    for (let i = 0; i < 20_000; i++) {
+      acc = agg.add(acc, i * 7)
+      hll.add(i * 7)
+    }
+    expect(acc.registers).not.toBeNull()
+    expect(agg.result(acc)).toBe(hll.count())
+  })
+
+  it('merges sparse and dense accumulators into the count of the union', () => {
+    const agg = distinctCountAggregate<string>((v) => v, { p: 12, exactUpTo: 100 })
+    const a = agg.create()
+    const b = agg.create()
+    const c = agg.create()
+    for (let i = 0; i < 80; i++) agg.add(a, `a${i}`)
+    for (let i = 0; i < 80; i++) agg.add(b, `a${i + 40}`)
+    for (let i = 0; i < 5000; i++) agg.add(c, `c${i}`)
+    const ab = agg.merge!(agg.merge!(agg.create(), a), b)
+    expect(ab.registers).not.toBeNull()
+    expect(Math.abs(agg.result(ab) - 120)).toBeLessThanOrEqual(3)
+    const all = agg.merge!(structuredClone(ab), c)
+    const truth = 5120
+    expect(Math.abs(agg.result(all) - truth) / truth).toBeLessThan(4 * (1.04 / 64))
+    expect(agg.result(b)).toBe(80)
+  })
+
+  it('keeps the error within twice the stated standard error over hopping windows of a large input', () => {
+    const p = 12
+    const se = 1.04 / Math.sqrt(1 << p)
+    const t = build<{ ip: string }>((s) =>
+      s
+        .keyBy(() => 'page')
+        .window(HoppingWindows.of('4m', '1m'))
+        .aggregate(
+          'visitors',
+          distinctCountAggregate<{ ip: string }>((e) => e.ip, { p }),
+        ),
+    )
+    const d = new TestDriver(t)
+    const records: TestRecord<{ ip: string }>[] = []
+    // Minute m has visitors 30 000·m … 30 000·m + 39 999: windows overlap in visitors, too.
+    for (let m = 0; m < 6; m++)
+      for (let i = 0; i < 40_000; i++)
+        records.push({ value: { ip: `v${30_000 * m + i}` }, time: m * 60_000 + (i % 60_000) })
+    d.pushRecords('in', records).end()
+    const out = d.values<{ windowStart: number; windowEnd: number; value: number }>('out')
+    expect(out.length).toBeGreaterThanOrEqual(6)
+    for (const r of out) {
+      const first = Math.max(0, r.windowStart / 60_000)
+      const last = Math.min(5, r.windowEnd / 60_000 - 1)
+      const truth = 30_000 * (last - first) + 40_000
+      expect(Math.abs(r.value - truth) / truth).toBeLessThan(2 * se)
+    }
+  })
+})
+
+describe('kit operators: snapshot → restore → continue', () => {
+  it('topKOperator ranks each window once, the same after a restore', () => {
+    type R = { key: string; windowStart: number; windowEnd: number; value: number; firing: 'on-time' }
+    const recs: TestRecord<R>[] = []
+    for (let w = 0; w < 4; w++)
+      for (let i = 0; i < 20; i++)
+        recs.push({
+          value: {
+            key: `p${i}`,
+            windowStart: w * 1000,
+            windowEnd: (w + 1) * 1000,
+            value: (i * 7 + w) % 13,
+            firing: 'on-time',
+          },
+          time: (w + 1) * 1000 - 1,
+        })
+    const topo = () => build<R>((s) => s.keyBy((r) => r.windowEnd).process('top', topKOperator({ k: 3 })))
+    const { straight, resumed } = straightAndResumed(topo, recs, 30)
+    expect(resumed).toEqual(straight)
+    expect(straight).toHaveLength(4)
+    const w0 = recs
+      .slice(0, 20)
+      .map((r) => r.value)
+      .sort((a, b) => b.value - a.value || (a.key < b.key ? -1 : 1))
+    expect((straight[0] as { top: unknown[] }).top).toEqual(
+      w0.slice(0, 3).map((r) => ({ key: r.key, score: r.value })),
+    )
+  })
+
+  it('trendOperator finds a burst and gives the same points after a restore', () => {
+    const recs: TestRecord<string>[] = []
+    for (let s = 0; s < 1200; s++) {
+      recs.push({ value: 'steady', time: s * 1000 })
+      if (s % 3 === 0) recs.push({ value: 'slow', time: s * 1000 + 1 })
+      if (s >= 900 && s < 1000)
+        for (let k = 0; k < 3; k++) recs.push({ value: 'burst', time: s * 1000 + 2 + k })
+    }
+    const topo = () =>
+      build<string>((s) =>
+        s
+          .keyBy((v) => v)
+          .process('trend', trendOperator<string>({ recent: '1m', baseline: '5m', slide: '10s', since: 0 })),
+      )
+    const { straight, resumed } = straightAndResumed(topo, recs, 2000)
+    expect(resumed.sort(byJson)).toEqual(straight.sort(byJson))
+    const keys = new Set((straight as { key: string }[]).map((p) => p.key))
+    expect([...keys]).toEqual(['burst'])
+    const times = (straight as { time: number }[]).map((p) => p.time)
+    expect(Math.min(...times)).toBeGreaterThanOrEqual(900_000)
+    expect(Math.min(...times)).toBeLessThan(920_000)
+  })
+
+  it('bruteForceOperator blocks only the attacker and gives the same alerts after a restore', () => {
+    type L = { time: number; ip: string; user: string; success: boolean }
+    const recs: TestRecord<L>[] = []
+    const login = (time: number, ip: string, success: boolean) =>
+      recs.push({ value: { time, ip, user: 'u', success }, time })
+    for (let i = 0; i < 6; i++) login(1000 + i * 1000, '203.0.113.1', false)
+    for (let i = 0; i < 4; i++) login(1500 + i * 1000, '10.0.0.1', false)
+    login(8000, '10.0.0.1', true)
+    login(9000, '203.0.113.1', true)
+    for (let i = 0; i < 6; i++) login(20_000 + i * 30_000, '10.0.0.2', false)
+    login(200_000, '10.0.0.2', true)
+    recs.sort((a, b) => a.time! - b.time!)
+    const topo = () =>
+      // biome-ignore lint/suspicious/noThenProperty: the kit's option is named `then`
+      build<L>((s) => s.keyBy((e) => e.ip).process('bf', bruteForceOperator({ then: 'success' })))
+    const { straight, resumed } = straightAndResumed(topo, recs, 7)
+    expect(resumed).toEqual(straight)
+    expect(
+      (straight as { key: string; action: string; time: number }[]).map((a) => [a.key, a.action, a.time]),
+    ).toEqual([['203.0.113.1', 'block', 9000]])
+  })
+
+  it('crawlerOperator throttles the crawler, not the reader, the same after a restore', () => {
+    type A = { time: number; ip: string; agent: string; path: string }
+    const recs: TestRecord<A>[] = []
+    for (let i = 0; i < 60; i++) {
+      const t = i * 2000
+      recs.push({ value: { time: t, ip: '198.51.100.7', agent: 'Mozilla/5.0', path: `/p/${i}` }, time: t })
+      const page = `/p/${i % 5}`
+      if (i % 4 === 0)
+        for (const path of [page, '/s.css', '/a.js', '/l.png'])
+          recs.push({ value: { time: t + 1, ip: '10.0.0.9', agent: 'Mozilla/5.0', path }, time: t + 1 })
+    }
+    const topo = () => build<A>((s) => s.keyBy((e) => e.ip).process('crawler', crawlerOperator()))
+    const { straight, resumed } = straightAndResumed(topo, recs, 50)
+    expect(resumed).toEqual(straight)
+    const flagged = straight as { key: string; action: string }[]
+    expect(flagged.map((d) => d.key)).toEqual(['198.51.100.7'])
+    expect(flagged[0]!.action).toBe('throttle')
+  })
+
+  it('rateLimitOperator emits only changes of action, the same after a restore', () => {
+    const recs: TestRecord<string>[] = []
+    for (let i = 0; i < 40; i++) recs.push({ value: 'a', time: i * 250 })
+    for (let i = 0; i < 5; i++) recs.push({ value: 'b', time: i * 4000 + 1 })
+    recs.sort((a, b) => a.time! - b.time!)
+    const topo = () =>
+      build<string>((s) =>
+        s
+          .keyBy((v) => v)
+          .process(
+            'limit',
+            rateLimitOperator<string>({ limiter: 'sliding-window', limit: 5, window: '10s', blockAbove: 15 }),
+          ),
+      )
+    const { straight, resumed } = straightAndResumed(topo, recs, 12)
+    expect(resumed).toEqual(straight)
+    const decisions = straight as { key: string; action: string }[]
+    expect(decisions.every((d) => d.key === 'a')).toBe(true)
+    expect(decisions.map((d) => d.action)).toEqual(['throttle', 'block'])
+  })
+})
