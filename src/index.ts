@@ -50,3 +50,49 @@ export { ForwardServer } from './plugins/forward/server.ts'
 export type { ForwardServerOptions } from './plugins/forward/server.ts'
 export { ForwardClient } from './plugins/forward/client.ts'
 export type { ForwardClientOptions } from './plugins/forward/client.ts'
+
+export { TumblingWindows, HoppingWindows, SlidingWindows, SessionWindows, CumulatingWindows } from './core/window/assigners.ts'
+export type { WindowAssigner } from './core/window/assigners.ts'
+export { Trigger } from './core/window/triggers.ts'
+export type { Firing } from './core/window/triggers.ts'
+export { Aggregates } from './core/window/aggregates.ts'
+export type { WindowInfo, WindowResult, WindowOutput, WindowFunction } from './core/window/window.ts'
+export { WindowedStream } from './core/window/windowed-stream.ts'
+export type { IntervalJoinBuilder, IntervalJoin, JoinOutput, JoinFunction } from './core/join/interval-join.ts'
+export type { WindowJoin } from './core/join/window-join.ts'
+export { TestDriver } from './runtime/test-driver.ts'
+export type { TestDriverOptions, TestRecord, TestSnapshot } from './runtime/test-driver.ts'
+
+export { HyperLogLog, ExactDistinct } from './kit/hyperloglog.ts'
+export { TopK, topK, mergeTopK } from './kit/top-k.ts'
+export { SpaceSaving, CountMinSketch } from './kit/heavy-hitters.ts'
+export { TrendTracker } from './kit/trend.ts'
+export { SlidingWindowLimiter, TokenBucketLimiter } from './kit/rate-limit.ts'
+export { BruteForceDetector } from './kit/brute-force.ts'
+export { CrawlerDetector } from './kit/crawler.ts'
+export type { Action, Decision } from './kit/decision.ts'
+export {
+  distinctCountAggregate,
+  topKOperator,
+  trendOperator,
+  bruteForceOperator,
+  crawlerOperator,
+  rateLimitOperator,
+} from './kit/operators.ts'
+
+export { defineInput, defineOutput, defineParser, defineFormatter } from './plugins/define.ts'
+export type { Plugin, PluginKind, PluginContext, InputContext } from './plugins/define.ts'
+export { PluginRegistry } from './plugins/registry.ts'
+export { retry, backoffDelay, isRetryable } from './plugins/helpers/retry.ts'
+export type { RetryPolicy } from './plugins/helpers/retry.ts'
+export { loadPipeline, parsePipeline } from './pipeline/load.ts'
+export { buildPipeline } from './pipeline/build.ts'
+export { startPipeline } from './pipeline/run.ts'
+
+export { StreamBus, tapSink, busSource, withTaps } from './query/bus.ts'
+export { QueryManager } from './query/manager.ts'
+export type { QueryPlanner, TableDeclaration } from './query/manager.ts'
+export { startServer } from './server/server.ts'
+export type { ServerOptions, SquallServer, IngestHandler, IngestResult } from './server/server.ts'
+export { serveTopology, serveModule } from './server/job-server.ts'
+export type { HttpOptions, ServedJob } from './server/job-server.ts'

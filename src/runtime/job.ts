@@ -17,6 +17,12 @@ export interface JobResult {
   error?: unknown
 }
 
+/** What `Job.checkpointStatus()` reports. */
+export interface CheckpointStatus {
+  restoredFrom?: number
+  lastCompleted?: { id: number; time: number }
+}
+
 /** A topology running under a runner. */
 export interface Job {
   readonly name: string
@@ -30,6 +36,11 @@ export interface Job {
   drain(): void
   /** Stops at once; the job ends as `cancelled`. */
   stop(): Promise<void>
+  /**
+   * Checkpoint progress, for jobs with a state directory: the checkpoint the job was restored
+   * from at start (if any) and the latest completed one.
+   */
+  checkpointStatus?(): CheckpointStatus
   /** Resolves when the job has ended and every task is closed. Rejects if the job failed. */
   readonly done: Promise<JobResult>
 }

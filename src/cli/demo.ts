@@ -1,0 +1,228 @@
+// `squall demo`: the founding use cases, embedded, on live generated traffic, with a terminal view.
+
+import { rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { toMillis } from '../core/duration.ts'
+import { SquallError } from '../core/errors.ts'
+import { type Logger, consoleLogger, memoryLogger } from '../core/logger.ts'
+import demoTopology, { demoSettings } from '../demo/job.ts'
+import { LatencyHistogram } from '../demo/latency.ts'
+import { type Alert, type DemoView, type PageRank, type TagTrend, redraw, renderView } from '../demo/view.ts'
+import type { EmbeddedOptions } from '../runtime/embedded/runner.ts'
+import { runEmbedded } from '../runtime/embedded/runner.ts'
+import type { Job } from '../runtime/job.ts'
+import { serveTopology } from '../server/job-server.ts'
+import { parse, positiveInt } from './args.ts'
+import type { Command } from './commands.ts'
+import { handleSignals } from './run.ts'
+
+const HELP = `Usage: squall demo [options]
+
+Runs the three founding use cases embedded, on generated live traffic with planted trends,
+brute-force attackers and a crawler: pages ranked by unique visitors over the last 60 minutes,
+trending hashtags, and fraud alerts. Event time runs on a simulated clock (1 s = 1 min by
+default). State is checkpointed in --state-dir, so a second run resumes where the first stopped.
+
+Options:
+  --duration D      stop by itself after D (e.g. 30s); without it, run until Ctrl-C
+  --rate N          generated events per second (default 100000)
+  --speedup N       simulated seconds per wall second (default 60)
+  --threads N       worker threads (default 1; the HTTP API's queries need the job on one thread)
+  --http PORT       serve the HTTP API on PORT (default 8787; 0 picks a free one; "off" disables)
+  --state-dir DIR   where checkpoints go (default ./.squall-demo)
+  --fresh           delete the state directory first (start from zero)
+  --plain           print a summary every few seconds instead of redrawing the screen`
+
+interface DemoOptions {
+  durationMs: number | undefined
+  rate: number
+  speedup: number
+  threads: number
+  http: number | undefined
+  stateDir: string
+  plain: boolean
+}
+
+function options(args: string[]): DemoOptions & { fresh: boolean } {
+  const { values: flags } = parse('demo', args, {
+    duration: { type: 'string' },
+    rate: { type: 'string' },
+    speedup: { type: 'string' },
+    threads: { type: 'string' },
+    http: { type: 'string' },
+    'state-dir': { type: 'string' },
+    fresh: { type: 'boolean' },
+    plain: { type: 'boolean' },
+  })
+  const values = flags as { [flag: string]: string | undefined } & { fresh?: boolean; plain?: boolean }
+  let durationMs: number | undefined
+  if (values.duration !== undefined) {
+    try {
+      durationMs = toMillis(values.duration, '--duration')
+    } catch {
+      throw new SquallError('ERR_CLI_USAGE', `--duration: expected a duration like "30s", got "${values.duration}"`)
+    }
+  }
+  const http = values.http === 'off' ? undefined : Number(values.http ?? 8787)
+  if (http !== undefined && !(Number.isInteger(http) && http >= 0 && http < 65536)) {
+    throw new SquallError('ERR_CLI_USAGE', `--http: expected a port number or "off", got "${values.http}"`)
+  }
+  return {
+    durationMs,
+    rate: positiveInt('rate', values.rate) ?? 100_000,
+    speedup: positiveInt('speedup', values.speedup) ?? 60,
+    threads: positiveInt('threads', values.threads) ?? 1,
+    http,
+    stateDir: values['state-dir'] ?? join(process.cwd(), '.squall-demo'),
+    fresh: values.fresh ?? false,
+    plain: values.plain ?? !process.stdout.isTTY,
+  }
+}
+
+/** What the demo's result channels carry. */
+interface RankingValue {
+  windowStart: number
+  windowEnd: number
+  pages: PageRank[]
+}
+interface TrendingValue {
+  time: number
+  tags: TagTrend[]
+}
+
+/** Keeps the view's state up to date from the job's reports and metrics. */
+class DemoState {
+  readonly latency = new LatencyHistogram()
+  readonly view: DemoView
+  private lastEvents = 0
+  private lastAt = Date.now()
+
+  constructor(
+    readonly opts: DemoOptions,
+    start: number,
+  ) {
+    this.view = {
+      simTime: start,
+      speedup: opts.speedup * 1000,
+      eventsTotal: 0,
+      eventsPerSecond: 0,
+      latencyP50: 0,
+      latencyP99: 0,
+      latencySamples: 0,
+      threads: opts.threads,
+      alerts: [],
+      alertCount: 0,
+    }
+  }
+
+  report(channel: string, data: unknown): void {
+    const values = data as unknown[]
+    if (channel === 'demo:probe') {
+      const now = Date.now()
+      for (const born of values as number[]) this.latency.record(now - born)
+    } else if (channel === 'demo:rankings') {
+      const last = values.at(-1) as RankingValue | undefined
+      if (last && (!this.view.ranking || last.windowEnd >= this.view.ranking.windowEnd)) {
+        this.view.ranking = last
+        if (last.windowEnd > this.view.simTime) this.view.simTime = last.windowEnd
+      }
+    } else if (channel === 'demo:trends') {
+      for (const t of values as TrendingValue[]) {
+        if (!this.view.trending || t.time >= this.view.trending.time) {
+          // Keep showing the last non-empty list for a while: trends are rare by design.
+          if (t.tags.length > 0 || !this.view.trending || t.time - this.view.trending.time > 5 * 60_000) this.view.trending = t
+        }
+      }
+    } else if (channel === 'demo:alerts') {
+      for (const a of values as Alert[]) {
+        this.view.alerts.push(a)
+        this.view.alertCount++
+      }
+      if (this.view.alerts.length > 50) this.view.alerts.splice(0, this.view.alerts.length - 50)
+    }
+  }
+
+  /** Refreshes throughput and latency from the job; call once a second. */
+  tick(job: Job): void {
+    const m = job.metrics()
+    const events = (m.access?.out ?? 0) + (m.logins?.out ?? 0) + (m.posts?.out ?? 0)
+    const now = Date.now()
+    const seconds = (now - this.lastAt) / 1000
+    if (seconds > 0) this.view.eventsPerSecond = (events - this.lastEvents) / seconds
+    this.lastEvents = events
+    this.lastAt = now
+    this.view.eventsTotal = events
+    this.view.latencyP50 = this.latency.percentile(0.5)
+    this.view.latencyP99 = this.latency.percentile(0.99)
+    this.view.latencySamples = this.latency.count
+    const status = job.checkpointStatus?.()
+    if (status?.restoredFrom !== undefined) this.view.resumedFrom = status.restoredFrom
+    if (status?.lastCompleted) this.view.checkpoint = { id: status.lastCompleted.id, agoMs: now - status.lastCompleted.time }
+  }
+}
+
+export const demoCommand: Command = {
+  name: 'demo',
+  usage: 'demo [--duration 30s]',
+  summary: 'the embedded demo: live rankings, trends and fraud alerts',
+  help: HELP,
+  async run(args) {
+    const opts = options(args)
+    if (opts.fresh) rmSync(opts.stateDir, { recursive: true, force: true })
+    const settings = { ...demoSettings(), rate: opts.rate, speedup: opts.speedup }
+    // A scripted run sees one whole traffic episode: every planted trend and attack happens in it.
+    if (opts.durationMs !== undefined) settings.episodeMs = Math.max(10 * 60_000, opts.durationMs * opts.speedup)
+    process.env.SQUALL_DEMO_RATE = String(settings.rate)
+    process.env.SQUALL_DEMO_SPEEDUP = String(settings.speedup)
+    process.env.SQUALL_DEMO_EPISODE_MS = String(settings.episodeMs)
+    const state = new DemoState(opts, settings.start)
+    const quiet = memoryLogger()
+    const log: Logger = opts.plain ? consoleLogger('warn') : (level, message, fields) => {
+      quiet(level, message, fields)
+    }
+    const runOptions: EmbeddedOptions = {
+      threads: opts.threads,
+      module: new URL('../demo/job.ts', import.meta.url).href,
+      log,
+      state: { dir: opts.stateDir, checkpointInterval: '5s' },
+      onReport: (channel, data) => state.report(channel, data),
+    }
+    const topology = demoTopology(settings)
+    let job: Job
+    let close = async () => {}
+    if (opts.http !== undefined) {
+      const served = await serveTopology(topology, runOptions, { port: opts.http, log, stateDir: join(opts.stateDir, 'queries') })
+      job = served.job
+      state.view.httpUrl = served.server.url
+      close = () => served.close()
+    } else {
+      job = runEmbedded(topology, runOptions)
+    }
+    const uninstall = handleSignals(job)
+    const started = Date.now()
+    let first = true
+    const show = () => {
+      state.tick(job)
+      if (opts.durationMs !== undefined) state.view.remainingMs = Math.max(0, opts.durationMs - (Date.now() - started))
+      if (!opts.plain) redraw(process.stdout, renderView(state.view), first)
+      first = false
+    }
+    const timer = setInterval(show, 1000)
+    const plainTimer = opts.plain ? setInterval(() => process.stdout.write(`${renderView(state.view, false).slice(0, 3).join('\n')}\n`), 5000) : undefined
+    const stopper = opts.durationMs === undefined ? undefined : setTimeout(() => job.drain(), opts.durationMs)
+    try {
+      const result = await job.done
+      show()
+      process.stdout.write(`\n${renderView(state.view, !opts.plain).join('\n')}\n`)
+      process.stdout.write(`demo ${result.status} after ${((Date.now() - started) / 1000).toFixed(1)} s; run it again to resume from its checkpoint (${opts.stateDir})\n`)
+      return result.status === 'failed' ? 1 : 0
+    } finally {
+      clearInterval(timer)
+      if (plainTimer) clearInterval(plainTimer)
+      if (stopper) clearTimeout(stopper)
+      uninstall()
+      await close()
+    }
+  },
+}
+

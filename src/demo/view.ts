@@ -1,0 +1,116 @@
+// The demo's terminal view: rankings, trends and alerts, redrawn in place once a second.
+
+/** One ranked page. */
+export interface PageRank {
+  path: string
+  visitors: number
+}
+
+/** One trending tag. */
+export interface TagTrend {
+  tag: string
+  score: number
+  recent: number
+  baseline: number
+}
+
+/** One decision of a detector. */
+export interface Alert {
+  action: string
+  key: string
+  reason: string
+  time: number
+}
+
+/** Everything the view shows. */
+export interface DemoView {
+  /** Simulated event time now (ms). */
+  simTime: number
+  /** How many simulated ms pass per wall second. */
+  speedup: number
+  eventsTotal: number
+  eventsPerSecond: number
+  latencyP50: number
+  latencyP99: number
+  latencySamples: number
+  threads: number
+  ranking?: { windowStart: number; windowEnd: number; pages: PageRank[] }
+  trending?: { time: number; tags: TagTrend[] }
+  alerts: Alert[]
+  alertCount: number
+  checkpoint?: { id: number; agoMs: number }
+  resumedFrom?: number
+  httpUrl?: string
+  remainingMs?: number
+}
+
+const BOLD = '\x1b[1m'
+const DIM = '\x1b[2m'
+const RED = '\x1b[31m'
+const YELLOW = '\x1b[33m'
+const GREEN = '\x1b[32m'
+const CYAN = '\x1b[36m'
+const RESET = '\x1b[0m'
+
+function hhmm(ms: number): string {
+  return new Date(ms).toISOString().slice(11, 16)
+}
+
+function num(n: number): string {
+  return Math.round(n).toLocaleString('en-US')
+}
+
+/**
+ * Renders the view as lines of text. With `color` false the output is plain (for logs and tests).
+ * Pure: the same view gives the same text.
+ */
+export function renderView(v: DemoView, color = true): string[] {
+  const c = (code: string, s: string) => (color ? `${code}${s}${RESET}` : s)
+  const lines: string[] = []
+  const perWallSecond = v.speedup >= 60_000 ? `${v.speedup / 60_000} min` : `${v.speedup / 1000} s`
+  lines.push(
+    `${c(BOLD, 'Squall demo')} — rankings, trends and fraud detection on live generated traffic ${c(DIM, `(simulated clock: 1 s = ${perWallSecond}, now ${hhmm(v.simTime)})`)}`,
+  )
+  const lat = v.latencySamples > 0 ? `p50 ${v.latencyP50.toFixed(1)} ms  p99 ${v.latencyP99.toFixed(1)} ms` : 'measuring…'
+  lines.push(
+    `${c(CYAN, `${num(v.eventsPerSecond)} events/s`)}  total ${num(v.eventsTotal)}  event→result latency ${c(v.latencyP99 < 50 ? GREEN : YELLOW, lat)}  threads ${v.threads}`,
+  )
+  const cp = v.checkpoint ? `checkpoint #${v.checkpoint.id} ${(v.checkpoint.agoMs / 1000).toFixed(0)} s ago` : 'no checkpoint yet'
+  const resumed = v.resumedFrom !== undefined ? c(GREEN, `resumed from checkpoint #${v.resumedFrom}, not from zero`) : 'started fresh'
+  lines.push(`${cp} — ${resumed}`)
+  lines.push('')
+  const r = v.ranking
+  lines.push(c(BOLD, `Top pages by unique visitors, last 60 min ${r ? c(DIM, `(${hhmm(r.windowStart)}–${hhmm(r.windowEnd)})`) : ''}`))
+  if (!r || r.pages.length === 0) lines.push(c(DIM, '  waiting for the first window to close…'))
+  else r.pages.slice(0, 10).forEach((p, i) => lines.push(`  ${String(i + 1).padStart(2)}  ${p.path.padEnd(34)} ${num(p.visitors).padStart(8)}`))
+  lines.push('')
+  const t = v.trending
+  lines.push(c(BOLD, `Trending hashtags ${t ? c(DIM, `(at ${hhmm(t.time)})`) : ''}`))
+  if (!t || t.tags.length === 0) lines.push(c(DIM, '  nothing is rising above its usual rate'))
+  else {
+    for (const tag of t.tags.slice(0, 5)) {
+      const ratio = tag.baseline > 0 ? `×${(tag.recent / tag.baseline).toFixed(1)}` : 'new'
+      lines.push(`  ${tag.tag.padEnd(16)} score ${tag.score.toFixed(1).padStart(6)}  ${ratio.padStart(6)}  ${num(tag.recent)} recent`)
+    }
+  }
+  lines.push('')
+  lines.push(c(BOLD, `Alerts (${num(v.alertCount)})`))
+  if (v.alerts.length === 0) lines.push(c(DIM, '  none yet'))
+  for (const a of v.alerts.slice(-8)) {
+    const action = a.action.toUpperCase().padEnd(8)
+    lines.push(`  ${hhmm(a.time)} ${c(a.action === 'block' ? RED : YELLOW, action)} ${a.key.padEnd(16)} ${a.reason}`)
+  }
+  lines.push('')
+  if (v.httpUrl) {
+    lines.push(`HTTP API ${c(CYAN, v.httpUrl)} — add a query: squall query add --server ${v.httpUrl} <name> "<sql>"`)
+  }
+  const remaining = v.remainingMs !== undefined ? ` — ends in ${Math.ceil(v.remainingMs / 1000)} s` : ''
+  lines.push(c(DIM, `Ctrl-C stops; state is checkpointed, so the next run resumes${remaining}`))
+  return lines
+}
+
+/** Redraws `lines` in place on a terminal: cursor home, each line cleared to its end. */
+export function redraw(out: NodeJS.WriteStream, lines: string[], first: boolean): void {
+  const clear = first ? '\x1b[2J' : ''
+  out.write(`${clear}\x1b[H${lines.map((l) => `${l}\x1b[K`).join('\n')}\n\x1b[J`)
+}
