@@ -1,6 +1,12 @@
 // The list of CLI commands; each lives in its own file.
 
+import { queryCommand } from './query.ts'
+import { checkCommand } from './check.ts'
+import { describeCommand } from './describe.ts'
+import { demoCommand } from './demo.ts'
 import { runCommand } from './run.ts'
+import { sqlCommand } from './sql.ts'
+import { explainCommand } from './explain.ts'
 
 /** A CLI command: its name, a one-line summary, full help, and what it does. */
 export interface Command {
@@ -11,4 +17,4 @@ export interface Command {
   run(args: string[]): Promise<number>
 }
 
-export const COMMANDS: Command[] = [runCommand]
+export const COMMANDS: Command[] = [runCommand, sqlCommand, explainCommand, demoCommand, queryCommand, checkCommand, describeCommand]
