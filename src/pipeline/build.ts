@@ -14,6 +14,7 @@ import { plugins as defaultRegistry } from '../plugins/builtin.ts'
 import { toBytes, validate } from '../plugins/config.ts'
 import type { OutputTarget, PluginContext } from '../plugins/define.ts'
 import { BufferedWriter } from '../plugins/helpers/buffer.ts'
+import { IngestEndpoint } from '../plugins/inputs/http-ingest.ts'
 import type { Parser } from '../plugins/parsers/parser.ts'
 import type { PluginRegistry } from '../plugins/registry.ts'
 import { matchingSink } from './match.ts'
@@ -45,6 +46,11 @@ export interface BuiltPipeline {
   /** The `server` section, for the HTTP API. */
   readonly server: { port: number; token?: string | undefined; bind?: string | undefined } | undefined
   readonly queries: readonly { name: string; sql: string }[]
+  /**
+   * The ingest route an http source without a port is waiting on; give `ingest.handler` to the
+   * job's HTTP server and set `ingest.served` before the job starts. `undefined`: no such source.
+   */
+  readonly ingest: IngestEndpoint | undefined
 }
 
 function without(entry: { [k: string]: unknown }, keys: readonly string[]): { [k: string]: unknown } {
@@ -101,6 +107,7 @@ export async function buildPipeline(file: PipelineFile, options: BuildOptions = 
   const outputNames = nameNodes(file.outputs, 'outputs', taken, issues)
   const context = (name: string, path: string): PluginContext => ({ name, path, baseDir, stateDir, log })
 
+  const ingest = new IngestEndpoint()
   const streams: { [name: string]: Stream<unknown> } = {}
   file.sources.forEach((entry: SourceEntryConfig, i) => {
     const path = `sources[${i}]`
@@ -153,7 +160,7 @@ export async function buildPipeline(file: PipelineFile, options: BuildOptions = 
       }
     }
     try {
-      const spec = plugin.create(config.value, { ...context(name, path), tag: entry.tag, parser })
+      const spec = plugin.create(config.value, { ...context(name, path), tag: entry.tag, parser, ingest })
       if (issues.length === 0) {
         streams[name] = topology.source(name, spec, {
           onError: entry.onError,
@@ -304,6 +311,7 @@ export async function buildPipeline(file: PipelineFile, options: BuildOptions = 
         : undefined,
     server: file.server,
     queries: file.queries,
+    ingest: ingest.owner === undefined ? undefined : ingest,
   }
 }
 

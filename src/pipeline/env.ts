@@ -1,12 +1,14 @@
 // Environment variables in pipeline files: `${VAR}`, `${VAR:-default}`, and `$${` for a literal `${`.
+// Only upper-case names are variables: `${tag}` or `${user.id}` are record placeholders of outputs.
 
 import type { ConfigIssue } from '../core/errors.ts'
 import { joinPath } from '../plugins/config.ts'
 
-const PATTERN = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g
+const PATTERN = /\$\$\{|\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}/g
 
 /**
- * Replaces `${VAR}` and `${VAR:-default}` in every string of `value` (deeply; keys are kept) with
+ * Replaces `${VAR}` and `${VAR:-default}` (VAR in upper case, digits and `_`; other `${…}` are left
+ * as written, for record placeholders such as `${tag}`) in every string of `value` (deeply; keys are kept) with
  * values from `env`. A variable that is unset and has no default is reported in `issues` with the
  * path of the string, and replaced by `''`. Returns a new value; `value` is not changed.
  */
@@ -18,7 +20,7 @@ export function substituteEnv(
 ): unknown {
   if (typeof value === 'string') {
     if (!value.includes('${')) return value
-    const whole = /^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}$/.exec(value)
+    const whole = /^\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}$/.exec(value)
     const replaced = value.replace(
       PATTERN,
       (match, name: string | undefined, fallback: string | undefined) => {

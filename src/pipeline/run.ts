@@ -5,6 +5,7 @@ import { resolve } from 'node:path'
 import type { EmbeddedOptions } from '../runtime/embedded/runner.ts'
 import { runEmbedded } from '../runtime/embedded/runner.ts'
 import type { Job } from '../runtime/job.ts'
+import { ConfigError } from '../core/errors.ts'
 import { loadPipeline } from './load.ts'
 
 /** The HTTP API options given on the command line; they override the file's `server` section. */
@@ -17,6 +18,8 @@ export interface PipelineHttp {
 /** A started pipeline job; `close()` stops its HTTP API (not the job). */
 export interface StartedPipeline {
   readonly job: Job
+  /** The URL of the job's HTTP API (`http://127.0.0.1:8080`), when it has one. */
+  readonly url: string | undefined
   close(): Promise<void>
 }
 
@@ -25,7 +28,8 @@ const PIPELINE_MODULE = fileURLToPath(new URL('./pipeline-module.ts', import.met
 
 /**
  * Loads the pipeline file at `path` and starts it. `options.state` (command-line flags) wins over
- * the file's `state`; the HTTP API runs when the file has `server` or `http.port` is given. With
+ * the file's `state`; the HTTP API runs when the file has `server` or `http.port` is given, and then
+ * serves `POST /api/ingest/{tag}` for an http source without its own port. With
  * several threads, each worker rebuilds the topology from the file (named by `SQUALL_PIPELINE_FILE`).
  * Throws ConfigError with every problem of the file before anything starts.
  */
@@ -45,9 +49,18 @@ export async function startPipeline(
     ...(threads !== 1 ? { module: PIPELINE_MODULE } : {}),
   }
   const port = http.port ?? built.server?.port
+  const ingest = port === undefined || threads !== 1 ? undefined : built.ingest
+  if (port !== undefined && threads !== 1 && built.ingest !== undefined)
+    throw new ConfigError([
+      {
+        path: 'sources',
+        message: `with more than one thread, the http source "${built.ingest.owner}" cannot accept on the job's HTTP server; give it its own port`,
+      },
+    ])
+  if (ingest) ingest.served = true
   if (port === undefined) {
     const job = runEmbedded(built.topology, runOptions)
-    return { job, close: async () => {} }
+    return { job, url: undefined, close: async () => {} }
   }
   const { serveTopology } = await import('../server/job-server.ts')
   const token = http.token ?? built.server?.token
@@ -57,6 +70,7 @@ export async function startPipeline(
     ...(host ? { host } : {}),
     ...(token ? { token } : {}),
     ...(state ? { stateDir: state.dir } : {}),
+    ...(ingest ? { ingest: ingest.handler } : {}),
   })
-  return { job: served.job, close: () => served.close() }
+  return { job: served.job, url: served.server.url, close: () => served.close() }
 }

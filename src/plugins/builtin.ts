@@ -13,6 +13,8 @@ import fileOutput from './outputs/file.ts'
 import forwardOutput from './outputs/forward.ts'
 import httpOutput from './outputs/http.ts'
 import natsOutput from './outputs/nats.ts'
+import postgresOutput from './outputs/postgres.ts'
+import redisOutput from './outputs/redis.ts'
 import { PluginRegistry } from './registry.ts'
 
 /** Every plugin that ships with Squall. */
@@ -30,6 +32,8 @@ export const BUILTIN_PLUGINS: readonly Plugin[] = [
   forwardOutput,
   httpOutput,
   natsOutput,
+  redisOutput,
+  postgresOutput,
   ...parserPlugins,
   ...formatterPlugins,
 ] as readonly Plugin[]

@@ -7,6 +7,7 @@ import type { Logger } from '../core/logger.ts'
 import type { Record } from '../core/record.ts'
 import type { IoContext, SinkSpec, SourceSpec } from '../core/source.ts'
 import type { Formatter } from './formatters/formatter.ts'
+import type { IngestEndpoint } from './inputs/http-ingest.ts'
 import type { Parser } from './parsers/parser.ts'
 
 /** The four kinds of plugin. */
@@ -31,6 +32,11 @@ export interface InputContext extends PluginContext {
   readonly tag: string
   /** The parser configured for this source, for inputs that read text; `undefined` = none. */
   readonly parser: Parser | undefined
+  /**
+   * The ingest route of the job's HTTP server, for an input that accepts records there (the http
+   * input without a port); `undefined` when the pipeline is built without one.
+   */
+  readonly ingest?: IngestEndpoint | undefined
 }
 
 /**

@@ -1,5 +1,7 @@
-import fluentLogger from 'fluent-logger'
+import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
+import fluentLogger from 'fluent-logger'
 import { afterEach, describe, expect, it } from 'vitest'
 import { jsonLines, type RunningPipeline, runPipelineYaml, until } from './pipeline-support.ts'
 
@@ -90,3 +92,58 @@ describe('pipeline with a forward input and the fluent-logger npm package', () =
     expect(jsonLines(web)).toEqual([{ path: '/ok' }])
   })
 })
+
+/** Debian's python3 with python3-fluent-logger (the python3 on PATH may be another one without it). */
+const PYTHON = '/usr/bin/python3'
+const HAS_PYTHON = existsSync(PYTHON)
+if (!HAS_PYTHON && process.env.CI !== 'true') console.warn(`skipping the python client test: no ${PYTHON}`)
+
+/** Sends three events on one connection, then keeps it open (a long-lived app) until stdin closes. */
+const PY_SENDER = `
+import sys
+from fluent import sender
+s = sender.FluentSender('py', host='127.0.0.1', port=int(sys.argv[1]), nanosecond_precision=True)
+for i in range(3):
+    if not s.emit('web.access', {'path': '/py/%d' % i, 'n': i}):
+        sys.exit('emit failed: %r' % s.last_error)
+print('sent', flush=True)
+sys.stdin.read()
+s.close()
+`
+
+describe.skipIf(!HAS_PYTHON && process.env.CI !== 'true')(
+  'pipeline with a forward input and the python fluent-logger',
+  () => {
+    it('events sent by fluent.sender.FluentSender reach the output with their tag', async () => {
+      running = await runPipelineYaml(`
+name: pyfluent
+sources:
+  - { name: fluent, type: forward, port: 0, bind: 127.0.0.1 }
+outputs:
+  - type: file
+    match: "py.web.access"
+    path: $DIR/web.log
+    buffer: { flushInterval: 30ms }
+`)
+      const port = await running.port('fluent')
+      const py = spawn(PYTHON, ['-c', PY_SENDER, String(port)], { stdio: ['pipe', 'pipe', 'pipe'] })
+      let stderr = ''
+      py.stderr.on('data', (b: Buffer) => (stderr += b.toString()))
+      const exited = new Promise<number | null>((resolve) => py.once('exit', resolve))
+      try {
+        const web = join(running.dir, 'web.log')
+        await until(() => jsonLines(web).length === 3 || py.exitCode !== null, 'three events from python')
+        expect(stderr).toBe('')
+      } finally {
+        py.stdin.end()
+      }
+      expect(await exited).toBe(0)
+      const web = join(running.dir, 'web.log')
+      expect(jsonLines(web)).toEqual([
+        { path: '/py/0', n: 0 },
+        { path: '/py/1', n: 1 },
+        { path: '/py/2', n: 2 },
+      ])
+    })
+  },
+)

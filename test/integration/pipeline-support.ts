@@ -10,6 +10,8 @@ export interface RunningPipeline {
   dir: string
   job: Job
   log: ReturnType<typeof memoryLogger>
+  /** The URL of the job's HTTP API, when the pipeline has a `server` section. */
+  url: string | undefined
   /** The port each network input bound, by source name. */
   port(source: string): Promise<number>
   close(): Promise<void>
@@ -39,6 +41,7 @@ export async function runPipelineYaml(
     dir,
     job: started.job,
     log,
+    url: started.url,
     port: (source) =>
       ports.has(source)
         ? Promise.resolve(ports.get(source)!)

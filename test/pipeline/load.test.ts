@@ -27,6 +27,17 @@ async function problems(yaml: string, env: { [k: string]: string } = {}): Promis
 }
 
 describe('pipeline files', () => {
+  it('lower-case ${…} are record placeholders of outputs and are left as written', () => {
+    const issues: { path: string; message: string }[] = []
+    const out = substituteEnv(
+      { key: 'page:${path}:${user.id}', subject: 'squall.${tag}.${ENV}' },
+      { ENV: 'prod', path: '/x' },
+      issues,
+    )
+    expect(out).toEqual({ key: 'page:${path}:${user.id}', subject: 'squall.${tag}.prod' })
+    expect(issues).toEqual([])
+  })
+
   it('environment variables are substituted, with defaults, keeping numbers numbers', () => {
     const issues: { path: string; message: string }[] = []
     const out = substituteEnv(

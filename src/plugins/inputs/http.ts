@@ -1,32 +1,47 @@
 // The HTTP input: `POST /api/ingest/{tag}` with JSON, NDJSON or MessagePack bodies (fluentd's
-// in_http); answers only once the records are journaled, and 503 while the job cannot keep up.
+// in_http); answers only once the records are journaled, and 429 while the job cannot keep up. Without
+// a port, it accepts on the job's own HTTP server instead (see http-ingest.ts).
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { z } from 'zod'
 import { SquallError } from '../../core/errors.ts'
-import type { IoContext } from '../../core/source.ts'
-import { decodeBody } from '../helpers/body-decode.ts'
 import { defineInput } from '../define.ts'
-import { port, size } from '../config.ts'
-import { type JournalIntake, journaledSource } from './journaled.ts'
+import { size } from '../config.ts'
+import { type IngestTarget, ingestBody } from './http-ingest.ts'
+import { type IntakeServer, journaledSource } from './journaled.ts'
 import { journalDirOf, journalOptions } from './network.ts'
 
 export const HttpInputConfig = z.strictObject({
-  port: port(9880).describe('TCP port; 0 picks a free one, logged at start.'),
-  bind: z.string().default('0.0.0.0').describe('Address to listen on.'),
+  port: z
+    .number()
+    .int()
+    .min(0)
+    .max(65535)
+    .optional()
+    .describe(
+      "TCP port of the input's own server; 0 picks a free one, logged at start. Omit it to accept on the job's HTTP server (`server.port`, `squall run --http`), or on 9880 when the job has none.",
+    ),
+  bind: z.string().default('0.0.0.0').describe('Address to listen on (own server only).'),
   bodySizeLimit: size('32MiB').describe(
-    'Largest request body accepted (fluentd `body_size_limit`); larger bodies get 413.',
+    'Largest request body accepted (fluentd `body_size_limit`); larger bodies get 413. On the job server, its own limit applies (16 MiB).',
   ),
-  token: z.string().optional().describe('When set, requests must send `Authorization: Bearer <token>`.'),
+  token: z
+    .string()
+    .optional()
+    .describe(
+      "When set, requests must send `Authorization: Bearer <token>` (own server; on the job server, the job's token applies).",
+    ),
   addTagPrefix: z.string().optional().describe('Prefix added to every tag taken from the URL, with a dot.'),
   ...journalOptions,
 })
 
 type Config = z.output<typeof HttpInputConfig>
 
+/** The port an http source listens on when it has no `port` and the job has no HTTP server (fluentd's). */
+export const DEFAULT_HTTP_PORT = 9880
+
 const PREFIX = '/api/ingest/'
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.:-]*$/
 
 function answer(
   res: ServerResponse,
@@ -38,8 +53,8 @@ function answer(
   res.end(`${JSON.stringify(body)}\n`)
 }
 
-function handler(config: Config, intake: JournalIntake, io: IoContext) {
-  const prefix = config.addTagPrefix ? `${config.addTagPrefix}.` : ''
+function handler(config: Config, target: IngestTarget) {
+  const { intake, io } = target
   return (req: IncomingMessage, res: ServerResponse): void => {
     const url = new URL(req.url ?? '/', 'http://localhost')
     if (!url.pathname.startsWith(PREFIX)) {
@@ -55,16 +70,17 @@ function handler(config: Config, intake: JournalIntake, io: IoContext) {
       answer(res, 401, { error: 'missing or wrong bearer token' })
       return
     }
-    const tag = decodeURIComponent(url.pathname.slice(PREFIX.length))
-    if (!TAG.test(tag)) {
-      answer(res, 400, { error: `bad tag ${JSON.stringify(tag)}: use letters, digits, _ . : -` })
-      return
-    }
     if (intake.busy()) {
       io.count('busy')
       req.resume()
-      answer(res, 503, { error: 'the job is behind; retry later' }, { 'retry-after': '1' })
+      answer(res, 429, { error: 'the job is behind; retry later' }, { 'retry-after': '1' })
       return
+    }
+    let tag: string
+    try {
+      tag = decodeURIComponent(url.pathname.slice(PREFIX.length))
+    } catch {
+      tag = ''
     }
     const chunks: Buffer[] = []
     let length = 0
@@ -79,33 +95,51 @@ function handler(config: Config, intake: JournalIntake, io: IoContext) {
         answer(res, 413, { error: `body larger than bodySizeLimit (${config.bodySizeLimit} bytes)` })
         return
       }
-      let records: { [f: string]: unknown }[]
-      try {
-        records = decodeBody(req.headers['content-type'], Buffer.concat(chunks, length))
-      } catch (e) {
-        io.count('bad_requests')
-        const message = e instanceof Error ? e.message : String(e)
-        io.log('warn', `http input "${io.nodeName}": ${message}`, {
-          node: io.nodeName,
-          tag,
-          remote: req.socket.remoteAddress,
-        })
-        answer(res, 400, { error: message })
-        return
-      }
-      const now = io.clock.now()
-      const t = prefix + tag
-      const events: [string, number, unknown][] = records.map((r) => [t, now, r])
-      intake.append(events).then(
-        () => answer(res, 200, { accepted: events.length }),
-        (e: Error) => {
-          io.log('error', `http input "${io.nodeName}": could not journal a request: ${e.message}`, {
-            node: io.nodeName,
-          })
-          answer(res, 503, { error: 'could not store the records; retry later' }, { 'retry-after': '1' })
+      ingestBody(target, tag, req.headers['content-type'], Buffer.concat(chunks, length)).then(
+        (result) => {
+          if ('accepted' in result) answer(res, 200, { accepted: result.accepted })
+          else
+            answer(
+              res,
+              result.status,
+              { error: 'the job cannot take more records now; retry later' },
+              { 'retry-after': String(result.retryAfter) },
+            )
         },
+        (e: unknown) => answer(res, 400, { error: e instanceof Error ? e.message : String(e) }),
       )
     })
+  }
+}
+
+/** Starts the input's own server on `port` and resolves once it listens. */
+async function listen(config: Config, target: IngestTarget, port: number): Promise<IntakeServer> {
+  const io = target.io
+  const server = createServer(handler(config, target))
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e) =>
+      reject(
+        new SquallError(
+          'ERR_SOURCE_FAILED',
+          `http input "${io.nodeName}": cannot listen on ${config.bind}:${port}: ${e.message}`,
+          { cause: e },
+        ),
+      ),
+    )
+    server.listen(port, config.bind, () => resolve())
+  })
+  const bound = (server.address() as AddressInfo).port
+  io.log('info', `http input "${io.nodeName}" listening on ${config.bind}:${bound}`, {
+    node: io.nodeName,
+    port: bound,
+  })
+  io.report(`listening:${io.nodeName}`, { port: bound })
+  return {
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      }),
   }
 }
 
@@ -117,38 +151,35 @@ export default defineInput({
   produces: 'records',
   example: 'sources:\n  - name: api\n    type: http\n    port: 9880',
   create(config, ctx) {
+    const endpoint = config.port === undefined ? ctx.ingest : undefined
+    if (endpoint !== undefined && !endpoint.claim(ctx.name))
+      throw new SquallError(
+        'ERR_ARGUMENT',
+        `${ctx.path}.port: the job's HTTP server already feeds the http source "${endpoint.owner}"; give this one its own port`,
+      )
     return journaledSource({
       kind: 'http',
       dir: journalDirOf(config.journalDir, ctx),
       fsync: config.fsync,
       maxLagBytes: config.maxLagBytes,
       async start(intake, io) {
-        const server = createServer(handler(config, intake, io))
-        await new Promise<void>((resolve, reject) => {
-          server.once('error', (e) =>
-            reject(
-              new SquallError(
-                'ERR_SOURCE_FAILED',
-                `http input "${io.nodeName}": cannot listen on ${config.bind}:${config.port}: ${e.message}`,
-                { cause: e },
-              ),
-            ),
-          )
-          server.listen(config.port, config.bind, () => resolve())
-        })
-        const bound = (server.address() as AddressInfo).port
-        io.log('info', `http input "${io.nodeName}" listening on ${config.bind}:${bound}`, {
-          node: io.nodeName,
-          port: bound,
-        })
-        io.report(`listening:${io.nodeName}`, { port: bound })
-        return {
-          close: () =>
-            new Promise<void>((resolve) => {
-              server.close(() => resolve())
-              server.closeAllConnections()
-            }),
+        const target: IngestTarget = {
+          intake,
+          io,
+          tagPrefix: config.addTagPrefix ? `${config.addTagPrefix}.` : '',
         }
+        if (endpoint?.served) {
+          const detach = endpoint.attach(target)
+          io.log(
+            'info',
+            `http input "${io.nodeName}" accepts POST /api/ingest/{tag} on the job's HTTP server`,
+            {
+              node: io.nodeName,
+            },
+          )
+          return { close: async () => detach() }
+        }
+        return listen(config, target, config.port ?? DEFAULT_HTTP_PORT)
       },
     })
   },

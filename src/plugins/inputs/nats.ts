@@ -1,8 +1,9 @@
 // The NATS input: subscribes to a subject (at-most-once, like any live subscription), or reads a
 // JetStream stream from a recorded sequence — the sequence is the source's snapshot, so a restore
-// replays exactly what the job had not yet checkpointed.
+// replays exactly what the job had not yet checkpointed. The stream is read by an ephemeral consumer
+// without acks, created at that sequence (works on nats-server 2.9).
 
-import { connect, DeliverPolicy, type NatsConnection } from 'nats'
+import { AckPolicy, connect, DeliverPolicy, type NatsConnection, nanos } from 'nats'
 import { z } from 'zod'
 import { SquallError } from '../../core/errors.ts'
 import type { Record } from '../../core/record.ts'
@@ -64,6 +65,8 @@ class NatsReader implements SourceReader<unknown> {
   private stopped = false
   private failure: Error | undefined
   private started = false
+  /** The name of the ephemeral consumer reading the stream (JetStream only). */
+  private consumer: string | undefined
 
   constructor(
     private readonly config: Config,
@@ -136,13 +139,17 @@ class NatsReader implements SourceReader<unknown> {
         }
         return
       }
-      const js = nc.jetstream()
-      const consumer = await js.consumers.get(c.stream, {
-        ...(c.subject === undefined ? {} : { filterSubjects: c.subject }),
+      const jsm = await nc.jetstreamManager()
+      const info = await jsm.consumers.add(c.stream, {
+        ack_policy: AckPolicy.None,
+        inactive_threshold: nanos(60_000),
+        ...(c.subject === undefined ? {} : { filter_subject: c.subject }),
         ...(this.seq > 0
           ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.seq + 1 }
           : { deliver_policy: DeliverPolicy.All }),
       })
+      this.consumer = info.name
+      const consumer = await nc.jetstream().consumers.get(c.stream, info.name)
       const messages = await consumer.consume({ max_messages: Math.min(1000, c.maxBuffered) })
       for await (const m of messages) {
         this.push(m.data, m.subject, m.seq, this.io.clock.now())
@@ -201,7 +208,12 @@ class NatsReader implements SourceReader<unknown> {
   async close(): Promise<void> {
     this.stopped = true
     this.room?.()
-    await this.nc?.close()
+    const nc = this.nc
+    if (nc !== undefined && this.consumer !== undefined && !nc.isClosed()) {
+      const jsm = await nc.jetstreamManager().catch(() => undefined)
+      await jsm?.consumers.delete(this.config.stream!, this.consumer).catch(() => {})
+    }
+    await nc?.close()
   }
 }
 
