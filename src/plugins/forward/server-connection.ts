@@ -65,6 +65,8 @@ export class ServerConnection {
   private busy = false
   private closing = false
   private dead = false
+  /** The peer closed the socket: frames already received are still handled, nothing is written. */
+  private peerGone = false
   /** Resolves when the socket has closed. */
   readonly closed: Promise<void>
 
@@ -87,7 +89,9 @@ export class ServerConnection {
       })
     })
     socket.on('close', () => {
-      this.dead = true
+      // A sender may write its last events and close at once: handle what was received.
+      this.peerGone = true
+      if (!this.busy && !this.dead) this.drain()
     })
   }
 
@@ -151,7 +155,7 @@ export class ServerConnection {
           )
           return
         }
-        if (chunk !== undefined) this.socket.write(encodeAck(chunk))
+        if (chunk !== undefined && !this.peerGone) this.socket.write(encodeAck(chunk))
       } catch (error) {
         if (error instanceof SquallError && error.code.startsWith('ERR_FORWARD_')) this.badInput(error)
         else this.handlerFailed(error)
@@ -163,6 +167,10 @@ export class ServerConnection {
   private settled(chunk: string | undefined): void {
     this.busy = false
     if (this.dead) return
+    if (this.peerGone) {
+      this.drain()
+      return
+    }
     if (chunk !== undefined) this.socket.write(encodeAck(chunk))
     if (this.closing) {
       this.endSoon(250)

@@ -49,6 +49,18 @@ describe('forward server', () => {
     peer.end()
   })
 
+  it('handles every event a sender wrote before closing, while a slow handler held the earlier ones', async () => {
+    const collector = new Collector()
+    const slow = (tag: string, entries: Parameters<Collector['onEvents']>[1], meta: Parameters<Collector['onEvents']>[2]) =>
+      sleep(30).then(() => collector.onEvents(tag, entries, meta))
+    const { server } = await start({ onEvents: slow }, collector)
+    const peer = await RawPeer.open(server.port)
+    for (let n = 1; n <= 3; n++) peer.write(packr.pack(['app.log', 1441588984 + n, { n }]))
+    peer.end()
+    await collector.waitFor(3)
+    expect(collector.events.map((e) => e.record)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }])
+  })
+
   it('ignores a TCP nil heartbeat and answers a UDP 0x00 with 0x00 on the same port', async () => {
     const { server, collector } = await start()
     const peer = await RawPeer.open(server.port)
