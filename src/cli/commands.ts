@@ -5,6 +5,7 @@ import { checkCommand } from './check.ts'
 import { describeCommand } from './describe.ts'
 import { demoCommand } from './demo.ts'
 import { runCommand } from './run.ts'
+import { checkpointsCommand } from './checkpoints.ts'
 import { sqlCommand } from './sql.ts'
 import { explainCommand } from './explain.ts'
 
@@ -17,4 +18,4 @@ export interface Command {
   run(args: string[]): Promise<number>
 }
 
-export const COMMANDS: Command[] = [runCommand, sqlCommand, explainCommand, demoCommand, queryCommand, checkCommand, describeCommand]
+export const COMMANDS: Command[] = [runCommand, sqlCommand, explainCommand, demoCommand, queryCommand, checkCommand, describeCommand, checkpointsCommand]

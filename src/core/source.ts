@@ -38,6 +38,12 @@ export interface SourceReader<T = unknown> {
   ready?(): Promise<void>
   snapshot?(): unknown
   restore?(position: unknown): void
+  /**
+   * Called on the reader's thread once checkpoint `checkpointId` is complete, with the position
+   * this reader had at that checkpoint's barrier: input before it will never be replayed, so a
+   * journal may truncate it. A throw fails the job.
+   */
+  onCheckpointComplete?(checkpointId: number, position: unknown): void
   close?(): void | Promise<void>
 }
 
@@ -51,6 +57,12 @@ export interface SourceSpec<T = unknown> {
   readonly bounded: boolean
   readonly maxPartitions?: number
   create(ctx: IoContext): SourceReader<T>
+  /**
+   * Maps the positions of every partition of an earlier run (`positions[p]`, as `snapshot()`
+   * returned them) to `partitions` new positions, such that the new partitions together read
+   * exactly what the old ones had not read. Without it, a restore must keep the parallelism.
+   */
+  rescale?(positions: readonly unknown[], partitions: number): unknown[]
 }
 
 /**
@@ -63,6 +75,24 @@ export interface SinkWriter<T = unknown> {
   write(records: Record<T>[]): void | Promise<void>
   finish?(): void | Promise<void>
   close?(): void | Promise<void>
+  /**
+   * Two-phase commit, phase one: called when checkpoint `checkpointId`'s barrier reaches this sink,
+   * after every earlier `write` has settled. Makes what was written so far durable but not yet
+   * visible and returns the transaction data (structured-cloneable, stored in the checkpoint).
+   * The data should cover everything pre-committed and not yet committed. A throw fails the job.
+   */
+  preCommit?(checkpointId: number): unknown | Promise<unknown>
+  /**
+   * Phase two: the checkpoint is complete; publish what `data` (returned by `preCommit`) names.
+   * Must be idempotent: after a crash it may run again for the same data (through `recover`).
+   */
+  commit?(checkpointId: number, data: unknown): void | Promise<void>
+  /**
+   * Called once per sink node on recovery, before any task opens, on a writer created for
+   * partition 0: publishes the transactions of the restored checkpoint (`committed`, from every
+   * task of the earlier run) and discards any other pending output left by a crashed run.
+   */
+  recover?(committed: unknown[]): void | Promise<void>
 }
 
 /** A sink as a topology holds it. `maxParallelism` caps its tasks (stdout has one). */

@@ -6,7 +6,7 @@ import type { Clock } from '../core/clock.ts'
 import { SquallError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Record } from '../core/record.ts'
-import type { IoContext, SourceReader } from '../core/source.ts'
+import type { IoContext, SinkWriter, SourceReader } from '../core/source.ts'
 import { OperatorTask } from './operator-task.ts'
 import { type ExecutionPlan, type NodePlan, channelCount, channelOf } from './plan.ts'
 import { OutputRouter, type Target } from './router.ts'
@@ -31,6 +31,8 @@ export interface ExecutorOptions {
   report(channel: string, data: unknown): void
   /** Replaces the reader of a source partition (the test driver feeds sources this way). */
   readerFor?(node: NodePlan, partition: number, ctx: IoContext): SourceReader | undefined
+  /** Replaces the writer of a sink task (the test driver captures sink input this way). */
+  writerFor?(node: NodePlan, index: number, ctx: IoContext): SinkWriter | undefined
 }
 
 type AnyTask = SourceTask | OperatorTask | SinkTask
@@ -131,7 +133,9 @@ export class Executor {
           task = new OperatorTask(node, i, id, spec.processor!(), router, channels, this.env)
           this.operators.push(task)
         } else if (spec.kind === 'sink') {
-          task = new SinkTask(node, i, id, spec.sink!.create(this.ioContext(node, i, routers)), channels, this.env)
+          const ctx = this.ioContext(node, i, routers)
+          const writer = this.options.writerFor?.(node, i, ctx) ?? spec.sink!.create(ctx)
+          task = new SinkTask(node, i, id, writer, channels, this.env)
           this.sinks.push(task)
         } else {
           const ctx = this.ioContext(node, i, routers)

@@ -3,7 +3,8 @@
 import type { Collector, Processor, ProcessorContext, Timer, TimerService } from '../core/processor.ts'
 import type { Key, Record } from '../core/record.ts'
 import { keyGroupOf } from '../core/key-group.ts'
-import { KeyedBackend, type StoreSnapshot } from '../state/keyed-backend.ts'
+import { KeyedBackend, type StateBackend, type StoreSnapshot, snapshotStores } from '../state/keyed-backend.ts'
+import type { OperatorCapture } from '../state/snapshot-file.ts'
 import { type GateHandler, InputGate } from './input-gate.ts'
 import type { NodePlan } from './plan.ts'
 import type { OutputRouter } from './router.ts'
@@ -24,7 +25,7 @@ export interface OperatorSnapshot {
  */
 export class OperatorTask implements GateHandler, Collector<unknown>, TimerService {
   readonly gate: InputGate
-  readonly state: KeyedBackend
+  state: StateBackend
   readonly metrics: NodeMetrics
   private readonly eventTimers = new TimerQueue()
   private readonly processingTimers = new TimerQueue()
@@ -56,7 +57,9 @@ export class OperatorTask implements GateHandler, Collector<unknown>, TimerServi
       get currentKey() {
         return task.currentKey
       },
-      state: this.state,
+      get state() {
+        return task.state
+      },
       timers: this,
       log: env.log,
       count: (metric, n = 1) => {
@@ -110,11 +113,20 @@ export class OperatorTask implements GateHandler, Collector<unknown>, TimerServi
   /** Fires processing-time timers due at `now` and expires TTL state. */
   onProcessingTime(now: number): void {
     if (this.processingTimers.peek() <= now) this.fireTimers(this.processingTimers, now, 'processing')
+    if (this.state.hasTtl) this.state.expire(now)
+  }
+
+  /** Replaces the keyed state (e.g. by an LMDB backend); only before `open`. */
+  useState(state: StateBackend): void {
+    this.state = state
   }
 
   private fireTimers(queue: TimerQueue, upTo: number, domain: Timer['domain']): void {
     if (queue.peek() > upTo || this.processor.onTimer === undefined) return
-    for (let due = queue.popUpTo(upTo); due.length > 0; due = queue.popUpTo(upTo)) {
+    // One timestamp at a time: a timer registered while firing, earlier than others due, fires first.
+    for (let at = queue.peek(); at <= upTo; at = queue.peek()) {
+      const due = queue.popUpTo(at)
+      if (due.length === 0) break
       for (const [time, key] of due) {
         this.currentKey = key
         this.state.currentKey = key
@@ -178,7 +190,19 @@ export class OperatorTask implements GateHandler, Collector<unknown>, TimerServi
 
   snapshot(): OperatorSnapshot {
     return {
-      stores: this.state.snapshot(),
+      stores: snapshotStores(this.state.capture(), this.env.maxParallelism),
+      eventTimers: this.eventTimers.toArray(),
+      processingTimers: this.processingTimers.toArray(),
+    }
+  }
+
+  /**
+   * Takes a consistent copy of the state and timers at a barrier, cheaply (see `capture` of the
+   * backend); encoding and writing it is left to the caller, off the hot path.
+   */
+  capture(): OperatorCapture {
+    return {
+      state: this.state.capture(),
       eventTimers: this.eventTimers.toArray(),
       processingTimers: this.processingTimers.toArray(),
     }
@@ -200,6 +224,10 @@ export class OperatorTask implements GateHandler, Collector<unknown>, TimerServi
   }
 
   async close(): Promise<void> {
-    await this.processor.close?.()
+    try {
+      await this.processor.close?.()
+    } finally {
+      this.state.close?.()
+    }
   }
 }

@@ -16,12 +16,17 @@ import type { NodeMetrics, TaskEnv } from './task-env.ts'
 export class SinkTask implements GateHandler {
   readonly gate: InputGate
   readonly metrics: NodeMetrics
-  private readonly queue: Record[][] = []
+  /** Batches waiting for the writer; a number is a checkpoint barrier, handled in order. */
+  private readonly queue: (Record[] | number)[] = []
   private writing: Promise<void> | undefined
   private ended = false
   finished = false
   maxQueued = 0
-  onCheckpoint: ((task: SinkTask, id: number) => void) | undefined
+  /**
+   * Called with the writer's pre-commit data once a barrier has passed every batch before it
+   * (the checkpoint hook); `data` is undefined for writers without two-phase commit.
+   */
+  onCheckpoint: ((task: SinkTask, id: number, data: unknown) => void) | undefined
   /** Resolves when the queue drains and the writer has finished (after end of input). */
   readonly done: Promise<void>
   private resolveDone!: () => void
@@ -66,7 +71,12 @@ export class SinkTask implements GateHandler {
     this.write(records)
   }
 
-  private write(records: Record[]): void {
+  private write(item: Record[] | number): void {
+    if (typeof item === 'number') {
+      this.preCommit(item)
+      return
+    }
+    const records = item
     let result: void | Promise<void>
     try {
       result = this.writer.write(records)
@@ -85,7 +95,7 @@ export class SinkTask implements GateHandler {
   private next(): void {
     this.writing = undefined
     const batch = this.queue.shift()
-    if (batch) this.write(batch)
+    if (batch !== undefined) this.write(batch)
     if (this.backlog() === 0 || this.drainWaiters.length > 0) {
       const waiters = this.drainWaiters
       this.drainWaiters = []
@@ -97,7 +107,47 @@ export class SinkTask implements GateHandler {
   onWatermark(): void {}
 
   onBarrier(id: number): void {
-    this.onCheckpoint?.(this, id)
+    if (this.writing) this.queue.push(id)
+    else this.preCommit(id)
+  }
+
+  /** Phase one of the checkpoint at this sink: every earlier write has settled. */
+  private preCommit(id: number): void {
+    const fail = (e: unknown) =>
+      this.env.fail(wrapError('ERR_SINK_FAILED', `sink "${this.node.spec.name}" failed to pre-commit checkpoint ${id}`, e, { node: this.node.spec.name }))
+    let result: unknown
+    try {
+      result = this.writer.preCommit?.(id)
+    } catch (e) {
+      fail(e)
+      return
+    }
+    if (result && typeof (result as Promise<unknown>).then === 'function') {
+      this.writing = (result as Promise<unknown>).then((data) => {
+        this.onCheckpoint?.(this, id, data)
+        this.next()
+      }, fail)
+    } else {
+      this.onCheckpoint?.(this, id, result)
+    }
+  }
+
+  /** Phase two: publishes what `preCommit` returned for a checkpoint that is now complete. */
+  async commit(id: number, data: unknown): Promise<void> {
+    try {
+      await this.writer.commit?.(id, data)
+    } catch (e) {
+      throw wrapError('ERR_SINK_FAILED', `sink "${this.node.spec.name}" failed to commit checkpoint ${id}`, e, { node: this.node.spec.name })
+    }
+  }
+
+  /** Pre-commits directly, outside the barrier flow: the final checkpoint, after the queue drained. */
+  async preCommitNow(id: number): Promise<unknown> {
+    try {
+      return await this.writer.preCommit?.(id)
+    } catch (e) {
+      throw wrapError('ERR_SINK_FAILED', `sink "${this.node.spec.name}" failed to pre-commit checkpoint ${id}`, e, { node: this.node.spec.name })
+    }
   }
 
   onEnd(): void {

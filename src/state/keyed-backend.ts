@@ -4,7 +4,14 @@ import { toMillis } from '../core/duration.ts'
 import { SquallError } from '../core/errors.ts'
 import { keyGroupOf } from '../core/key-group.ts'
 import type { Key } from '../core/record.ts'
-import type { KeyedState, ListState, MapState, ReducingState, StateOptions, ValueState } from '../core/state.ts'
+import type {
+  KeyedState,
+  ListState,
+  MapState,
+  ReducingState,
+  StateOptions,
+  ValueState,
+} from '../core/state.ts'
 
 /** One named store: a value per key, plus the last write time per key when it has a TTL. */
 export interface KeyedStore {
@@ -23,11 +30,72 @@ export interface StoreSnapshot {
   groups: { [keyGroup: number]: [Key, unknown][] }
 }
 
+/** A store's name, kind and TTL, as a checkpoint records them. */
+export interface StoreInfo {
+  name: string
+  kind: KeyedStore['kind']
+  ttlMs: number
+}
+
+/**
+ * A consistent copy of a task's keyed state, taken at a barrier. Taking it is cheap and synchronous
+ * (on the hot path); reading it (`entries`) happens later, off the hot path, while the task goes on
+ * writing: later writes never show through.
+ */
+export interface StateCapture {
+  readonly stores: readonly StoreInfo[]
+  /** The entries of store `index` of `stores`, in any order. */
+  entries(index: number): Iterable<[Key, unknown]>
+  /** Releases what the capture pins (an LMDB read transaction); called once it has been read. */
+  release(): void
+}
+
+/**
+ * What an operator task needs of its keyed state, whatever holds it (memory or LMDB): the user-facing
+ * KeyedState, the current key, TTL expiry, capture for checkpoints and restore by key-group range.
+ */
+export interface StateBackend extends KeyedState {
+  currentKey: Key | undefined
+  /** Drops TTL entries not written since `now - ttl`; returns how many were dropped. */
+  expire(now: number): number
+  /** True when some store has a TTL (the processing-time tick then calls `expire`). */
+  readonly hasTtl: boolean
+  /** Number of keys over all stores. */
+  size(): number
+  capture(): StateCapture
+  /** Loads the key groups in `[from, to)` of these snapshots (possibly of other tasks and parallelism). */
+  restore(snapshots: readonly StoreSnapshot[], from: number, to: number): void
+  /** Makes buffered writes durable where that applies; called at end of every input batch. */
+  flush?(): void
+  close?(): void
+}
+
+/** Groups a capture by key group, in memory (tests and small states; checkpoints use files). */
+export function snapshotStores(capture: StateCapture, maxParallelism: number): StoreSnapshot[] {
+  const out = capture.stores.map((s, i): StoreSnapshot => {
+    const groups: StoreSnapshot['groups'] = {}
+    for (const [k, v] of capture.entries(i)) {
+      const kg = keyGroupOf(k, maxParallelism)
+      let g = groups[kg]
+      if (g === undefined) groups[kg] = g = []
+      g.push([k, v])
+    }
+    return { name: s.name, kind: s.kind, ttlMs: s.ttlMs, groups }
+  })
+  capture.release()
+  return out
+}
+
+/** Copies a value so later in-place writes to the original do not change the copy. */
+export function copyValue(v: unknown): unknown {
+  return v !== null && typeof v === 'object' ? structuredClone(v) : v
+}
+
 /**
  * The in-memory keyed state of one task: every named store of the node, with the current key set
  * by the runtime before each record or timer. Not thread-safe; owned by its task.
  */
-export class KeyedBackend implements KeyedState {
+export class KeyedBackend implements StateBackend {
   currentKey: Key | undefined = undefined
   readonly stores = new Map<string, KeyedStore>()
   private readonly handles = new Map<string, unknown>()
@@ -186,6 +254,47 @@ export class KeyedBackend implements KeyedState {
     }
     this.handles.set(name, h)
     return h
+  }
+
+  get hasTtl(): boolean {
+    for (const s of this.stores.values()) if (s.touched !== undefined) return true
+    return false
+  }
+
+  /**
+   * Copies every store's entries into flat arrays: one pass over each Map, primitives shared and
+   * objects deep-copied (they may be changed in place later). About 20 ms per million entries of
+   * primitives; grouping by key group and encoding happen later, from the copy.
+   */
+  capture(): StateCapture {
+    const stores: StoreInfo[] = []
+    const keys: Key[][] = []
+    const values: unknown[][] = []
+    for (const s of this.stores.values()) {
+      stores.push({ name: s.name, kind: s.kind, ttlMs: s.ttlMs })
+      const n = s.entries.size
+      const ks = new Array<Key>(n)
+      const vs = new Array<unknown>(n)
+      let i = 0
+      for (const [k, v] of s.entries) {
+        ks[i] = k
+        vs[i++] = v !== null && typeof v === 'object' ? structuredClone(v) : v
+      }
+      keys.push(ks)
+      values.push(vs)
+    }
+    return {
+      stores,
+      *entries(index) {
+        const ks = keys[index]!
+        const vs = values[index]!
+        for (let i = 0; i < ks.length; i++) yield [ks[i]!, vs[i]]
+      },
+      release() {
+        keys.length = 0
+        values.length = 0
+      },
+    }
   }
 
   /** Drops entries of TTL stores not written since `now - ttl`. Returns how many were dropped. */

@@ -12,6 +12,9 @@ import { loadTopology, moduleUrl } from '../load-module.ts'
 import { planTopology } from '../plan.ts'
 import type { NodeMetrics } from '../task-env.ts'
 import { deserializeError, type SerializedError } from './worker-errors.ts'
+import { type JobStateOptions, resolveStateOptions } from '../checkpoint-recovery.ts'
+import { LocalCheckpoints } from '../checkpoint-local.ts'
+import { ThreadCheckpoints } from '../checkpoint-threads.ts'
 
 /** Options of an embedded job. */
 export interface EmbeddedOptions {
@@ -32,6 +35,12 @@ export interface EmbeddedOptions {
   sinkQueueBound?: number
   /** Receives what sinks report (`collect` sinks use this; the topology's own specs get it too). */
   onReport?: (channel: string, data: unknown) => void
+  /**
+   * Keyed state and checkpoints: with `state.dir`, the job restores the latest complete
+   * checkpoint found there, checkpoints every `state.checkpointInterval`, and two-phase sinks
+   * become exactly-once. See docs/state-and-checkpoints.md.
+   */
+  state?: JobStateOptions
 }
 
 /** Sinks that want their reports back in the job's owner thread implement this. */
@@ -77,9 +86,11 @@ class LocalJob implements Job {
   private readonly executor: Executor
   private readonly started = Date.now()
   private running = 0
+  private readonly checkpoints: LocalCheckpoints
 
   constructor(topology: Topology, plan: ReturnType<typeof planTopology>, options: EmbeddedOptions, log: Logger) {
     this.name = topology.name
+    const state = options.state ? { ...resolveStateOptions(options.state), fromCheckpoint: options.state.fromCheckpoint } : undefined
     this.executor = new Executor(plan, 0, {
       job: topology.name,
       log,
@@ -88,24 +99,35 @@ class LocalJob implements Job {
       ...(options.sinkQueueBound ? { sinkQueueBound: options.sinkQueueBound } : {}),
       report: routeReports(topology, options.onReport),
     })
+    this.checkpoints = new LocalCheckpoints(topology, this.executor, state, log)
     this.done = this.start()
   }
 
   private async start(): Promise<JobResult> {
     const ex = this.executor
+    const cp = this.checkpoints
     let error: unknown
     try {
+      if (await cp.recover()) {
+        this.state = 'finished'
+        return { status: 'finished', metrics: {}, durationMs: Date.now() - this.started, runningMs: 0 }
+      }
       await ex.open()
+      await cp.restore()
       this.running = Date.now()
       if (this.state === 'starting') this.state = 'running'
+      cp.start()
       await ex.run()
+      await cp.finish(this.state !== 'draining')
     } catch (e) {
       error = e
     }
+    cp.stop()
     await ex.close()
+    cp.release()
     const result: JobResult = {
       status: error === undefined ? 'finished' : this.state === 'cancelled' ? 'cancelled' : 'failed',
-      metrics: ex.metrics(),
+      metrics: cp.metrics(ex.metrics()),
       durationMs: Date.now() - this.started,
       runningMs: Date.now() - (this.running || this.started),
       ...(error === undefined ? {} : { error }),
@@ -138,6 +160,8 @@ type FromWorker =
   | { k: 'metrics'; metrics: { [node: string]: NodeMetrics } }
   | { k: 'done'; metrics: { [node: string]: NodeMetrics } }
   | { k: 'error'; error: SerializedError }
+  | { k: 'ran' }
+  | { k: 'cp-ack' | 'cp-decline' }
 
 const WORKER_ENTRY = new URL('./worker-entry.mjs', import.meta.url)
 
@@ -175,13 +199,18 @@ class ThreadedJob implements Job {
       }
     }
     const report = routeReports(topology, options.onReport)
+    const state = options.state ? { ...resolveStateOptions(options.state), fromCheckpoint: options.state.fromCheckpoint } : undefined
+    const checkpoints = new ThreadCheckpoints(topology, threads, parallelism, state, log)
     this.done = new Promise<JobResult>((resolve, reject) => {
       let ready = 0
+      let ran = 0
       let finished = 0
       let failed = false
       const fail = (error: unknown) => {
         if (failed) return
         failed = true
+        checkpoints.stop()
+        checkpoints.release()
         if (this.state !== 'cancelled') this.state = 'failed'
         void Promise.all(this.workers.map((w) => w.terminate())).then(() => {
           if (this.state === 'cancelled') {
@@ -201,19 +230,37 @@ class ThreadedJob implements Job {
             batchSize: options.batchSize,
             sinkQueueBound: options.sinkQueueBound,
             ports: Object.fromEntries(own),
+            ...(state ? { state: { dir: state.dir, backend: state.backend } } : {}),
           },
           transferList: [...own.values()],
         })
         this.workers.push(worker)
         this.lastMetrics.push({})
         worker.on('message', (m: FromWorker) => {
+          if (checkpoints.receive(m)) return
           switch (m.k) {
             case 'ready':
               if (++ready === threads) {
-                this.running = Date.now()
-                if (this.state === 'starting') this.state = 'running'
-                for (const w of this.workers) w.postMessage({ k: 'start' })
+                checkpoints.recovered.then((done) => {
+                  if (done) {
+                    finished = threads
+                    checkpoints.release()
+                    this.state = 'finished'
+                    void Promise.all(this.workers.map((w) => w.terminate())).then(() =>
+                      resolve({ status: 'finished', metrics: {}, durationMs: Date.now() - this.started, runningMs: 0 }),
+                    )
+                    return
+                  }
+                  this.running = Date.now()
+                  if (this.state === 'starting') this.state = 'running'
+                  checkpoints.start(this.workers)
+                  const restore = checkpoints.restore
+                  for (const w of this.workers) w.postMessage({ k: 'start', ...(restore ? { restore } : {}) })
+                }, fail)
               }
+              break
+            case 'ran':
+              if (++ran === threads) checkpoints.final(this.state !== 'draining').catch(fail)
               break
             case 'report':
               report(m.channel, m.data)
@@ -225,6 +272,10 @@ class ThreadedJob implements Job {
               this.lastMetrics[i] = m.metrics
               if (++finished === threads) {
                 this.state = 'finished'
+                checkpoints.stop()
+                checkpoints.release()
+                const counters = checkpoints.counters()
+                if (counters) this.lastMetrics.push({ checkpoints: counters })
                 void Promise.all(this.workers.map((w) => w.terminate())).then(() =>
                   resolve({ status: 'finished', metrics: mergeMetrics(this.lastMetrics), durationMs: Date.now() - this.started, runningMs: Date.now() - (this.running || this.started) }),
                 )

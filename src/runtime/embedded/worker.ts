@@ -9,6 +9,9 @@ import { planTopology } from '../plan.ts'
 import type { RemotePort, WireMessage } from '../wire.ts'
 import { serializeError } from './worker-errors.ts'
 import { SquallError } from '../../core/errors.ts'
+import { installStateBackend } from '../../state/backend-choice.ts'
+import { TaskCheckpointer } from '../checkpoint-tasks.ts'
+import { type RestoreData, type ToWorkerCheckpoint, handleCheckpointMessage, postingAcks } from '../checkpoint-threads.ts'
 
 interface WorkerData {
   moduleUrl: string
@@ -19,6 +22,8 @@ interface WorkerData {
   batchSize?: number
   sinkQueueBound?: number
   ports: { [thread: string]: MessagePort }
+  /** Set when the job has a state directory: where LMDB files go and which backend to use. */
+  state?: { dir: string; backend: 'memory' | 'lmdb' }
 }
 
 const data = workerData as WorkerData
@@ -48,13 +53,33 @@ async function main(): Promise<void> {
     const from = Number(other)
     port.on('message', (m: WireMessage) => executor.receive(from, m))
   }
-  parent.on('message', (m: { k: string }) => {
+  const acks = postingAcks((m) => parent.postMessage(m))
+  const checkpoints = new TaskCheckpointer(executor, acks)
+  let finalId = -1
+  const finish = async () => {
+    await executor.close()
+    parent.postMessage({ k: 'done', metrics: executor.metrics() })
+  }
+  parent.on('message', (m: { k: string; restore?: RestoreData }) => {
+    if (m.k.startsWith('cp-')) {
+      const c = m as ToWorkerCheckpoint
+      if (c.k === 'cp-final') finalId = c.id
+      const committed = handleCheckpointMessage(checkpoints, c, (e) => executor.fail(e), acks.decline)
+      if (c.k === 'cp-commit' && c.id === finalId) {
+        void committed!.then(() =>
+          executor.failed === undefined ? finish() : parent.postMessage({ k: 'error', error: serializeError(executor.failed) }),
+        )
+      }
+      return
+    }
     if (m.k === 'start') {
-      executor
-        .run()
+      const restore = m.restore
+      ;(restore ? checkpoints.restore(restore.manifest, restore.dir) : Promise.resolve())
+        .then(() => executor.run())
         .then(async () => {
-          await executor.close()
-          parent.postMessage({ k: 'done', metrics: executor.metrics() })
+          if (data.state) return parent.postMessage({ k: 'ran' })
+          await checkpoints.publishAtEnd()
+          await finish()
         })
         .catch(async (e) => {
           await executor.close()
@@ -64,6 +89,7 @@ async function main(): Promise<void> {
     else if (m.k === 'stop') executor.fail(new SquallError('ERR_JOB_CANCELLED', 'the job was stopped'))
     else if (m.k === 'metrics') parent.postMessage({ k: 'metrics', metrics: executor.metrics() })
   })
+  if (data.state) installStateBackend(executor, data.state)
   await executor.open()
   parent.postMessage({ k: 'ready' })
 }

@@ -1,0 +1,258 @@
+// The checkpoint work of one thread's tasks: barriers at the sources, snapshots at the operators,
+// pre-commits at the sinks, acknowledgements to the coordinator, commits, and restore.
+
+import { join } from 'node:path'
+import { SquallError, wrapError } from '../core/errors.ts'
+import { keyGroupRange } from '../core/key-group.ts'
+import { readSnapshotFile, writeSnapshotFile } from '../state/snapshot-file.ts'
+import type { Manifest } from './checkpoint-storage.ts'
+import type { Executor } from './executor.ts'
+import type { OperatorTask } from './operator-task.ts'
+import type { SinkTask } from './sink-task.ts'
+
+/** One task's acknowledgement of a checkpoint, sent to the coordinator (plain data: it may cross threads). */
+export type TaskAck =
+  | { id: number; taskId: number; kind: 'source'; node: string; index: number; position: unknown }
+  | { id: number; taskId: number; kind: 'operator'; node: string; index: number; file: string; bytes: number }
+  | { id: number; taskId: number; kind: 'sink'; node: string; index: number; data: unknown }
+
+/** What the tasks of one thread tell the coordinator. */
+export interface AckSink {
+  ack(ack: TaskAck): void
+  /** A checkpoint this thread cannot take (a source has ended) or failed to write. */
+  decline(id: number, reason: string): void
+}
+
+/** The longest pause a barrier caused on this thread (the synchronous part of a snapshot), in ms. */
+export interface CheckpointStats {
+  maxPauseMs: number
+  lastPauseMs: number
+}
+
+/**
+ * Attaches to an executor's tasks. Operators capture their state synchronously when a barrier is
+ * aligned (the only pause) and encode and write it to `<dir>/<node>-<task>.state` asynchronously;
+ * sinks hand over their pre-commit data; sources record their position as they emit the barrier.
+ * Every ack goes to `acks`; a failed write declines the checkpoint (the job goes on).
+ */
+export class TaskCheckpointer {
+  readonly stats: CheckpointStats = { maxPauseMs: 0, lastPauseMs: 0 }
+  private readonly dirs = new Map<number, string>()
+  /** Pre-commit data per sink task and checkpoint, until committed. */
+  private readonly sinkData = new Map<number, Map<number, unknown>>()
+  /** Source positions per checkpoint, for the `onCheckpointComplete` hook of readers. */
+  private readonly positions = new Map<number, Map<number, unknown>>()
+
+  constructor(
+    private readonly executor: Executor,
+    private readonly acks: AckSink,
+  ) {
+    for (const o of executor.operators) o.onCheckpoint = (task, id) => this.snapshotOperator(task, id)
+    for (const s of executor.sinks) s.onCheckpoint = (task, id, data) => this.sinkPreCommitted(task, id, data)
+  }
+
+  /** Starts checkpoint `id` at this thread's sources; its files go to `dir`. */
+  trigger(id: number, dir: string): void {
+    for (const s of this.executor.sources) {
+      if (s.ended) {
+        this.acks.decline(id, `source "${s.node.spec.name}" (partition ${s.index}) has ended`)
+        return
+      }
+    }
+    this.dirs.set(id, dir)
+    const positions = new Map<number, unknown>()
+    this.positions.set(id, positions)
+    for (const s of this.executor.sources) {
+      const position = s.barrier(id)
+      positions.set(s.taskId, position)
+      this.acks.ack({
+        id,
+        taskId: s.taskId,
+        kind: 'source',
+        node: s.node.spec.name,
+        index: s.index,
+        position: position ?? null,
+      })
+    }
+  }
+
+  private snapshotOperator(task: OperatorTask, id: number): void {
+    const dir = this.dirs.get(id)
+    if (dir === undefined) return
+    const t0 = performance.now()
+    const capture = task.capture()
+    const pause = performance.now() - t0
+    this.stats.lastPauseMs = pause
+    if (pause > this.stats.maxPauseMs) this.stats.maxPauseMs = pause
+    void this.writeOperator(task, id, dir, capture)
+  }
+
+  private async writeOperator(
+    task: OperatorTask,
+    id: number,
+    dir: string,
+    capture: ReturnType<OperatorTask['capture']>,
+  ): Promise<void> {
+    const node = task.node.spec.name
+    if (
+      capture.state.stores.length === 0 &&
+      capture.eventTimers.length === 0 &&
+      capture.processingTimers.length === 0
+    ) {
+      capture.state.release()
+      return this.acks.ack({
+        id,
+        taskId: task.taskId,
+        kind: 'operator',
+        node,
+        index: task.index,
+        file: '',
+        bytes: 0,
+      })
+    }
+    const file = `${node}-${task.index}.state`
+    try {
+      const bytes = await writeSnapshotFile(
+        join(dir, file),
+        node,
+        task.index,
+        capture,
+        this.executor.plan.maxParallelism,
+      )
+      this.acks.ack({ id, taskId: task.taskId, kind: 'operator', node, index: task.index, file, bytes })
+    } catch (e) {
+      this.acks.decline(
+        id,
+        `writing the state of "${node}" (task ${task.index}) failed: ${(e as Error).message}`,
+      )
+    }
+  }
+
+  private sinkPreCommitted(task: SinkTask, id: number, data: unknown): void {
+    if (!this.dirs.has(id)) return
+    let m = this.sinkData.get(task.taskId)
+    if (m === undefined) this.sinkData.set(task.taskId, (m = new Map()))
+    m.set(id, data)
+    this.acks.ack({
+      id,
+      taskId: task.taskId,
+      kind: 'sink',
+      node: task.node.spec.name,
+      index: task.index,
+      data: data ?? null,
+    })
+  }
+
+  /**
+   * The final checkpoint, once every local task has finished: records source positions, writes
+   * operator state, pre-commits every sink, and acks all of them.
+   */
+  async final(id: number, dir: string): Promise<void> {
+    this.dirs.set(id, dir)
+    const positions = new Map<number, unknown>()
+    this.positions.set(id, positions)
+    for (const s of this.executor.sources) {
+      const position = s.reader.snapshot?.() ?? null
+      positions.set(s.taskId, position)
+      this.acks.ack({
+        id,
+        taskId: s.taskId,
+        kind: 'source',
+        node: s.node.spec.name,
+        index: s.index,
+        position,
+      })
+    }
+    await Promise.all(this.executor.operators.map((o) => this.writeOperator(o, id, dir, o.capture())))
+    for (const s of this.executor.sinks) this.sinkPreCommitted(s, id, await s.preCommitNow(id))
+  }
+
+  /**
+   * Checkpoint `id` is complete: commits every local sink's data of `id` (and forgets older data)
+   * and tells source readers (journals truncate here). A commit failure fails the job: the data is
+   * in the checkpoint, and recovery publishes it.
+   */
+  async commit(id: number): Promise<void> {
+    for (const d of [...this.dirs.keys()]) if (d <= id) this.dirs.delete(d)
+    for (const s of this.executor.sinks) {
+      const m = this.sinkData.get(s.taskId)
+      if (m === undefined || !m.has(id)) continue
+      const data = m.get(id)
+      for (const k of [...m.keys()]) if (k <= id) m.delete(k)
+      await s.commit(id, data)
+    }
+    const positions = this.positions.get(id)
+    for (const k of [...this.positions.keys()]) if (k <= id) this.positions.delete(k)
+    if (positions === undefined) return
+    for (const s of this.executor.sources) {
+      const hook = s.reader.onCheckpointComplete
+      if (hook === undefined) continue
+      try {
+        hook.call(s.reader, id, positions.get(s.taskId))
+      } catch (e) {
+        this.executor.fail(
+          wrapError('ERR_SOURCE_FAILED', `source "${s.node.spec.name}" failed after checkpoint ${id}`, e, {
+            node: s.node.spec.name,
+          }),
+        )
+      }
+    }
+  }
+
+  /** Forgets an aborted checkpoint (its files are deleted by the coordinator). */
+  abort(id: number): void {
+    this.dirs.delete(id)
+    this.positions.delete(id)
+  }
+
+  /** Without checkpoints, two-phase sinks publish what they wrote when the job ends. */
+  async publishAtEnd(): Promise<void> {
+    for (const s of this.executor.sinks) await s.commit(0, await s.preCommitNow(0))
+  }
+
+  /**
+   * Restores every local task from a checkpoint: operators load the key groups they own from the
+   * files of every task of their node (so parallelism may differ), sources resume at their
+   * position (rescaled by the source when the parallelism changed). Call after `open`, before `run`.
+   */
+  async restore(manifest: Manifest, dir: string): Promise<void> {
+    const max = this.executor.plan.maxParallelism
+    if (manifest.maxParallelism !== max) {
+      throw new SquallError(
+        'ERR_STATE_FORMAT',
+        `checkpoint ${manifest.id} was taken with maxParallelism ${manifest.maxParallelism}, the topology has ${max}; key groups cannot be mapped (keep maxParallelism unchanged)`,
+      )
+    }
+    for (const o of this.executor.operators) {
+      const files = manifest.stores[o.node.spec.name]
+      if (files === undefined || files.length === 0) continue
+      const [from, to] = keyGroupRange(o.index, max, o.node.parallelism)
+      const snapshots = []
+      for (const f of files) snapshots.push(await readSnapshotFile(join(dir, f.file), from, to, max))
+      o.restore(snapshots, from, to)
+    }
+    const rescaled = new Map<string, unknown[]>()
+    for (const s of this.executor.sources) {
+      const name = s.node.spec.name
+      const old = manifest.sources[name]
+      if (old === undefined) continue
+      let positions = old
+      if (old.length !== s.node.parallelism) {
+        positions = rescaled.get(name) ?? []
+        if (!rescaled.has(name)) {
+          const spec = s.node.spec.source!
+          if (spec.rescale === undefined) {
+            throw new SquallError(
+              'ERR_STATE_FORMAT',
+              `source "${name}" (${spec.kind}) ran with ${old.length} partitions in checkpoint ${manifest.id} and cannot be restored with ${s.node.parallelism}; keep its parallelism`,
+            )
+          }
+          positions = spec.rescale(old, s.node.parallelism)
+          rescaled.set(name, positions)
+        }
+      }
+      const p = positions[s.index]
+      if (p !== null && p !== undefined) s.reader.restore?.(p)
+    }
+  }
+}

@@ -1,0 +1,83 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { crashLoop, publishedRows, runJob, writeEvents } from './crash-harness.ts'
+
+const EVENTS = 30_000
+let dir: string
+let input: string
+let expected: string[]
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'squall-crash-'))
+  input = join(dir, 'events.jsonl')
+  writeEvents(input, EVENTS)
+  const out = join(dir, 'reference')
+  const r = await runJob([], { CRASH_INPUT: input, CRASH_OUTPUT: out })
+  expect(r.code, r.stderr).toBe(0)
+  expected = publishedRows(out)
+}, 120_000)
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+describe('crash recovery of a real squall process', () => {
+  it('the reference run produces one row per user and minute', () => {
+    expect(expected.length).toBeGreaterThan(100)
+    expect(new Set(expected).size).toBe(expected.length)
+    const total = expected.reduce((n, row) => n + (JSON.parse(row) as { count: number }).count, 0)
+    expect(total).toBe(EVENTS)
+  })
+
+  it('killed with SIGKILL five times and restarted, the memory backend gives the same rows, none twice', async () => {
+    const stateDir = join(dir, 'state-memory')
+    const output = join(dir, 'out-memory')
+    const r = await crashLoop({ stateDir, output, input, kills: 5, seed: 11, argsFor: () => [], slowUs: 100 })
+    expect(r.killed).toBeGreaterThanOrEqual(4)
+    expect(r.restored).toBeGreaterThanOrEqual(2)
+    expect(publishedRows(output)).toEqual(expected)
+  }, 300_000)
+
+  it('killed and restarted with the LMDB backend, the output equals the uninterrupted run', async () => {
+    const stateDir = join(dir, 'state-lmdb')
+    const output = join(dir, 'out-lmdb')
+    const r = await crashLoop({
+      stateDir,
+      output,
+      input,
+      kills: 3,
+      seed: 12,
+      argsFor: () => ['--state-backend', 'lmdb'],
+      slowUs: 100,
+    })
+    expect(r.restored).toBeGreaterThanOrEqual(1)
+    expect(publishedRows(output)).toEqual(expected)
+  }, 300_000)
+
+  it('on two worker threads, restarted alternately on one and two threads, the output equals the uninterrupted run', async () => {
+    const stateDir = join(dir, 'state-threads')
+    const output = join(dir, 'out-threads')
+    const r = await crashLoop({
+      stateDir,
+      output,
+      input,
+      kills: 3,
+      seed: 13,
+      argsFor: (attempt) => ['--threads', attempt % 2 === 0 ? '2' : '1', '--parallelism', '2'],
+      slowUs: 100,
+    })
+    expect(r.restored).toBeGreaterThanOrEqual(1)
+    expect(publishedRows(output)).toEqual(expected)
+  }, 300_000)
+
+  it('a restart after the job finished publishes nothing new', async () => {
+    const stateDir = join(dir, 'state-done')
+    const output = join(dir, 'out-done')
+    const env = { CRASH_INPUT: input, CRASH_OUTPUT: output }
+    expect((await runJob(['--state-dir', stateDir], env)).code).toBe(0)
+    const again = await runJob(['--state-dir', stateDir], env)
+    expect(again.code).toBe(0)
+    expect(again.stderr).toMatch(/already finished/)
+    expect(publishedRows(output)).toEqual(expected)
+  }, 120_000)
+})

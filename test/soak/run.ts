@@ -1,0 +1,48 @@
+// The long crash loop (`npm run soak`): the crash-test job killed with SIGKILL at least 20 times per
+// variant — memory backend, LMDB backend, worker threads (alternating one and two threads) — each
+// compared row for row with an uninterrupted run. Exits 1 on the first mismatch.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { crashLoop, publishedRows, runJob, writeEvents } from '../integration/crash-harness.ts'
+
+const KILLS = Number(process.env.SOAK_KILLS ?? 20)
+const EVENTS = Number(process.env.SOAK_EVENTS ?? 120_000)
+
+const variants: { name: string; argsFor: (attempt: number) => string[] }[] = [
+  { name: 'memory', argsFor: () => [] },
+  { name: 'lmdb', argsFor: () => ['--state-backend', 'lmdb'] },
+  { name: 'threads', argsFor: (a) => ['--threads', a % 2 === 0 ? '2' : '1', '--parallelism', '2'] },
+]
+
+const dir = mkdtempSync(join(tmpdir(), 'squall-soak-'))
+let failed = false
+try {
+  const input = join(dir, 'events.jsonl')
+  writeEvents(input, EVENTS)
+  const ref = await runJob([], { CRASH_INPUT: input, CRASH_OUTPUT: join(dir, 'reference') })
+  if (ref.code !== 0) throw new Error(`reference run failed:\n${ref.stderr}`)
+  const expected = publishedRows(join(dir, 'reference'))
+  for (const [i, v] of variants.entries()) {
+    const output = join(dir, `out-${v.name}`)
+    const t0 = Date.now()
+    const r = await crashLoop({
+      stateDir: join(dir, `state-${v.name}`),
+      output,
+      input,
+      kills: KILLS,
+      seed: 100 + i,
+      argsFor: v.argsFor,
+      slowUs: 50,
+    })
+    const rows = publishedRows(output)
+    const same = rows.length === expected.length && rows.every((row, j) => row === expected[j])
+    if (!same) failed = true
+    process.stdout.write(
+      `${v.name}: ${r.killed} kills, ${r.restored} restores, ${rows.length}/${expected.length} rows, ${same ? 'equal' : 'DIFFERENT'} (${((Date.now() - t0) / 1000).toFixed(0)} s)\n`,
+    )
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true })
+}
+process.exitCode = failed ? 1 : 0

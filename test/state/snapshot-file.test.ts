@@ -1,0 +1,116 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { keyGroupRange } from '../../src/core/key-group.ts'
+import { KeyedBackend, type StateBackend } from '../../src/state/keyed-backend.ts'
+import { LmdbBackend } from '../../src/state/lmdb-backend.ts'
+import { readSnapshotFile, writeSnapshotFile } from '../../src/state/snapshot-file.ts'
+
+const dir = mkdtempSync(join(tmpdir(), 'squall-snap-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+const MAX = 128
+const backends: [string, (name: string) => StateBackend][] = [
+  ['memory', () => new KeyedBackend('op', MAX, () => 0)],
+  ['lmdb', (name) => LmdbBackend.open(join(dir, name), 'op', MAX, () => 0)],
+]
+
+function fill(b: StateBackend, keys: number): void {
+  const v = b.value<number>('v')
+  const m = b.map<string, number>('m')
+  const l = b.list<string>('l')
+  const r = b.reducing<number>('r', (a, c) => a + c)
+  for (let i = 0; i < keys; i++) {
+    b.currentKey = `k${i}`
+    v.set(i)
+    m.set('a', i)
+    m.set('b', i * 2)
+    l.add(`x${i}`)
+    r.add(i)
+    r.add(1)
+  }
+}
+
+describe.each(backends)('%s backend: snapshot file → restore by key group → continue', (_kind, make) => {
+  it('a store restored into two tasks holds every key exactly once with its value, and keeps counting', async () => {
+    const b = make(`src-${_kind}`)
+    fill(b, 500)
+    const capture = {
+      state: b.capture(),
+      eventTimers: [[60_000, ['k1', 'k2']]] as [number, string[]][],
+      processingTimers: [],
+    }
+    // Writes after the capture must not reach the snapshot.
+    b.currentKey = 'k0'
+    b.value<number>('v').set(999)
+    b.map<string, number>('m').set('a', 999)
+    const path = join(dir, `snap-${_kind}.state`)
+    const bytes = await writeSnapshotFile(path, 'op', 0, capture, MAX)
+    expect(bytes).toBeGreaterThan(0)
+    const restored: StateBackend[] = []
+    const seen = new Set<string>()
+    for (let t = 0; t < 2; t++) {
+      const [from, to] = keyGroupRange(t, MAX, 2)
+      const snap = await readSnapshotFile(path, from, to, MAX)
+      const nb = make(`dst-${_kind}-${t}`)
+      nb.restore(snap.stores, from, to)
+      restored.push(nb)
+      for (const [, keys] of snap.eventTimers) for (const k of keys) seen.add(String(k))
+    }
+    expect([...seen].sort()).toEqual(['k1', 'k2'])
+    let found = 0
+    for (let i = 0; i < 500; i++) {
+      const key = `k${i}`
+      const owners = restored.filter((nb) => {
+        nb.currentKey = key
+        return nb.value<number>('v').get() !== undefined
+      })
+      expect(owners.length).toBe(1)
+      const nb = owners[0]!
+      nb.currentKey = key
+      expect(nb.value<number>('v').get()).toBe(i)
+      expect(nb.map<string, number>('m').get('a')).toBe(i)
+      expect(nb.map<string, number>('m').get('b')).toBe(i * 2)
+      expect(nb.list<string>('l').get()).toEqual([`x${i}`])
+      const r = nb.reducing<number>('r', (a, c) => a + c)
+      expect(r.get()).toBe(i + 1)
+      r.add(10)
+      expect(r.get()).toBe(i + 11)
+      found++
+    }
+    expect(found).toBe(500)
+    for (const nb of [b, ...restored]) nb.close?.()
+  })
+
+  it('TTL: a key not written for longer than its ttl is dropped by expire(now)', () => {
+    let now = 1000
+    const b: StateBackend =
+      _kind === 'memory'
+        ? new KeyedBackend('op', MAX, () => now)
+        : LmdbBackend.open(join(dir, 'ttl'), 'op', MAX, () => now)
+    const v = b.value<number>('seen', { ttl: '10s' })
+    b.currentKey = 'old'
+    v.set(1)
+    now = 8000
+    b.currentKey = 'fresh'
+    v.set(2)
+    expect(b.hasTtl).toBe(true)
+    expect(b.expire(12_000)).toBe(1)
+    b.currentKey = 'old'
+    expect(v.get()).toBeUndefined()
+    b.currentKey = 'fresh'
+    expect(v.get()).toBe(2)
+    b.close?.()
+  })
+})
+
+describe('snapshot file format', () => {
+  it('a file of another format version is refused with ERR_STATE_FORMAT', async () => {
+    const { Packr } = await import('msgpackr')
+    const { writeFileSync } = await import('node:fs')
+    const path = join(dir, 'old.state')
+    writeFileSync(path, new Packr({ structuredClone: true }).pack({ v: 99, stores: [] }))
+    await expect(readSnapshotFile(path, 0, MAX, MAX)).rejects.toMatchObject({ code: 'ERR_STATE_FORMAT' })
+  })
+})
