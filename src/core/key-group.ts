@@ -7,15 +7,21 @@ export const DEFAULT_MAX_PARALLELISM = 128
 
 /**
  * A 32-bit hash of a key, stable across processes, threads and versions (it decides where state lives
- * in checkpoints, so it must never change). Strings use FNV-1a over UTF-16 code units with a final
- * avalanche; numbers hash their decimal text so `1` and `1.0` agree; booleans hash as "true"/"false".
+ * in checkpoints, so it must never change). Integers that fit 32 bits are mixed directly (no string
+ * is made: numeric keys are common and hot); other keys hash their text with FNV-1a over UTF-16 code
+ * units. Both end with the same avalanche. `1` and `"1"` are different keys and may hash apart.
  */
 export function hashKey(key: Key): number {
-  const s = typeof key === 'string' ? key : String(key)
-  let h = 0x811c9dc5
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i)
-    h = Math.imul(h, 0x01000193)
+  let h: number
+  if (typeof key === 'number' && (key | 0) === key) {
+    h = Math.imul(key ^ 0x9e3779b9, 0x01000193)
+  } else {
+    const s = typeof key === 'string' ? key : String(key)
+    h = 0x811c9dc5
+    for (let i = 0; i < s.length; i++) {
+      h ^= s.charCodeAt(i)
+      h = Math.imul(h, 0x01000193)
+    }
   }
   h ^= h >>> 16
   h = Math.imul(h, 0x85ebca6b)

@@ -8,16 +8,16 @@ import type { SlicedWindows } from './assigners.ts'
 import type { Trigger, Firing } from './triggers.ts'
 import type { Fold, WindowLogic } from './window-logic.ts'
 
-/** One slice of one key: its accumulator, and whether it changed since the last early firing. */
-interface Slice<A> {
-  acc: A
-  dirty: boolean
-}
-
-/** The window state of one key, kept in the node's keyed value store `windows`. */
+/**
+ * The window state of one key, kept in the node's keyed value store `windows`. A key has few live
+ * slices (window size / slice, plus out-of-orderness), so they sit in small parallel arrays that a
+ * linear scan searches faster than a Map, and that copy cheaply into checkpoints.
+ */
 interface KeyWindows<A> {
-  /** Slices by start time. */
-  slices: Map<number, Slice<A>>
+  /** Slice start times, and each slice's accumulator and "changed since the last early firing". */
+  starts: number[]
+  accs: A[]
+  dirty: boolean[]
   /** The end of the latest window fired on time. */
   fired: number
   /** A processing-time early firing is pending. */
@@ -81,22 +81,26 @@ export class SlicedWindowOperator<T, A> implements Processor<T, unknown> {
     }
     let st = this.state.get()
     if (st === undefined)
-      st = { slices: new Map(), fired: Number.NEGATIVE_INFINITY, early: false, counts: null }
-    let slice = st.slices.get(s)
-    if (slice === undefined) {
-      slice = { acc: this.fold.add(this.fold.create(), r.value), dirty: false }
-      st.slices.set(s, slice)
+      st = { starts: [], accs: [], dirty: [], fired: Number.NEGATIVE_INFINITY, early: false, counts: null }
+    const starts = st.starts
+    let i = starts.length - 1
+    while (i >= 0 && starts[i] !== s) i--
+    if (i < 0) {
+      i = starts.length
+      starts.push(s)
+      st.accs.push(this.fold.add(this.fold.create(), r.value))
+      st.dirty.push(false)
       const next = this.nextAction(s, wm)
       if (next !== Number.POSITIVE_INFINITY) this.timers.registerEventTimer(next)
     } else {
-      slice.acc = this.fold.add(slice.acc, r.value)
+      st.accs[i] = this.fold.add(st.accs[i]!, r.value)
     }
     this.state.set(st)
     const firstEnd = w.firstEnd(s)
     if (firstEnd - 1 <= wm) this.fireLate(st, s, firstEnd, wm, out)
     if (this.countEvery > 0) this.countTrigger(st, s, wm, out)
     if (this.timeEvery > 0 && w.lastEnd(s) - 1 > wm) {
-      slice.dirty = true
+      st.dirty[i] = true
       if (!st.early) {
         st.early = true
         const now = this.timers.currentProcessingTime()
@@ -121,15 +125,22 @@ export class SlicedWindowOperator<T, A> implements Processor<T, unknown> {
       st.counts?.delete(end)
     }
     let next = Number.POSITIVE_INFINITY
-    for (const s of st.slices.keys()) {
-      if (w.lastEnd(s) - 1 + this.grace <= t) {
-        st.slices.delete(s)
-        continue
-      }
+    const { starts, accs, dirty } = st
+    let kept = 0
+    for (let i = 0; i < starts.length; i++) {
+      const s = starts[i]!
+      if (w.lastEnd(s) - 1 + this.grace <= t) continue
+      starts[kept] = s
+      accs[kept] = accs[i]!
+      dirty[kept] = dirty[i]!
+      kept++
       const a = this.nextAction(s, t)
       if (a < next) next = a
     }
-    if (st.slices.size === 0) {
+    starts.length = kept
+    accs.length = kept
+    dirty.length = kept
+    if (kept === 0) {
       this.state.clear()
       return
     }
@@ -154,31 +165,38 @@ export class SlicedWindowOperator<T, A> implements Processor<T, unknown> {
   /** Emits the window `[start, end)` of the current key from the slices it covers, if any. */
   private fire(st: KeyWindows<A>, start: number, end: number, firing: Firing, out: Collector<unknown>): void {
     const key = this.ctx.currentKey as Key
+    const { starts, accs } = st
     if (this.singleSlice) {
-      const slice = st.slices.get(start)
-      if (slice !== undefined) this.logic.emit(key, start, end, firing, slice.acc, out)
+      const i = starts.indexOf(start)
+      if (i >= 0) this.logic.emit(key, start, end, firing, accs[i]!, out)
       return
     }
+    // Merge in slice order, so order-sensitive aggregates (first, last, collect) see time order.
     const fold = this.fold
-    const sliceMs = this.windows.sliceMs
-    let only: Slice<A> | undefined
+    let only = -1
     let acc!: A
     let merged = false
-    for (let s = start; s < end; s += sliceMs) {
-      const slice = st.slices.get(s)
-      if (slice === undefined) continue
-      if (only === undefined) {
-        only = slice
+    let from = start
+    for (;;) {
+      let at = -1
+      for (let i = 0; i < starts.length; i++) {
+        const s = starts[i]!
+        if (s >= from && s < end && (at < 0 || s < starts[at]!)) at = i
+      }
+      if (at < 0) break
+      from = starts[at]! + 1
+      if (only < 0) {
+        only = at
         continue
       }
       if (!merged) {
-        acc = fold.merge(fold.create(), only.acc)
+        acc = fold.merge(fold.create(), accs[only]!)
         merged = true
       }
-      acc = fold.merge(acc, slice.acc)
+      acc = fold.merge(acc, accs[at]!)
     }
     if (merged) this.logic.emit(key, start, end, firing, acc, out)
-    else if (only !== undefined) this.logic.emit(key, start, end, firing, only.acc, out)
+    else if (only >= 0) this.logic.emit(key, start, end, firing, accs[only]!, out)
   }
 
   /** Re-fires the windows of slice `s` that the watermark has passed but that are within the grace. */
@@ -215,9 +233,10 @@ export class SlicedWindowOperator<T, A> implements Processor<T, unknown> {
     const wm = this.timers.currentWatermark()
     const w = this.windows
     const ends = new Set<number>()
-    for (const [s, slice] of st.slices) {
-      if (!slice.dirty) continue
-      slice.dirty = false
+    for (let i = 0; i < st.starts.length; i++) {
+      if (!st.dirty[i]) continue
+      st.dirty[i] = false
+      const s = st.starts[i]!
       for (let end = this.firstUnfired(s, wm); end <= w.lastEnd(s); end += this.step) ends.add(end)
     }
     for (const end of [...ends].sort((a, b) => a - b)) this.fire(st, w.startOf(end), end, 'early', out)
