@@ -2,20 +2,23 @@
 
 import { readFileSync } from 'node:fs'
 import { SquallError } from '../core/errors.ts'
-import { COMMANDS, type Command } from './commands.ts'
+import { COMMANDS } from './commands.ts'
 
-const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version
 
 /** The top-level help a newcomer reads first. */
-export function helpText(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.usage.length))
+export async function helpText(): Promise<string> {
+  const commands = await Promise.all(COMMANDS.map((c) => c.load()))
+  const width = Math.max(...commands.map((c) => c.usage.length))
   return [
     `squall ${VERSION} — stateful stream processing for Node.js`,
     '',
     'Usage: squall <command> [options]',
     '',
     'Commands:',
-    ...COMMANDS.map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}`),
+    ...commands.map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}`),
     '',
     'Options for every command:',
     '  -h, --help     show help for the command',
@@ -35,18 +38,19 @@ export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv
   if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
     if (name === 'help' && rest[0]) return main([rest[0], '--help'])
-    process.stdout.write(`${helpText()}\n`)
+    process.stdout.write(`${await helpText()}\n`)
     return name === undefined ? 1 : 0
   }
   if (name === '-v' || name === '--version' || name === 'version') {
     process.stdout.write(`${VERSION}\n`)
     return 0
   }
-  const command: Command | undefined = COMMANDS.find((c) => c.name === name)
-  if (!command) {
+  const entry = COMMANDS.find((c) => c.name === name)
+  if (!entry) {
     process.stderr.write(`squall: unknown command "${name}". Run "squall --help" for the list of commands.\n`)
     return 2
   }
+  const command = await entry.load()
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(`${command.help}\n`)
     return 0

@@ -3,9 +3,6 @@
 import { availableParallelism } from 'node:os'
 import { SquallError } from '../core/errors.ts'
 import { runModule } from '../runtime/embedded/runner.ts'
-import { isPipelineFile } from '../pipeline/load.ts'
-import { startPipeline } from '../pipeline/run.ts'
-import { serveModule } from '../server/job-server.ts'
 import type { JobStateOptions } from '../runtime/checkpoint-recovery.ts'
 import { type Duration, toMillis } from '../core/duration.ts'
 import type { Job } from '../runtime/job.ts'
@@ -44,8 +41,16 @@ function stateOption(values: { [flag: string]: string | undefined }): { state?: 
   const interval = values['checkpoint-interval']
   const backend = values['state-backend']
   if (dir === undefined) {
-    const stray = [interval && '--checkpoint-interval', backend && '--state-backend', from && '--from-checkpoint'].filter(Boolean)
-    if (stray.length > 0) throw new SquallError('ERR_CLI_USAGE', `${stray.join(', ')} need --state-dir DIR (where checkpoints go)`)
+    const stray = [
+      interval && '--checkpoint-interval',
+      backend && '--state-backend',
+      from && '--from-checkpoint',
+    ].filter(Boolean)
+    if (stray.length > 0)
+      throw new SquallError(
+        'ERR_CLI_USAGE',
+        `${stray.join(', ')} need --state-dir DIR (where checkpoints go)`,
+      )
     return {}
   }
   if (backend !== undefined && backend !== 'memory' && backend !== 'lmdb') {
@@ -57,7 +62,10 @@ function stateOption(values: { [flag: string]: string | undefined }): { state?: 
       checkpointInterval = /^\d+$/.test(interval) ? Number(interval) : interval
       toMillis(checkpointInterval, '--checkpoint-interval')
     } catch {
-      throw new SquallError('ERR_CLI_USAGE', `--checkpoint-interval: expected a duration like "5s" or "200ms", got "${interval}"`)
+      throw new SquallError(
+        'ERR_CLI_USAGE',
+        `--checkpoint-interval: expected a duration like "5s" or "200ms", got "${interval}"`,
+      )
     }
   }
   return {
@@ -90,8 +98,8 @@ export function handleSignals(job: Job): () => void {
 
 export const runCommand: Command = {
   name: 'run',
-  usage: 'run <module> [--threads N]',
-  summary: 'run a topology module (.ts or .js)',
+  usage: 'run <module.ts | pipeline.yaml> [--threads N]',
+  summary: 'run a topology module or a pipeline file',
   help: HELP,
   async run(args) {
     const { values: flags, positionals } = parse('run', args, {
@@ -108,8 +116,10 @@ export const runCommand: Command = {
     })
     const values = flags as { [flag: string]: string | undefined }
     const path = positionals[0]
-    if (!path) throw new SquallError('ERR_CLI_USAGE', 'missing <module>. Usage: squall run <module> [--threads N]')
-    const threads = values.threads === 'auto' ? availableParallelism() : (positiveInt('threads', values.threads) ?? 1)
+    if (!path)
+      throw new SquallError('ERR_CLI_USAGE', 'missing <module>. Usage: squall run <module> [--threads N]')
+    const threads =
+      values.threads === 'auto' ? availableParallelism() : (positiveInt('threads', values.threads) ?? 1)
     const parallelism = positiveInt('parallelism', values.parallelism)
     const runOptions = {
       threads,
@@ -119,11 +129,15 @@ export const runCommand: Command = {
     }
     const httpPort = values.http === undefined ? undefined : Number(values.http)
     if (httpPort !== undefined && !(Number.isInteger(httpPort) && httpPort >= 0 && httpPort < 65536)) {
-      throw new SquallError('ERR_CLI_USAGE', `--http: expected a port number in 0..65535, got "${values.http}"`)
+      throw new SquallError(
+        'ERR_CLI_USAGE',
+        `--http: expected a port number in 0..65535, got "${values.http}"`,
+      )
     }
     const token = values.token ?? process.env.SQUALL_TOKEN
-    const pipeline = isPipelineFile(path)
-      ? await startPipeline(path, runOptions, {
+    // The pipeline engine and the HTTP server load only when used.
+    const pipeline = /\.(ya?ml|json)$/i.test(path)
+      ? await (await import('../pipeline/run.ts')).startPipeline(path, runOptions, {
           ...(httpPort === undefined ? {} : { port: httpPort }),
           ...(values['http-host'] ? { host: values['http-host'] } : {}),
           ...(token ? { token } : {}),
@@ -132,7 +146,7 @@ export const runCommand: Command = {
     const served =
       pipeline !== undefined || httpPort === undefined
         ? undefined
-        : await serveModule(path, runOptions, {
+        : await (await import('../server/job-server.ts')).serveModule(path, runOptions, {
             port: httpPort,
             ...(values['http-host'] ? { host: values['http-host'] } : {}),
             ...(token ? { token } : {}),

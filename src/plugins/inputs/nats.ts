@@ -3,7 +3,7 @@
 // replays exactly what the job had not yet checkpointed. The stream is read by an ephemeral consumer
 // without acks, created at that sequence (works on nats-server 2.9).
 
-import { AckPolicy, connect, DeliverPolicy, type NatsConnection, nanos } from 'nats'
+import type { NatsConnection } from 'nats'
 import { z } from 'zod'
 import { SquallError } from '../../core/errors.ts'
 import type { Record } from '../../core/record.ts'
@@ -54,6 +54,7 @@ const decoder = new TextDecoder()
 
 class NatsReader implements SourceReader<unknown> {
   private nc: NatsConnection | undefined
+  private nats: Pick<typeof import('nats'), 'AckPolicy' | 'DeliverPolicy' | 'nanos'> | undefined
   private queue: Record<unknown>[] = []
   private head = 0
   /** The last stream sequence handed out (JetStream only). */
@@ -76,6 +77,9 @@ class NatsReader implements SourceReader<unknown> {
 
   async open(): Promise<void> {
     const c = this.config
+    // Loaded on first use: jobs without NATS do not pay for the client.
+    const { connect, AckPolicy, DeliverPolicy, nanos } = await import('nats')
+    this.nats = { AckPolicy, DeliverPolicy, nanos }
     this.nc = await connect({
       servers: c.servers,
       ...(c.user === undefined ? {} : { user: c.user }),
@@ -141,12 +145,12 @@ class NatsReader implements SourceReader<unknown> {
       }
       const jsm = await nc.jetstreamManager()
       const info = await jsm.consumers.add(c.stream, {
-        ack_policy: AckPolicy.None,
-        inactive_threshold: nanos(60_000),
+        ack_policy: this.nats!.AckPolicy.None,
+        inactive_threshold: this.nats!.nanos(60_000),
         ...(c.subject === undefined ? {} : { filter_subject: c.subject }),
         ...(this.seq > 0
-          ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.seq + 1 }
-          : { deliver_policy: DeliverPolicy.All }),
+          ? { deliver_policy: this.nats!.DeliverPolicy.StartSequence, opt_start_seq: this.seq + 1 }
+          : { deliver_policy: this.nats!.DeliverPolicy.All }),
       })
       this.consumer = info.name
       const consumer = await nc.jetstream().consumers.get(c.stream, info.name)

@@ -2,7 +2,7 @@
 // stream's acks and sets `Nats-Msg-Id`, so a chunk sent again is stored once (dedup window).
 
 import { createHash } from 'node:crypto'
-import { connect, headers, type NatsConnection } from 'nats'
+import type { NatsConnection, headers as natsHeaders } from 'nats'
 import { z } from 'zod'
 import type { Record } from '../../core/record.ts'
 import { defineOutput } from '../define.ts'
@@ -60,9 +60,13 @@ export default defineOutput({
         kind: 'nats',
         create: () => {
           let nc: NatsConnection | undefined
+          let headers!: typeof natsHeaders
           return {
             async open() {
-              nc = await connect({
+              // Loaded on first use: jobs without NATS do not pay for the client.
+              const nats = await import('nats')
+              headers = nats.headers
+              nc = await nats.connect({
                 servers: config.servers,
                 ...(config.user === undefined ? {} : { user: config.user }),
                 ...(config.pass === undefined ? {} : { pass: config.pass }),

@@ -1,7 +1,7 @@
 // The PostgreSQL output: each chunk is one multi-row INSERT, an upsert by a key (ON CONFLICT … DO
 // UPDATE) when `key` is set, so a chunk sent again leaves the table as it was: idempotent delivery.
 
-import pg from 'pg'
+import type pg from 'pg'
 import { z } from 'zod'
 import { SquallError } from '../../core/errors.ts'
 import type { Record } from '../../core/record.ts'
@@ -156,7 +156,9 @@ export default defineOutput({
         create: () => {
           let pool: pg.Pool | undefined
           return {
-            open() {
+            async open() {
+              // Loaded on first use: jobs without PostgreSQL do not pay for the client.
+              const { default: pg } = await import('pg')
               pool = new pg.Pool({
                 connectionString: config.connection,
                 max: 1,

@@ -1,7 +1,7 @@
 // The Redis output: one command per record (SET, HSET, XADD, PUBLISH or LPUSH) on a key rendered from
 // the record, a whole chunk sent as one pipeline (one round trip); connection errors are retried.
 
-import { type ChainableCommander, Redis, ReplyError } from 'ioredis'
+import type { ChainableCommander, Redis } from 'ioredis'
 import { z } from 'zod'
 import { SquallError } from '../../core/errors.ts'
 import type { Record } from '../../core/record.ts'
@@ -63,7 +63,7 @@ export function redisRetryable(error: unknown): boolean {
 }
 
 function isReplyError(error: unknown): error is Error {
-  return error instanceof (ReplyError as typeof Error)
+  return error instanceof Error && error.name === 'ReplyError'
 }
 
 /** A failed reply as the error of the chunk: reply errors named as refusals, others as they are. */
@@ -158,7 +158,9 @@ export default defineOutput({
         create: () => {
           let client: Redis | undefined
           return {
-            open() {
+            async open() {
+              // Loaded on first use: jobs without Redis do not pay for the client.
+              const { Redis } = await import('ioredis')
               client = new Redis(config.url, {
                 lazyConnect: false,
                 maxRetriesPerRequest: 1,
