@@ -1,0 +1,138 @@
+// Nexmark q0–q8 in SQL: events per second per core through Squall's planner and operators on one
+// thread, over generated events held in memory (generation is not timed); q0, q1, q2 and q5 are
+// compared with hand-written plain-Node loops doing the same work in the same run.
+// Run: npm run bench -- nexmark   (BENCH_NEXMARK_EVENTS sets the number of events, default 1 000 000)
+
+import type { SinkSpec } from '../src/core/source.ts'
+import { planQuery } from '../src/query/planner.ts'
+import { runEmbedded } from '../src/runtime/embedded/runner.ts'
+import { type BenchRow, compareRates, row } from './harness.ts'
+import { NexmarkGenerator } from './nexmark/generator.ts'
+import type { Bid } from './nexmark/model.ts'
+import {
+  NEXMARK_QUERIES,
+  type NexmarkTables,
+  arraySource,
+  nexmarkCatalog,
+  splitEvents,
+} from './nexmark/queries.ts'
+
+const EVENTS = Number(process.env.BENCH_NEXMARK_EVENTS ?? 1_000_000)
+
+/** Counts what reaches it, so the results are not optimised away. */
+function countingSink(): SinkSpec & { count: number } {
+  const s = {
+    kind: 'count',
+    count: 0,
+    create: () => ({
+      write: (records: unknown[]) => {
+        s.count += records.length
+      },
+    }),
+  }
+  return s
+}
+
+/** Runs one query to its end on one thread; returns its running time in seconds. */
+async function runSql(name: string, t: NexmarkTables): Promise<number> {
+  const catalog = nexmarkCatalog({
+    person: arraySource(t.person),
+    auction: arraySource(t.auction),
+    bid: arraySource(t.bid),
+  })
+  const plan = planQuery(NEXMARK_QUERIES[name]!, catalog, {
+    sink: { spec: countingSink() },
+    timestamps: 'ms',
+  })
+  const result = await runEmbedded(plan.topology, { threads: 1, log: () => {} }).done
+  return result.runningMs / 1000
+}
+
+/** Rows read by a query: the sizes of the tables it names. */
+function rowsRead(name: string, t: NexmarkTables): number {
+  const sql = NEXMARK_QUERIES[name]!
+  let n = 0
+  if (/\bbid\b/.test(sql)) n += t.bid.length
+  if (/\bauction\b/.test(sql) && /TABLE auction|auction AS|auction A\b/.test(sql)) n += t.auction.length
+  if (/\bperson\b/.test(sql)) n += t.person.length
+  return n
+}
+
+let sunk = 0
+
+function plainQ0(bids: readonly Bid[]): void {
+  const out: object[] = []
+  for (const b of bids)
+    out.push({ auction: b.auction, bidder: b.bidder, price: b.price, dateTime: b.dateTime, extra: b.extra })
+  sunk += out.length
+}
+
+function plainQ1(bids: readonly Bid[]): void {
+  const out: object[] = []
+  for (const b of bids)
+    out.push({
+      auction: b.auction,
+      bidder: b.bidder,
+      price: 0.908 * b.price,
+      dateTime: b.dateTime,
+      extra: b.extra,
+    })
+  sunk += out.length
+}
+
+function plainQ2(bids: readonly Bid[]): void {
+  const out: object[] = []
+  for (const b of bids) if (b.auction % 123 === 0) out.push({ auction: b.auction, price: b.price })
+  sunk += out.length
+}
+
+/** q5 by hand: counts per (window, auction) for hopping windows, hottest auctions when a window closes. */
+function plainQ5(bids: readonly Bid[]): void {
+  const slide = 2000
+  const size = 10_000
+  const windows = new Map<number, Map<number, number>>()
+  let out = 0
+  const close = (upTo: number) => {
+    for (const [start, counts] of windows) {
+      if (start + size > upTo) continue
+      let max = 0
+      for (const n of counts.values()) if (n > max) max = n
+      for (const n of counts.values()) if (n >= max) out++
+      windows.delete(start)
+    }
+  }
+  for (const b of bids) {
+    const t = b.dateTime
+    close(t)
+    for (let s = t - (t % slide); s > t - size; s -= slide) {
+      let m = windows.get(s)
+      if (m === undefined) windows.set(s, (m = new Map()))
+      m.set(b.auction, (m.get(b.auction) ?? 0) + 1)
+    }
+  }
+  close(Number.POSITIVE_INFINITY)
+  sunk += out
+}
+
+export async function bench(): Promise<BenchRow[]> {
+  const tables = splitEvents(NexmarkGenerator.create().nextBatch(EVENTS))
+  const rows: BenchRow[] = []
+  const bids = tables.bid
+  const pairs: [string, (b: readonly Bid[]) => void, number][] = [
+    ['q0', plainQ0, 0.7],
+    ['q1', plainQ1, 0.7],
+    ['q2', plainQ2, 0.7],
+    ['q5', plainQ5, 0.3],
+  ]
+  for (const [name, plain, target] of pairs) {
+    const [squall, base] = await compareRates(bids.length, 3, [() => runSql(name, tables), () => plain(bids)])
+    rows.push(row(`nexmark ${name} (SQL) vs plain loop`, squall!, base!, target, `${bids.length} bids`))
+  }
+  for (const name of ['q3', 'q4', 'q7', 'q8']) {
+    const n = rowsRead(name, tables)
+    const [rate] = await compareRates(n, 2, [() => runSql(name, tables)])
+    rows.push(row(`nexmark ${name} (SQL), events/s`, rate!, rate!, 1, `${n} events read; no plain baseline`))
+  }
+  if (sunk < 0) console.log(sunk)
+  return rows
+}

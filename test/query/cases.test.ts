@@ -1,0 +1,119 @@
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, test } from 'vitest'
+import type { SourceSpec } from '../../src/core/source.ts'
+import { ChangelogTable } from '../../src/query/changelog.ts'
+import { type Catalog, type QueryPlan, planQuery, timeReader } from '../../src/query/planner.ts'
+import { collect } from '../../src/plugins/outputs/collect.ts'
+import { TestDriver } from '../../src/runtime/test-driver.ts'
+
+// Each cases/<name>.sql starts with `-- tables: a@time, b` (tables read from cases/<table>.jsonl,
+// `@col` makes col the event time) and is checked against cases/<name>.expected.jsonl: the rows of
+// an append-only query, or the final table of an updating one, compared as multisets.
+const DIR = join(import.meta.dirname, 'cases')
+const idle: SourceSpec = { kind: 'case', bounded: true, create: () => ({ nextBatch: () => null }) }
+
+interface Case {
+  name: string
+  sql: string
+  tables: { name: string; time?: string; rows: object[] }[]
+}
+
+function loadCase(name: string): Case {
+  const sql = readFileSync(join(DIR, `${name}.sql`), 'utf8')
+  const header = /^--\s*tables:\s*(.+)$/m.exec(sql)
+  if (!header) throw new Error(`${name}.sql: first line must be "-- tables: ..."`)
+  const tables = header[1]!.split(',').map((t) => {
+    const [table, time] = t.trim().split('@') as [string, string | undefined]
+    const rows = readFileSync(join(DIR, `${table}.jsonl`), 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => JSON.parse(l) as object)
+    return { name: table, ...(time ? { time } : {}), rows }
+  })
+  return { name, sql, tables }
+}
+
+function plan(c: Case): QueryPlan {
+  const catalog: Catalog = Object.fromEntries(
+    c.tables.map((t) => [
+      t.name,
+      {
+        source: idle,
+        sample: t.rows,
+        ...(t.time ? { eventTime: { column: t.time, watermarkDelayMs: 0 } } : {}),
+      },
+    ]),
+  )
+  return planQuery(c.sql, catalog, { sink: { spec: collect(), name: 'out' } })
+}
+
+/** Pushes the rows of every table, interleaved by event time, from `from` to `to` (fractions). */
+function push(d: TestDriver, c: Case, from: number, to: number): void {
+  const all: { table: string; value: object; time: number }[] = []
+  for (const t of c.tables) {
+    const read = t.time ? timeReader(t.time) : () => 0
+    for (const value of t.rows) all.push({ table: t.name, value, time: read(value) ?? 0 })
+  }
+  all.sort((a, b) => a.time - b.time)
+  const part = all.slice(Math.floor(all.length * from), Math.floor(all.length * to))
+  for (const r of part) d.pushRecords(r.table, [{ value: r.value, time: r.time }])
+}
+
+function finalRows(p: QueryPlan, values: unknown[]): string[] {
+  if (!p.updating) return values.map((v) => JSON.stringify(v)).sort()
+  const table = new ChangelogTable()
+  for (const v of values) table.apply(v as never)
+  expect(table.unmatched).toBe(0)
+  return table
+    .toRows()
+    .map((r) => JSON.stringify(r))
+    .sort()
+}
+
+function expected(name: string): string[] {
+  return readFileSync(join(DIR, `${name}.expected.jsonl`), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.stringify(JSON.parse(l)))
+    .sort()
+}
+
+const names = readdirSync(DIR)
+  .filter((f) => f.endsWith('.sql'))
+  .map((f) => f.slice(0, -4))
+  .sort()
+
+describe('SQL cases', () => {
+  test('there are at least 12 cases', () => {
+    expect(names.length).toBeGreaterThanOrEqual(12)
+  })
+
+  for (const name of names) {
+    test(`${name}: runs straight through to the expected rows`, () => {
+      const c = loadCase(name)
+      const p = plan(c)
+      const d = new TestDriver(p.topology, { parallelism: 1 })
+      push(d, c, 0, 1)
+      d.end()
+      const got = finalRows(p, d.values('out'))
+      if (process.env.SQUALL_WRITE_CASES)
+        writeFileSync(join(DIR, `${name}.expected.jsonl`), `${got.join('\n')}\n`)
+      expect(got).toEqual(expected(name))
+    })
+
+    test(`${name}: snapshotted halfway and resumed at parallelism 3 gives the same rows`, () => {
+      const c = loadCase(name)
+      const first = plan(c)
+      const d1 = new TestDriver(first.topology, { parallelism: 1 })
+      push(d1, c, 0, 0.5)
+      const before = d1.values('out')
+      const snap = d1.snapshot()
+      const second = plan(c)
+      const d2 = new TestDriver(second.topology, { parallelism: 3 }).restore(snap)
+      push(d2, c, 0.5, 1)
+      d2.end()
+      expect(finalRows(second, [...before, ...d2.values('out')])).toEqual(expected(name))
+    })
+  }
+})

@@ -1,0 +1,243 @@
+import { describe, expect, test } from 'vitest'
+import type { SquallError } from '../../src/core/errors.ts'
+import type { SourceSpec } from '../../src/core/source.ts'
+import { ChangelogTable } from '../../src/query/changelog.ts'
+import { type Catalog, planQuery, requireAppendOnly } from '../../src/query/planner.ts'
+import { TestDriver } from '../../src/runtime/test-driver.ts'
+import { collect } from '../../src/plugins/outputs/collect.ts'
+
+const idle: SourceSpec = { kind: 'test', bounded: true, create: () => ({ nextBatch: () => null }) }
+const T0 = Date.UTC(2024, 0, 1)
+const at = (s: number) => T0 + s * 1000
+
+const catalog: Catalog = {
+  bids: {
+    source: idle,
+    schema: { auction: 'BIGINT', bidder: 'BIGINT', price: 'BIGINT', ts: 'TIMESTAMP(3)' },
+    eventTime: { column: 'ts', watermarkDelayMs: 0 },
+  },
+  people: { source: idle, schema: { id: 'BIGINT', name: 'STRING', city: 'STRING' } },
+}
+
+function bid(auction: number, bidder: number, price: number, s: number) {
+  return { value: { auction, bidder, price, ts: at(s) }, time: at(s) }
+}
+
+/** Plans `sql`, runs the records through a TestDriver and returns what the sink got. */
+function run(sql: string, input: { [table: string]: { value: object; time?: number }[] }, parallelism = 1) {
+  const plan = planQuery(sql, catalog, { sink: { spec: collect() } })
+  const d = new TestDriver(plan.topology, { parallelism })
+  for (const [table, records] of Object.entries(input)) d.pushRecords(table, records)
+  d.end()
+  return { plan, values: d.values<Record<string, unknown>>('sink') }
+}
+
+const BIDS = [bid(1, 10, 5, 1), bid(1, 11, 50, 2), bid(2, 10, 20, 12), bid(1, 12, 7, 14), bid(2, 11, 30, 25)]
+
+describe('planQuery', () => {
+  test('projection and filter compute columns per row and keep the append-only shape', () => {
+    const { plan, values } = run('SELECT auction, price * 2 AS doubled FROM bids WHERE price > 10', {
+      bids: BIDS,
+    })
+    expect(plan.updating).toBe(false)
+    expect(plan.columns).toEqual(['auction', 'doubled'])
+    expect(values).toEqual([
+      { auction: 1, doubled: 100 },
+      { auction: 2, doubled: 40 },
+      { auction: 2, doubled: 60 },
+    ])
+  })
+
+  test('a TUMBLE aggregation emits one final row per key and window once the watermark passes', () => {
+    const sql = `SELECT auction, window_start, window_end, COUNT(*) AS n, MAX(price) AS top
+      FROM TABLE(TUMBLE(TABLE bids, DESCRIPTOR(ts), INTERVAL '10' SECOND))
+      GROUP BY auction, window_start, window_end`
+    const { plan, values } = run(sql, { bids: BIDS })
+    expect(plan.updating).toBe(false)
+    const rows = values.map((v) => `${v.auction} ${v.window_start} ${v.n} ${v.top}`).sort()
+    expect(rows).toEqual([
+      '1 2024-01-01 00:00:00.000 2 50',
+      '1 2024-01-01 00:00:10.000 1 7',
+      '2 2024-01-01 00:00:10.000 1 20',
+      '2 2024-01-01 00:00:20.000 1 30',
+    ])
+  })
+
+  test('a window fires only when the watermark passes its end, not before', () => {
+    const plan = planQuery(
+      "SELECT window_start, COUNT(*) AS n FROM TABLE(TUMBLE(TABLE bids, DESCRIPTOR(ts), INTERVAL '10' SECOND)) GROUP BY window_start, window_end",
+      catalog,
+      { sink: { spec: collect() } },
+    )
+    const d = new TestDriver(plan.topology)
+    d.pushRecords('bids', [bid(1, 1, 1, 1), bid(1, 1, 1, 9)])
+    expect(d.values('sink')).toEqual([])
+    d.pushRecords('bids', [bid(1, 1, 1, 10)])
+    expect(d.values('sink')).toEqual([{ window_start: '2024-01-01 00:00:00.000', n: 2 }])
+  })
+
+  test('a HOP aggregation counts each row in every window it falls in', () => {
+    const sql = `SELECT window_start, COUNT(*) AS n FROM TABLE(HOP(TABLE bids, DESCRIPTOR(ts), INTERVAL '5' SECOND, INTERVAL '10' SECOND))
+      GROUP BY window_start, window_end`
+    const { values } = run(sql, { bids: BIDS })
+    const got = Object.fromEntries(values.map((v) => [String(v.window_start).slice(11, 19), v.n]))
+    const expected: Record<string, number> = {}
+    for (const b of BIDS) {
+      const s = (b.time - T0) / 1000
+      for (let w = Math.floor(s / 5) * 5; w > s - 10; w -= 5) {
+        if (w < -5) continue
+        const key = new Date(T0 + w * 1000).toISOString().slice(11, 19)
+        expected[key] = (expected[key] ?? 0) + 1
+      }
+    }
+    expect(got).toEqual(expected)
+  })
+
+  test('a GROUP BY without a window is updating: +I, then -U/+U as the group changes', () => {
+    const { plan, values } = run(
+      'SELECT auction, COUNT(*) AS n, SUM(price) AS total FROM bids GROUP BY auction',
+      {
+        bids: BIDS.slice(0, 3),
+      },
+    )
+    expect(plan.updating).toBe(true)
+    expect(plan.key).toEqual(['auction'])
+    expect(plan.warnings.join()).toMatch(/state grows/)
+    expect(values).toEqual([
+      { op: '+I', row: { auction: 1, n: 1, total: 5 } },
+      { op: '-U', row: { auction: 1, n: 1, total: 5 } },
+      { op: '+U', row: { auction: 1, n: 2, total: 55 } },
+      { op: '+I', row: { auction: 2, n: 1, total: 20 } },
+    ])
+  })
+
+  test('an aggregate over an updating input retracts old rows: the count of auctions per bid count', () => {
+    const sql =
+      'SELECT n, COUNT(*) AS auctions FROM (SELECT auction, COUNT(*) AS n FROM bids GROUP BY auction) GROUP BY n'
+    const { values } = run(sql, { bids: BIDS })
+    const table = new ChangelogTable()
+    for (const v of values) table.apply(v as never)
+    // auction 1 has 3 bids, auction 2 has 2
+    expect(table.toRows().sort((a, b) => (a.n as number) - (b.n as number))).toEqual([
+      { n: 2, auctions: 1 },
+      { n: 3, auctions: 1 },
+    ])
+    expect(table.unmatched).toBe(0)
+  })
+
+  test('HAVING filters groups after aggregation', () => {
+    const sql = 'SELECT auction, MAX(price) AS top FROM bids GROUP BY auction HAVING COUNT(*) >= 3'
+    const { values } = run(sql, { bids: BIDS })
+    const table = new ChangelogTable()
+    for (const v of values) table.apply(v as never)
+    expect(table.toRows()).toEqual([{ auction: 1, top: 50 }])
+  })
+
+  test('strict planning refuses a GROUP BY whose state grows without bound', () => {
+    expect(() =>
+      planQuery('SELECT auction, COUNT(*) FROM bids GROUP BY auction', catalog, { strict: true }),
+    ).toThrow(expect.objectContaining({ code: 'ERR_SQL_UNBOUNDED_STATE' }))
+  })
+
+  test('requireAppendOnly refuses an updating plan and names the sink', () => {
+    const plan = planQuery('SELECT auction, COUNT(*) AS n FROM bids GROUP BY auction', catalog)
+    expect(() => requireAppendOnly(plan, 'archive')).toThrow(/sink "archive" takes only appended rows/)
+    expect(() =>
+      planQuery('SELECT auction FROM bids', catalog, { sink: { spec: collect(), appendOnly: true } }),
+    ).not.toThrow()
+    try {
+      planQuery('SELECT auction, COUNT(*) AS n FROM bids GROUP BY auction', catalog, {
+        sink: { spec: collect(), name: 'files', appendOnly: true },
+      })
+      expect.unreachable()
+    } catch (e) {
+      expect((e as SquallError).code).toBe('ERR_SQL_UPDATING_SINK')
+    }
+  })
+
+  test('ORDER BY on a non-time column is refused with a way out', () => {
+    expect(() => planQuery('SELECT * FROM bids ORDER BY price DESC LIMIT 3', catalog)).toThrow(/ROW_NUMBER/)
+  })
+
+  test('an unknown table suggests the closest name', () => {
+    expect(() => planQuery('SELECT * FROM bid', catalog)).toThrow(/unknown table "bid"; did you mean "bids"/)
+  })
+
+  test('a column that is neither grouped nor aggregated is named in the error', () => {
+    expect(() => planQuery('SELECT auction, price FROM bids GROUP BY auction', catalog)).toThrow(
+      /"price" is neither grouped nor aggregated/,
+    )
+  })
+
+  test('a window TVF over a column that is not the time attribute is refused', () => {
+    expect(() =>
+      planQuery(
+        "SELECT COUNT(*) FROM TABLE(TUMBLE(TABLE people, DESCRIPTOR(id), INTERVAL '1' SECOND)) GROUP BY window_start, window_end",
+        catalog,
+      ),
+    ).toThrow(/not a time attribute/)
+  })
+
+  test('explain lists operators, their state and whether results update', () => {
+    const plan = planQuery('SELECT auction, COUNT(*) AS n FROM bids GROUP BY auction', catalog)
+    const text = plan.explain()
+    expect(text).toMatch(/Source\s+bids/)
+    expect(text).toMatch(/GroupAggregate/)
+    expect(text).toMatch(/state: one accumulator per group/)
+    expect(text).toMatch(/updating: a changelog/)
+  })
+
+  test('views are planned once and can be read by the query', () => {
+    const sql = `CREATE VIEW big AS SELECT auction, price FROM bids WHERE price >= 20;
+      SELECT auction, price FROM big WHERE auction = 2`
+    const { values } = run(sql, { bids: BIDS })
+    expect(values).toEqual([
+      { auction: 2, price: 20 },
+      { auction: 2, price: 30 },
+    ])
+  })
+
+  test('UNION ALL merges two branches with the same columns', () => {
+    const sql =
+      'SELECT auction AS id FROM bids WHERE price < 10 UNION ALL SELECT bidder AS id FROM bids WHERE price > 40'
+    const { values } = run(sql, { bids: BIDS })
+    expect(values.map((v) => v.id).sort()).toEqual([1, 1, 11])
+  })
+
+  test('keyed operators give the same rows at parallelism 3 as at 1', () => {
+    const sql = `SELECT auction, window_start, SUM(price) AS total FROM TABLE(TUMBLE(TABLE bids, DESCRIPTOR(ts), INTERVAL '10' SECOND))
+      GROUP BY auction, window_start, window_end`
+    const one = run(sql, { bids: BIDS }, 1)
+      .values.map((v) => JSON.stringify(v))
+      .sort()
+    const three = run(sql, { bids: BIDS }, 3)
+      .values.map((v) => JSON.stringify(v))
+      .sort()
+    expect(three).toEqual(one)
+  })
+})
+
+describe('sqlPlanner', () => {
+  test('plans over a running job’s tables, taking the time attribute from the watermark strategy', async () => {
+    const { WatermarkStrategy } = await import('../../src/core/watermark.ts')
+    const { schemaOf } = await import('../../src/query/row-schema.ts')
+    const { sqlPlanner } = await import('../../src/query/planner.ts')
+    const tables = new Map([
+      [
+        'bids',
+        {
+          name: 'bids',
+          source: idle,
+          watermarks: WatermarkStrategy.forBoundedOutOfOrderness<unknown>(0).withTimestamp('ts'),
+          schema: schemaOf('bids', { auction: 'BIGINT', price: 'BIGINT', ts: 'TIMESTAMP(3)' }),
+        },
+      ],
+    ])
+    const plan = sqlPlanner(
+      "SELECT window_start, COUNT(*) AS n FROM TABLE(TUMBLE(TABLE bids, DESCRIPTOR(ts), INTERVAL '10' SECOND)) GROUP BY window_start, window_end",
+      tables,
+    )
+    expect(plan.updating).toBe(false)
+    expect(plan.columns).toEqual(['window_start', 'n'])
+  })
+})
