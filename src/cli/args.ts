@@ -17,6 +17,7 @@ export function positiveInt(name: string, value: string | undefined): number | u
   if (value === undefined) return undefined
   if (value === 'auto') return undefined
   const n = Number(value)
-  if (!Number.isInteger(n) || n < 1) throw new SquallError('ERR_CLI_USAGE', `--${name}: expected a positive integer, got "${value}"`)
+  if (!Number.isInteger(n) || n < 1)
+    throw new SquallError('ERR_CLI_USAGE', `--${name}: expected a positive integer, got "${value}"`)
   return n
 }
