@@ -57,37 +57,30 @@ export interface BruteForceSnapshot {
 }
 
 /**
- * Detects N failed logins within T per IP or per user.
+ * The brute-force pattern with its options resolved and checked, applied to one key's failure times
+ * (a sorted array the caller keeps: in a detector's map, or in an engine's keyed state).
  *
  * - With `then: 'success'`: a success at time t alerts when at least N failures of the same key lie
  *   in (t − T, t]. Every success clears the key's failures, alert or not.
  * - Without `then`: the N-th failure within T alerts, and clears the key's failures, so a
  *   continuing attack alerts once per N further failures.
- * - Events must arrive in event-time order per key (an engine sorts them by watermark); a failure
- *   older than the key's latest is kept in order but counts only if it is within T of the decision.
- * - State: at most `maxTracked` failure times per key; `evictIdle(now)` forgets keys idle for `idle`.
+ * - Events must arrive in event-time order per key; a failure older than the key's latest is kept in
+ *   order but counts only if it is within T of the decision.
  */
-export class BruteForceDetector {
+export class BruteForceRule {
   readonly failures: number
   readonly within: number
   /** Whether a success must follow the failures (the `then: 'success'` option). */
   readonly requireSuccess: boolean
   readonly by: 'ip' | 'user'
+  /** A key with no attempt for this long can be forgotten. */
   readonly idle: number
+  /** Failure times kept per key; `failures` in alerts saturates there. */
   readonly maxTracked: number
-  private readonly times = new Map<string, number[]>()
+  private readonly reasonText: string
 
-  private constructor(o: Required<Omit<BruteForceOptions, 'then' | 'within' | 'idle'>> & BruteForceOptions) {
-    this.failures = o.failures
-    this.within = toMillis(o.within ?? 60_000, 'bruteForce.within')
-    this.requireSuccess = o.then === 'success'
-    this.by = o.by
-    this.idle = toMillis(o.idle ?? this.within, 'bruteForce.idle')
-    this.maxTracked = o.maxTracked
-  }
-
-  /** A detector with the given pattern. Throws ERR_ARGUMENT on a bad option. */
-  static create(options: BruteForceOptions = {}): BruteForceDetector {
+  /** Checks and resolves `options`. Throws ERR_ARGUMENT naming a bad option. */
+  constructor(options: BruteForceOptions = {}) {
     const failures = options.failures ?? 5
     const by = options.by ?? 'ip'
     const maxTracked = options.maxTracked ?? 1000
@@ -105,7 +98,83 @@ export class BruteForceDetector {
       `an integer ≥ failures (${failures})`,
       maxTracked,
     )
-    return new BruteForceDetector({ ...options, failures, by, maxTracked })
+    this.failures = failures
+    this.within = toMillis(options.within ?? 60_000, 'bruteForce.within')
+    this.requireSuccess = options.then === 'success'
+    this.by = by
+    this.idle = toMillis(options.idle ?? this.within, 'bruteForce.idle')
+    this.maxTracked = maxTracked
+    this.reasonText = ` failed logins within ${formatMillis(this.within)}${this.requireSuccess ? ' followed by a success' : ''}`
+  }
+
+  /** The key an event counts for: its IP or its user. */
+  keyOf(event: LoginEvent): string {
+    return this.by === 'ip' ? event.ip : event.user
+  }
+
+  /**
+   * Applies one attempt to `times`, the key's sorted failure times, changing it in place. Returns
+   * the alert when the attempt completes the pattern. An empty `times` afterwards means the key
+   * has nothing left to remember.
+   */
+  apply(times: number[], event: LoginEvent, key: string): BruteForceAlert | undefined {
+    const t = event.time
+    if (!event.success) {
+      let i = times.length
+      while (i > 0 && times[i - 1]! > t) i--
+      times.splice(i, 0, t)
+      prune(times, t - this.within)
+      if (times.length > this.maxTracked) times.splice(0, times.length - this.maxTracked)
+      if (!this.requireSuccess && times.length >= this.failures) {
+        const alert = this.alert(key, event, times.slice(), t)
+        times.length = 0
+        return alert
+      }
+      return undefined
+    }
+    if (!this.requireSuccess) {
+      times.length = 0
+      return undefined
+    }
+    prune(times, t - this.within)
+    let n = times.length
+    while (n > 0 && times[n - 1]! > t) n--
+    const alert = n < this.failures ? undefined : this.alert(key, event, times.slice(0, n), t)
+    times.length = 0
+    return alert
+  }
+
+  /** True when a key whose latest failure is `last` can be forgotten at `now`. */
+  isIdle(last: number, now: number): boolean {
+    return last <= now - this.idle
+  }
+
+  private alert(key: string, event: LoginEvent, times: number[], last: number): BruteForceAlert {
+    return {
+      action: 'block',
+      key,
+      reason: `${times.length}${this.reasonText}`,
+      firstTime: times[0]!,
+      lastTime: last,
+      failures: times.length,
+      event,
+    }
+  }
+}
+
+/**
+ * Detects N failed logins within T per IP or per user (see `BruteForceRule` for the exact rule),
+ * keeping every key's recent failures in one map: at most `maxTracked` failure times per key;
+ * `evictIdle(now)` forgets keys idle for `idle`.
+ */
+export class BruteForceDetector {
+  private readonly times = new Map<string, number[]>()
+
+  private constructor(readonly rule: BruteForceRule) {}
+
+  /** A detector with the given pattern. Throws ERR_ARGUMENT on a bad option. */
+  static create(options: BruteForceOptions = {}): BruteForceDetector {
+    return new BruteForceDetector(new BruteForceRule(options))
   }
 
   /** Rebuilds a detector with `options` and the per-key state of `snapshot()` output. */
@@ -126,6 +195,25 @@ export class BruteForceDetector {
     return detector
   }
 
+  get failures(): number {
+    return this.rule.failures
+  }
+  get within(): number {
+    return this.rule.within
+  }
+  get requireSuccess(): boolean {
+    return this.rule.requireSuccess
+  }
+  get by(): 'ip' | 'user' {
+    return this.rule.by
+  }
+  get idle(): number {
+    return this.rule.idle
+  }
+  get maxTracked(): number {
+    return this.rule.maxTracked
+  }
+
   /** The number of keys with recent failures. */
   get size(): number {
     return this.times.size
@@ -133,55 +221,23 @@ export class BruteForceDetector {
 
   /** Processes one login attempt; returns an alert when it completes the pattern, else undefined. */
   observe(event: LoginEvent): BruteForceAlert | undefined {
-    const key = this.by === 'ip' ? event.ip : event.user
-    const t = event.time
+    const key = this.rule.keyOf(event)
     let times = this.times.get(key)
-    if (!event.success) {
-      if (times === undefined) {
-        times = []
-        this.times.set(key, times)
-      }
-      let i = times.length
-      while (i > 0 && times[i - 1]! > t) i--
-      times.splice(i, 0, t)
-      prune(times, t - this.within)
-      if (times.length > this.maxTracked) times.splice(0, times.length - this.maxTracked)
-      if (!this.requireSuccess && times.length >= this.failures) {
-        const alert = this.alert(key, event, times, t)
-        this.times.delete(key)
-        return alert
-      }
-      return undefined
+    if (times === undefined) {
+      if (event.success) return undefined
+      times = []
+      this.times.set(key, times)
     }
-    if (times === undefined) return undefined
-    this.times.delete(key)
-    if (!this.requireSuccess) return undefined
-    prune(times, t - this.within)
-    let n = times.length
-    while (n > 0 && times[n - 1]! > t) n--
-    if (n < this.failures) return undefined
-    return this.alert(key, event, times.slice(0, n), t)
-  }
-
-  private alert(key: string, event: LoginEvent, times: number[], last: number): BruteForceAlert {
-    const span = formatMillis(this.within)
-    const tail = this.requireSuccess ? ' followed by a success' : ''
-    return {
-      action: 'block',
-      key,
-      reason: `${times.length} failed logins within ${span}${tail}`,
-      firstTime: times[0]!,
-      lastTime: last,
-      failures: times.length,
-      event,
-    }
+    const alert = this.rule.apply(times, event, key)
+    if (times.length === 0) this.times.delete(key)
+    return alert
   }
 
   /** Forgets keys whose latest failure is at or before `now − idle`; returns how many were forgotten. */
   evictIdle(now: number): number {
     let n = 0
     for (const [key, times] of this.times) {
-      if (times.length === 0 || times[times.length - 1]! <= now - this.idle) {
+      if (times.length === 0 || this.rule.isIdle(times[times.length - 1]!, now)) {
         this.times.delete(key)
         n++
       }

@@ -10,7 +10,7 @@ import { check } from '../core/errors.ts'
 import type { WindowResult } from '../core/window/window.ts'
 import {
   type BruteForceAlert,
-  BruteForceDetector,
+  BruteForceRule,
   type BruteForceOptions,
   type LoginEvent,
 } from './brute-force.ts'
@@ -354,39 +354,45 @@ export function trendOperator<T>(options: TrendOperatorOptions<T> = {}): () => P
 export type TimedDecision<D> = D & { time: number }
 
 /**
- * Brute-force detection on a stream keyed by the detector's `by` (the IP, or the user): each key's
- * recent failures live in keyed state (a one-key `BruteForceDetector`); a key with none has no state.
- * Emits the kit's alert, plus `time`, when a login completes the pattern. Keys idle for the
- * detector's `idle` are dropped by event-time cleanup. Logins must arrive in event-time order per key.
+ * Brute-force detection on a stream keyed by the rule's `by` (the IP, or the user): each key's
+ * recent failure times live in keyed state (a sorted list; a key with none has no state), and the
+ * `BruteForceRule` decides. Emits the kit's alert, plus `time`, when a login completes the pattern.
+ * Keys idle for the rule's `idle` are dropped by event-time cleanup. Logins must arrive in
+ * event-time order per key.
  */
 export function bruteForceOperator(
   options: BruteForceOptions = {},
   state: StateOptions = {},
 ): () => Processor<LoginEvent, TimedDecision<BruteForceAlert>> {
-  const idle = BruteForceDetector.create(options).idle
+  const rule = new BruteForceRule(options)
+  const idle = rule.idle
   return () => {
-    let detectors!: KitState<BruteForceDetector>
+    let failures!: ValueState<number[]>
     let ctx!: ProcessorContext
     return {
       open(c) {
         ctx = c
-        detectors = new KitState(c.state.value('brute-force', state), (d) =>
-          BruteForceDetector.restore(options, d),
-        )
+        failures = c.state.value<number[]>('failures', state)
       },
       process(r, out) {
-        const d = detectors.getOrCreate(() => BruteForceDetector.create(options))
-        const alert = d.observe(r.value)
-        if (alert !== undefined) out.emit({ ...alert, time: r.value.time })
-        if (d.size === 0) detectors.clear()
-        else {
-          detectors.commit()
-          ctx.timers.registerEventTimer(nextTick(r.value.time + idle, idle))
+        const event = r.value
+        let times = failures.get()
+        if (times === undefined) {
+          if (event.success) return
+          times = []
         }
+        const alert = rule.apply(times, event, rule.keyOf(event))
+        if (alert !== undefined) out.emit({ ...alert, time: event.time })
+        if (times.length === 0) {
+          failures.clear()
+          return
+        }
+        failures.set(times)
+        ctx.timers.registerEventTimer(nextTick(times[times.length - 1]! + idle, idle))
       },
       onTimer(timer) {
-        const d = detectors.get()
-        if (d !== undefined && d.evictIdle(timer.time) > 0 && d.size === 0) detectors.clear()
+        const times = failures.get()
+        if (times !== undefined && rule.isIdle(times[times.length - 1]!, timer.time)) failures.clear()
       },
     }
   }
