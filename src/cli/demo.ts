@@ -14,7 +14,6 @@ import type { Job } from '../runtime/job.ts'
 import { serveTopology } from '../server/job-server.ts'
 import { parse, positiveInt } from './args.ts'
 import type { Command } from './commands.ts'
-import { handleSignals } from './run.ts'
 
 const HELP = `Usage: squall demo [options]
 
@@ -60,7 +59,10 @@ function options(args: string[]): DemoOptions & { fresh: boolean } {
     try {
       durationMs = toMillis(values.duration, '--duration')
     } catch {
-      throw new SquallError('ERR_CLI_USAGE', `--duration: expected a duration like "30s", got "${values.duration}"`)
+      throw new SquallError(
+        'ERR_CLI_USAGE',
+        `--duration: expected a duration like "30s", got "${values.duration}"`,
+      )
     }
   }
   const http = values.http === 'off' ? undefined : Number(values.http ?? 8787)
@@ -130,7 +132,8 @@ class DemoState {
       for (const t of values as TrendingValue[]) {
         if (!this.view.trending || t.time >= this.view.trending.time) {
           // Keep showing the last non-empty list for a while: trends are rare by design.
-          if (t.tags.length > 0 || !this.view.trending || t.time - this.view.trending.time > 5 * 60_000) this.view.trending = t
+          if (t.tags.length > 0 || !this.view.trending || t.time - this.view.trending.time > 5 * 60_000)
+            this.view.trending = t
         }
       }
     } else if (channel === 'demo:alerts') {
@@ -157,7 +160,8 @@ class DemoState {
     this.view.latencySamples = this.latency.count
     const status = job.checkpointStatus?.()
     if (status?.restoredFrom !== undefined) this.view.resumedFrom = status.restoredFrom
-    if (status?.lastCompleted) this.view.checkpoint = { id: status.lastCompleted.id, agoMs: now - status.lastCompleted.time }
+    if (status?.lastCompleted)
+      this.view.checkpoint = { id: status.lastCompleted.id, agoMs: now - status.lastCompleted.time }
   }
 }
 
@@ -171,15 +175,18 @@ export const demoCommand: Command = {
     if (opts.fresh) rmSync(opts.stateDir, { recursive: true, force: true })
     const settings = { ...demoSettings(), rate: opts.rate, speedup: opts.speedup }
     // A scripted run sees one whole traffic episode: every planted trend and attack happens in it.
-    if (opts.durationMs !== undefined) settings.episodeMs = Math.max(10 * 60_000, opts.durationMs * opts.speedup)
+    if (opts.durationMs !== undefined)
+      settings.episodeMs = Math.max(10 * 60_000, opts.durationMs * opts.speedup)
     process.env.SQUALL_DEMO_RATE = String(settings.rate)
     process.env.SQUALL_DEMO_SPEEDUP = String(settings.speedup)
     process.env.SQUALL_DEMO_EPISODE_MS = String(settings.episodeMs)
     const state = new DemoState(opts, settings.start)
     const quiet = memoryLogger()
-    const log: Logger = opts.plain ? consoleLogger('warn') : (level, message, fields) => {
-      quiet(level, message, fields)
-    }
+    const log: Logger = opts.plain
+      ? consoleLogger('warn')
+      : (level, message, fields) => {
+          quiet(level, message, fields)
+        }
     const runOptions: EmbeddedOptions = {
       threads: opts.threads,
       module: new URL('../demo/job.ts', import.meta.url).href,
@@ -191,30 +198,60 @@ export const demoCommand: Command = {
     let job: Job
     let close = async () => {}
     if (opts.http !== undefined) {
-      const served = await serveTopology(topology, runOptions, { port: opts.http, log, stateDir: join(opts.stateDir, 'queries') })
+      const served = await serveTopology(topology, runOptions, {
+        port: opts.http,
+        log,
+        stateDir: join(opts.stateDir, 'queries'),
+      })
       job = served.job
       state.view.httpUrl = served.server.url
       close = () => served.close()
     } else {
       job = runEmbedded(topology, runOptions)
     }
-    const uninstall = handleSignals(job)
+    // Ctrl-C (or the end of --duration) stops the demo at once: its state is in the last
+    // checkpoint, taken every 5 s, and the next run resumes from there.
+    let stopping = false
+    const stop = (why: string) => {
+      if (stopping) return
+      stopping = true
+      if (!opts.plain) process.stdout.write(`\n${why}: stopping; the next run resumes from the last checkpoint\n`)
+      void job.stop()
+    }
+    const onSignal = () => stop('interrupted')
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+    const uninstall = () => {
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+    }
     const started = Date.now()
     let first = true
     const show = () => {
       state.tick(job)
-      if (opts.durationMs !== undefined) state.view.remainingMs = Math.max(0, opts.durationMs - (Date.now() - started))
+      if (opts.durationMs !== undefined)
+        state.view.remainingMs = Math.max(0, opts.durationMs - (Date.now() - started))
       if (!opts.plain) redraw(process.stdout, renderView(state.view), first)
       first = false
     }
     const timer = setInterval(show, 1000)
-    const plainTimer = opts.plain ? setInterval(() => process.stdout.write(`${renderView(state.view, false).slice(0, 3).join('\n')}\n`), 5000) : undefined
-    const stopper = opts.durationMs === undefined ? undefined : setTimeout(() => job.drain(), opts.durationMs)
+    const plainTimer = opts.plain
+      ? setInterval(
+          () => process.stdout.write(`${renderView(state.view, false).slice(0, 3).join('\n')}\n`),
+          5000,
+        )
+      : undefined
+    const stopper = opts.durationMs === undefined ? undefined : setTimeout(() => stop('time is up'), opts.durationMs)
     try {
       const result = await job.done
       show()
       process.stdout.write(`\n${renderView(state.view, !opts.plain).join('\n')}\n`)
-      process.stdout.write(`demo ${result.status} after ${((Date.now() - started) / 1000).toFixed(1)} s; run it again to resume from its checkpoint (${opts.stateDir})\n`)
+      const took = ((Date.now() - started) / 1000).toFixed(1)
+      const last = job.checkpointStatus?.().lastCompleted
+      const resume = last
+        ? `run it again to resume from checkpoint #${last.id} (${opts.stateDir})`
+        : 'no checkpoint was completed yet'
+      process.stdout.write(`demo stopped after ${took} s; ${resume}\n`)
       return result.status === 'failed' ? 1 : 0
     } finally {
       clearInterval(timer)
@@ -225,4 +262,3 @@ export const demoCommand: Command = {
     }
   },
 }
-

@@ -12,6 +12,7 @@ import {
   completeCheckpoint,
   pruneCheckpoints,
 } from './checkpoint-storage.ts'
+import type { CheckpointStatus } from './job.ts'
 import type { ExecutionPlan } from './plan.ts'
 
 /** How the coordinator reaches the tasks of one thread (directly, or by message to a worker). */
@@ -60,6 +61,8 @@ export class CheckpointCoordinator implements AckSink {
     lastDurationMs: 0,
     lastBytes: 0,
   }
+  /** The latest checkpoint this coordinator completed: its id and the time in its manifest. */
+  lastCompleted: { id: number; time: number } | undefined
   private pending: Pending | undefined
   private timer: ReturnType<typeof setInterval> | undefined
   private stopped = false
@@ -225,6 +228,7 @@ export class CheckpointCoordinator implements AckSink {
     this.counters.lastId = p.id
     this.counters.lastDurationMs = Date.now() - p.started
     this.counters.lastBytes = manifest.bytes
+    this.lastCompleted = { id: p.id, time: manifest.time }
     this.log('debug', `checkpoint ${p.id} complete`, {
       checkpoint: p.id,
       ms: this.counters.lastDurationMs,
@@ -234,4 +238,20 @@ export class CheckpointCoordinator implements AckSink {
     pruneCheckpoints(this.stateDir, this.options.keep, this.log)
     p.resolve?.()
   }
+}
+
+/**
+ * A job's checkpoint status from its recovery (the restored checkpoint's id) and its coordinator
+ * (the latest completed checkpoint); fields are absent when there is nothing to report.
+ */
+export function checkpointStatus(
+  recovery: { restore: { manifest: { id: number } } | undefined } | undefined,
+  coordinator: CheckpointCoordinator | undefined,
+): CheckpointStatus {
+  const status: CheckpointStatus = {}
+  const restored = recovery?.restore?.manifest.id
+  if (restored !== undefined) status.restoredFrom = restored
+  const last = coordinator?.lastCompleted
+  if (last !== undefined) status.lastCompleted = { ...last }
+  return status
 }

@@ -4,10 +4,11 @@
 import type { Logger } from '../core/logger.ts'
 import type { Topology } from '../core/topology.ts'
 import { installStateBackend } from '../state/backend-choice.ts'
-import { CheckpointCoordinator } from './checkpoint-coordinator.ts'
+import { CheckpointCoordinator, checkpointStatus } from './checkpoint-coordinator.ts'
 import { type Recovery, type ResolvedStateOptions, recoverJob } from './checkpoint-recovery.ts'
 import { TaskCheckpointer } from './checkpoint-tasks.ts'
 import type { Executor } from './executor.ts'
+import type { CheckpointStatus } from './job.ts'
 import type { NodeMetrics } from './task-env.ts'
 
 /**
@@ -95,6 +96,11 @@ export class LocalCheckpoints {
 
   release(): void {
     this.recovery?.release()
+  }
+
+  /** The checkpoint restored at start and the latest completed one (empty without state). */
+  status(): CheckpointStatus {
+    return checkpointStatus(this.recovery, this.coordinator)
   }
 
   /** The executor's metrics plus a `checkpoints` entry when checkpointing. */

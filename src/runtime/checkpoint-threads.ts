@@ -4,10 +4,11 @@
 import type { Worker } from 'node:worker_threads'
 import type { Logger } from '../core/logger.ts'
 import type { Topology } from '../core/topology.ts'
-import { CheckpointCoordinator } from './checkpoint-coordinator.ts'
+import { CheckpointCoordinator, checkpointStatus } from './checkpoint-coordinator.ts'
 import { type Recovery, type ResolvedStateOptions, recoverJob } from './checkpoint-recovery.ts'
 import type { Manifest } from './checkpoint-storage.ts'
 import type { AckSink, TaskAck, TaskCheckpointer } from './checkpoint-tasks.ts'
+import type { CheckpointStatus } from './job.ts'
 import { planTopology } from './plan.ts'
 
 /** Messages from the owner to a worker about checkpoints. */
@@ -117,6 +118,11 @@ export class ThreadCheckpoints {
 
   release(): void {
     this.recovery?.release()
+  }
+
+  /** The checkpoint restored at start and the latest completed one (empty without state). */
+  status(): CheckpointStatus {
+    return checkpointStatus(this.recovery, this.coordinator)
   }
 
   counters(): { [metric: string]: number } | undefined {

@@ -38,24 +38,93 @@ interface Header {
   processingTimers: TimerEntries
 }
 
-/** One frame of entries: store index, key group, then keys and values side by side. */
+/**
+ * One frame of entries of one store, in capture order: the key group of each entry (`gs`), keys
+ * and values side by side. Keys are `k`, or `ks` (every key a string without NUL, joined by NUL:
+ * one string to encode instead of thousands); values are `v`, or `vi` / `vn` when every value is
+ * an int32 / a number. A frame of a single key group may carry `g` instead of `gs`.
+ */
 interface Frame {
   s: number
-  g: number
-  k: Key[]
-  v: unknown[]
+  g?: number
+  gs?: Uint8Array | Uint16Array
+  k?: Key[]
+  ks?: string
+  v?: unknown[]
+  vi?: Int32Array
+  vn?: Float64Array
 }
 
 const packr = new Packr({ structuredClone: true })
 
 /** Entries handled between two yields to the event loop while encoding (keeps pauses short). */
-const SLICE = 20_000
+const SLICE = 16_384
 /** Entries per frame at most. */
 const FRAME = 8_192
 
+/** Encodes entries `[from, to)` of one store as one frame. Synchronous and allocation-light. */
+function packFrame(
+  s: number,
+  keys: readonly Key[],
+  values: readonly unknown[],
+  from: number,
+  to: number,
+  maxParallelism: number,
+): Uint8Array {
+  const n = to - from
+  const gs = maxParallelism <= 256 ? new Uint8Array(n) : new Uint16Array(n)
+  const ks = keys.slice(from, to)
+  let strings = true
+  for (let i = 0; i < n; i++) {
+    const k = ks[i]!
+    gs[i] = keyGroupOf(k, maxParallelism)
+    if (strings && (typeof k !== 'string' || k.includes('\0'))) strings = false
+  }
+  const f: Frame = { s, gs }
+  if (strings) f.ks = ks.join('\0')
+  else f.k = ks
+  let ints = true
+  let numbers = true
+  for (let i = from; i < to; i++) {
+    const v = values[i]
+    if (typeof v !== 'number') {
+      numbers = false
+      break
+    }
+    if (ints && (v | 0) !== v) ints = false
+  }
+  if (numbers && ints) {
+    const vi = new Int32Array(n)
+    for (let i = 0; i < n; i++) vi[i] = values[from + i] as number
+    f.vi = vi
+  } else if (numbers) {
+    const vn = new Float64Array(n)
+    for (let i = 0; i < n; i++) vn[i] = values[from + i] as number
+    f.vn = vn
+  } else f.v = values.slice(from, to)
+  return packr.pack(f)
+}
+
+/** A capture's store as two arrays (copied from `entries` when the capture has no columns). */
+async function columnsOf(
+  state: StateCapture,
+  s: number,
+): Promise<{ keys: readonly Key[]; values: readonly unknown[] }> {
+  const c = state.columns?.(s)
+  if (c !== undefined) return c
+  const keys: Key[] = []
+  const values: unknown[] = []
+  for (const [k, v] of state.entries(s)) {
+    keys.push(k)
+    values.push(v)
+    if (keys.length % SLICE === 0) await yieldToLoop()
+  }
+  return { keys, values }
+}
+
 /**
  * Encodes a capture into `path` and returns the file's size in bytes. Encoding runs in slices of
- * 20 000 entries with a yield to the event loop between slices, so the task keeps processing
+ * about 20 000 entries with a yield to the event loop between slices, so the task keeps processing
  * records while a large state is encoded; the file is then written and fsynced in one
  * asynchronous call. Releases the capture when done (also on failure). A rejection (e.g. ENOSPC)
  * may leave a partial file, which the caller discards with its checkpoint directory.
@@ -79,22 +148,12 @@ export async function writeSnapshotFile(
       processingTimers: capture.processingTimers,
     }
     parts.push(packr.pack(header))
-    let n = 0
     for (let s = 0; s < state.stores.length; s++) {
-      const groups = new Map<number, Frame>()
-      for (const [k, v] of state.entries(s)) {
-        const g = keyGroupOf(k, maxParallelism)
-        let f = groups.get(g)
-        if (f === undefined) groups.set(g, (f = { s, g, k: [], v: [] }))
-        f.k.push(k)
-        f.v.push(v)
-        if (f.k.length >= FRAME) {
-          groups.delete(g)
-          parts.push(packr.pack(f))
-        }
-        if (++n % SLICE === 0) await yieldToLoop()
+      const { keys, values } = await columnsOf(state, s)
+      for (let from = 0; from < keys.length; from += FRAME) {
+        parts.push(packFrame(s, keys, values, from, Math.min(from + FRAME, keys.length), maxParallelism))
+        if ((from + FRAME) % SLICE === 0) await yieldToLoop()
       }
-      for (const f of groups.values()) parts.push(packr.pack(f))
     }
   } finally {
     capture.state.release()
@@ -141,11 +200,17 @@ export async function readSnapshotFile(
   }))
   for (let i = 1; i < items.length; i++) {
     const f = items[i] as Frame
-    if (f.g < from || f.g >= to) continue
+    if (f.gs === undefined && (f.g! < from || f.g! >= to)) continue
     const groups = stores[f.s]!.groups
-    let list = groups[f.g]
-    if (list === undefined) groups[f.g] = list = []
-    for (let j = 0; j < f.k.length; j++) list.push([f.k[j]!, f.v[j]])
+    const keys: Key[] = f.ks !== undefined ? f.ks.split('\0') : f.k!
+    const values: ArrayLike<unknown> = f.vi ?? f.vn ?? f.v!
+    for (let j = 0; j < keys.length; j++) {
+      const g = f.gs === undefined ? f.g! : f.gs[j]!
+      if (g < from || g >= to) continue
+      let list = groups[g]
+      if (list === undefined) groups[g] = list = []
+      list.push([keys[j]!, values[j]])
+    }
   }
   const mine = (entries: TimerEntries): TimerEntries => {
     const out: TimerEntries = []

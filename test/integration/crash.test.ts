@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { listCheckpoints } from '../../src/runtime/checkpoint-storage.ts'
 import { crashLoop, publishedRows, runJob, writeEvents } from './crash-harness.ts'
 
 const EVENTS = 30_000
@@ -69,6 +70,28 @@ describe('crash recovery of a real squall process', () => {
     expect(r.restored).toBeGreaterThanOrEqual(1)
     expect(publishedRows(output)).toEqual(expected)
   }, 300_000)
+
+  it('killed at parallelism 2, then restored with --from-checkpoint into a new state directory on 2 threads at parallelism 3, the output equals the uninterrupted run', async () => {
+    const first = join(dir, 'state-savepoint')
+    const second = join(dir, 'state-from-savepoint')
+    const output = join(dir, 'out-savepoint')
+    const env = { CRASH_INPUT: input, CRASH_OUTPUT: output, CRASH_SLOW_US: '100' }
+    const killed = await runJob(
+      ['--state-dir', first, '--checkpoint-interval', '200ms', '--parallelism', '2'],
+      env,
+      { afterCheckpoints: 2, delayMs: 50 },
+    )
+    expect(killed.code).toBeNull()
+    const latest = listCheckpoints(first).find((c) => c.complete)
+    expect(latest).toBeDefined()
+    const r = await runJob(
+      ['--state-dir', second, '--from-checkpoint', latest!.dir, '--threads', '2', '--parallelism', '3'],
+      env,
+    )
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).toMatch(new RegExp(`restoring checkpoint ${latest!.id}`))
+    expect(publishedRows(output)).toEqual(expected)
+  }, 120_000)
 
   it('a restart after the job finished publishes nothing new', async () => {
     const stateDir = join(dir, 'state-done')

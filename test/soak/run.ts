@@ -1,6 +1,7 @@
 // The long crash loop (`npm run soak`): the crash-test job killed with SIGKILL at least 20 times per
-// variant — memory backend, LMDB backend, worker threads (alternating one and two threads) — each
-// compared row for row with an uninterrupted run. Exits 1 on the first mismatch.
+// variant — memory backend, LMDB backend, worker threads (alternating one and two threads), and
+// restarts at another parallelism (1, 2, 3 in turn: the file source rescales) — each compared row
+// for row with an uninterrupted run. Exits 1 when any variant differs.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -9,11 +10,20 @@ import { crashLoop, publishedRows, runJob, writeEvents } from '../integration/cr
 const KILLS = Number(process.env.SOAK_KILLS ?? 20)
 const EVENTS = Number(process.env.SOAK_EVENTS ?? 120_000)
 
-const variants: { name: string; argsFor: (attempt: number) => string[] }[] = [
-  { name: 'memory', argsFor: () => [] },
-  { name: 'lmdb', argsFor: () => ['--state-backend', 'lmdb'] },
-  { name: 'threads', argsFor: (a) => ['--threads', a % 2 === 0 ? '2' : '1', '--parallelism', '2'] },
+// Parallel variants get more work per record, so that every attempt but the last is killed.
+const all: { name: string; slowUs: number; argsFor: (attempt: number) => string[] }[] = [
+  { name: 'memory', slowUs: 50, argsFor: () => [] },
+  { name: 'lmdb', slowUs: 50, argsFor: () => ['--state-backend', 'lmdb'] },
+  {
+    name: 'threads',
+    slowUs: 200,
+    argsFor: (a) => ['--threads', a % 2 === 0 ? '2' : '1', '--parallelism', '2'],
+  },
+  { name: 'rescale', slowUs: 200, argsFor: (a) => ['--parallelism', String(1 + (a % 3))] },
 ]
+// SOAK_VARIANTS=threads,rescale runs only those.
+const only = process.env.SOAK_VARIANTS?.split(',')
+const variants = only ? all.filter((v) => only.includes(v.name)) : all
 
 const dir = mkdtempSync(join(tmpdir(), 'squall-soak-'))
 let failed = false
@@ -23,7 +33,7 @@ try {
   const ref = await runJob([], { CRASH_INPUT: input, CRASH_OUTPUT: join(dir, 'reference') })
   if (ref.code !== 0) throw new Error(`reference run failed:\n${ref.stderr}`)
   const expected = publishedRows(join(dir, 'reference'))
-  for (const [i, v] of variants.entries()) {
+  for (const v of variants) {
     const output = join(dir, `out-${v.name}`)
     const t0 = Date.now()
     const r = await crashLoop({
@@ -31,9 +41,9 @@ try {
       output,
       input,
       kills: KILLS,
-      seed: 100 + i,
+      seed: 100 + all.indexOf(v),
       argsFor: v.argsFor,
-      slowUs: 50,
+      slowUs: v.slowUs,
     })
     const rows = publishedRows(output)
     const same = rows.length === expected.length && rows.every((row, j) => row === expected[j])

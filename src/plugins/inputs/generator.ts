@@ -13,7 +13,8 @@ export class Random {
   }
   /** Reseeds from (seed, sequence), so record n's randomness does not depend on partitioning. */
   reseed(seed: number, seq: number): void {
-    let h = (seed ^ Math.imul(seq | 0, 0x9e3779b1) ^ Math.imul(Math.floor(seq / 4294967296), 0x85ebca6b)) >>> 0
+    let h =
+      (seed ^ Math.imul(seq | 0, 0x9e3779b1) ^ Math.imul(Math.floor(seq / 4294967296), 0x85ebca6b)) >>> 0
     h = Math.imul(h ^ (h >>> 16), 0x7feb352d)
     this.state = (h ^ (h >>> 15)) >>> 0
   }
@@ -49,18 +50,87 @@ export interface GeneratorOptions<T> {
 }
 
 /**
+ * Sequence numbers already produced, beyond a partition's own progress: every `s` with
+ * `from ≤ s < to` and `s mod mod = rem`. Appear in positions after a restore at another parallelism.
+ */
+export interface SeqRange {
+  mod: number
+  rem: number
+  from: number
+  to: number
+}
+
+/**
+ * A generator partition's position: the next sequence number it produces (it then steps by the
+ * partition count), and the sequence numbers to skip because an earlier run produced them.
+ */
+export interface GeneratorPosition {
+  seq: number
+  skip?: SeqRange[]
+}
+
+/**
+ * Maps the positions of P partitions to `partitions` new ones. Everything below the lowest `seq`
+ * is done; above it, old partition p has produced its residue class up to its `seq`, recorded as
+ * skip ranges that every new partition honours. New partition q starts at the first number ≥ that
+ * lowest `seq` congruent to q.
+ */
+export function rescaleGenerator(
+  positions: readonly (GeneratorPosition | null)[],
+  partitions: number,
+): GeneratorPosition[] {
+  const P = positions.length
+  const seqs = positions.map((p, i) => (typeof p?.seq === 'number' ? p.seq : i))
+  const low = Math.min(...seqs)
+  const skip: SeqRange[] = []
+  seqs.forEach((seq) => {
+    if (seq > low) skip.push({ mod: P, rem: seq % P, from: low, to: seq })
+  })
+  for (const pos of positions) {
+    for (const r of pos?.skip ?? []) {
+      if (r.to <= low) continue
+      const from = Math.max(r.from, low)
+      if (!skip.some((o) => o.mod === r.mod && o.rem === r.rem && o.from === from && o.to === r.to))
+        skip.push({ ...r, from })
+    }
+  }
+  const out: GeneratorPosition[] = []
+  for (let q = 0; q < partitions; q++) {
+    const seq = low + ((((q - low) % partitions) + partitions) % partitions)
+    out.push(skip.length > 0 ? { seq, skip: skip.map((r) => ({ ...r })) } : { seq })
+  }
+  return out
+}
+
+/**
  * A deterministic source: partition p of P produces records p, p+P, p+2P, … so the same seed gives
- * the same records at any parallelism. Its position (the next sequence number) is checkpointed.
+ * the same records at any parallelism. Its position (the next sequence number) is checkpointed, and
+ * a restore at another parallelism produces exactly the records the earlier run had not.
  */
 export function generator<T>(options: GeneratorOptions<T>): SourceSpec<T> {
-  check(typeof options?.make === 'function', 'generator.make', 'a function (seq, random) => value', options?.make)
-  if (options.count !== undefined) check(Number.isInteger(options.count) && options.count >= 0, 'generator.count', 'an integer ≥ 0', options.count)
-  if (options.rate !== undefined) check(options.rate > 0, 'generator.rate', 'a positive number of records per second', options.rate)
-  const durationMs = options.duration === undefined ? undefined : toMillis(options.duration, 'generator.duration')
+  check(
+    typeof options?.make === 'function',
+    'generator.make',
+    'a function (seq, random) => value',
+    options?.make,
+  )
+  if (options.count !== undefined)
+    check(
+      Number.isInteger(options.count) && options.count >= 0,
+      'generator.count',
+      'an integer ≥ 0',
+      options.count,
+    )
+  if (options.rate !== undefined)
+    check(options.rate > 0, 'generator.rate', 'a positive number of records per second', options.rate)
+  const durationMs =
+    options.duration === undefined ? undefined : toMillis(options.duration, 'generator.duration')
   return {
     kind: 'generator',
     bounded: options.count !== undefined || durationMs !== undefined,
     create: (ctx) => new GeneratorReader(options, ctx, durationMs),
+    rescale: (positions, partitions) =>
+      rescaleGenerator(positions as readonly (GeneratorPosition | null)[], partitions),
   }
 }
 
@@ -72,6 +142,9 @@ class GeneratorReader<T> implements SourceReader<T> {
   private startedAt = 0
   private produced = 0
   private readonly ratePerPartition: number
+  /** Numbers an earlier run produced (after a rescale); dropped once `seq` is past them all. */
+  private skip: SeqRange[] = []
+  private skipUntil = 0
 
   constructor(
     private readonly options: GeneratorOptions<T>,
@@ -106,6 +179,11 @@ class GeneratorReader<T> implements SourceReader<T> {
     for (let i = 0; i < n; i++) {
       const seq = this.seq
       if (count !== undefined && seq >= count) break
+      if (seq < this.skipUntil && this.skipped(seq)) {
+        this.seq += this.step
+        i--
+        continue
+      }
       this.random.reseed(this.seed, seq)
       const value = make(seq, this.random)
       out.push({ value, key: undefined, time: time ? time(seq, value) : now, tag })
@@ -121,12 +199,21 @@ class GeneratorReader<T> implements SourceReader<T> {
     return new Promise((resolve) => setTimeout(resolve, Math.min(wait, 20)))
   }
 
-  snapshot(): { seq: number } {
-    return { seq: this.seq }
+  private skipped(seq: number): boolean {
+    for (const r of this.skip) if (seq >= r.from && seq < r.to && seq % r.mod === r.rem) return true
+    return false
+  }
+
+  snapshot(): GeneratorPosition {
+    if (this.seq >= this.skipUntil) return { seq: this.seq }
+    return { seq: this.seq, skip: this.skip.filter((r) => r.to > this.seq).map((r) => ({ ...r })) }
   }
 
   restore(position: unknown): void {
-    const p = position as { seq?: number }
-    if (typeof p?.seq === 'number') this.seq = p.seq
+    const p = position as GeneratorPosition
+    if (typeof p?.seq !== 'number') return
+    this.seq = p.seq
+    this.skip = (p.skip ?? []).map((r) => ({ ...r }))
+    this.skipUntil = this.skip.reduce((m, r) => Math.max(m, r.to), 0)
   }
 }

@@ -7,7 +7,7 @@ import { SquallError, check } from '../../core/errors.ts'
 import { type Logger, consoleLogger } from '../../core/logger.ts'
 import type { Topology } from '../../core/topology.ts'
 import { Executor } from '../executor.ts'
-import { type Job, type JobResult, type JobStatus, mergeMetrics } from '../job.ts'
+import { type CheckpointStatus, type Job, type JobResult, type JobStatus, mergeMetrics } from '../job.ts'
 import { loadTopology, moduleUrl } from '../load-module.ts'
 import { planTopology } from '../plan.ts'
 import type { NodeMetrics } from '../task-env.ts'
@@ -66,7 +66,12 @@ export function runEmbedded(topology: Topology, options: EmbeddedOptions = {}): 
   const threads = options.threads === 'auto' ? availableParallelism() : (options.threads ?? 1)
   check(Number.isInteger(threads) && threads >= 1, 'threads', 'an integer ≥ 1 or "auto"', options.threads)
   const parallelism = options.parallelism ?? threads
-  check(Number.isInteger(parallelism) && parallelism >= 1, 'parallelism', 'an integer ≥ 1', options.parallelism)
+  check(
+    Number.isInteger(parallelism) && parallelism >= 1,
+    'parallelism',
+    'an integer ≥ 1',
+    options.parallelism,
+  )
   const plan = planTopology(topology, parallelism, threads)
   const log = options.log ?? consoleLogger()
   return threads === 1
@@ -88,9 +93,16 @@ class LocalJob implements Job {
   private running = 0
   private readonly checkpoints: LocalCheckpoints
 
-  constructor(topology: Topology, plan: ReturnType<typeof planTopology>, options: EmbeddedOptions, log: Logger) {
+  constructor(
+    topology: Topology,
+    plan: ReturnType<typeof planTopology>,
+    options: EmbeddedOptions,
+    log: Logger,
+  ) {
     this.name = topology.name
-    const state = options.state ? { ...resolveStateOptions(options.state), fromCheckpoint: options.state.fromCheckpoint } : undefined
+    const state = options.state
+      ? { ...resolveStateOptions(options.state), fromCheckpoint: options.state.fromCheckpoint }
+      : undefined
     this.executor = new Executor(plan, 0, {
       job: topology.name,
       log,
@@ -147,6 +159,9 @@ class LocalJob implements Job {
     if (this.state === 'running' || this.state === 'starting') this.state = 'draining'
     this.executor.drain()
   }
+  checkpointStatus(): CheckpointStatus {
+    return this.checkpoints.status()
+  }
   async stop(): Promise<void> {
     this.state = 'cancelled'
     this.executor.fail(new SquallError('ERR_JOB_CANCELLED', `job "${this.name}" was stopped`))
@@ -173,13 +188,14 @@ class ThreadedJob implements Job {
   private readonly lastMetrics: { [node: string]: NodeMetrics }[] = []
   private readonly started = Date.now()
   private running = 0
+  private readonly checkpoints: ThreadCheckpoints
 
   constructor(
     topology: Topology,
     threads: number,
     parallelism: number,
     options: EmbeddedOptions,
-    private readonly log: Logger,
+    log: Logger,
   ) {
     this.name = topology.name
     if (!options.module) {
@@ -199,8 +215,11 @@ class ThreadedJob implements Job {
       }
     }
     const report = routeReports(topology, options.onReport)
-    const state = options.state ? { ...resolveStateOptions(options.state), fromCheckpoint: options.state.fromCheckpoint } : undefined
+    const state = options.state
+      ? { ...resolveStateOptions(options.state), fromCheckpoint: options.state.fromCheckpoint }
+      : undefined
     const checkpoints = new ThreadCheckpoints(topology, threads, parallelism, state, log)
+    this.checkpoints = checkpoints
     this.done = new Promise<JobResult>((resolve, reject) => {
       let ready = 0
       let ran = 0
@@ -214,7 +233,12 @@ class ThreadedJob implements Job {
         if (this.state !== 'cancelled') this.state = 'failed'
         void Promise.all(this.workers.map((w) => w.terminate())).then(() => {
           if (this.state === 'cancelled') {
-            resolve({ status: 'cancelled', metrics: mergeMetrics(this.lastMetrics), durationMs: Date.now() - this.started, runningMs: Date.now() - (this.running || this.started) })
+            resolve({
+              status: 'cancelled',
+              metrics: mergeMetrics(this.lastMetrics),
+              durationMs: Date.now() - this.started,
+              runningMs: Date.now() - (this.running || this.started),
+            })
           } else reject(error)
         })
       }
@@ -247,7 +271,12 @@ class ThreadedJob implements Job {
                     checkpoints.release()
                     this.state = 'finished'
                     void Promise.all(this.workers.map((w) => w.terminate())).then(() =>
-                      resolve({ status: 'finished', metrics: {}, durationMs: Date.now() - this.started, runningMs: 0 }),
+                      resolve({
+                        status: 'finished',
+                        metrics: {},
+                        durationMs: Date.now() - this.started,
+                        runningMs: 0,
+                      }),
                     )
                     return
                   }
@@ -277,7 +306,12 @@ class ThreadedJob implements Job {
                 const counters = checkpoints.counters()
                 if (counters) this.lastMetrics.push({ checkpoints: counters })
                 void Promise.all(this.workers.map((w) => w.terminate())).then(() =>
-                  resolve({ status: 'finished', metrics: mergeMetrics(this.lastMetrics), durationMs: Date.now() - this.started, runningMs: Date.now() - (this.running || this.started) }),
+                  resolve({
+                    status: 'finished',
+                    metrics: mergeMetrics(this.lastMetrics),
+                    durationMs: Date.now() - this.started,
+                    runningMs: Date.now() - (this.running || this.started),
+                  }),
                 )
               }
               break
@@ -286,7 +320,9 @@ class ThreadedJob implements Job {
               break
           }
         })
-        worker.on('error', (e) => fail(new SquallError('ERR_WORKER_FAILED', `worker thread ${i} failed: ${e.message}`, { cause: e })))
+        worker.on('error', (e) =>
+          fail(new SquallError('ERR_WORKER_FAILED', `worker thread ${i} failed: ${e.message}`, { cause: e })),
+        )
         worker.on('exit', (code) => {
           if (finished < threads && !failed && code !== 0) {
             fail(new SquallError('ERR_WORKER_FAILED', `worker thread ${i} exited with code ${code}`))
@@ -307,6 +343,9 @@ class ThreadedJob implements Job {
     if (this.state === 'running' || this.state === 'starting') this.state = 'draining'
     for (const w of this.workers) w.postMessage({ k: 'drain' })
   }
+  checkpointStatus(): CheckpointStatus {
+    return this.checkpoints.status()
+  }
   async stop(): Promise<void> {
     this.state = 'cancelled'
     for (const w of this.workers) w.postMessage({ k: 'stop' })
@@ -319,4 +358,3 @@ export async function runModule(path: string, options: EmbeddedOptions = {}): Pr
   const topology = await loadTopology(path, options.exportName)
   return runEmbedded(topology, { ...options, module: path })
 }
-

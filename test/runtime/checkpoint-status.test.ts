@@ -1,0 +1,76 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { type Job, memoryLogger, runEmbedded, runModule } from '../../src/index.ts'
+import endless from '../fixtures/endless-count.ts'
+
+const dirs: string[] = []
+function stateDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'squall-cpstatus-'))
+  dirs.push(d)
+  return d
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
+})
+
+async function until(job: Job, ok: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms
+  while (!ok()) {
+    if (Date.now() > end)
+      throw new Error(
+        `job "${job.name}" did not get there within ${ms} ms: ${JSON.stringify(job.checkpointStatus?.())}`,
+      )
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+describe('Job.checkpointStatus()', () => {
+  it('on the main thread: empty at a fresh start, then the latest completed checkpoint; a restart reports the checkpoint it restored', async () => {
+    const dir = stateDir()
+    const before = Date.now()
+    const first = runEmbedded(endless, { state: { dir, checkpointInterval: '50ms' }, log: memoryLogger() })
+    expect(first.checkpointStatus?.()).toEqual({})
+    await until(first, () => (first.checkpointStatus?.().lastCompleted?.id ?? 0) >= 2)
+    const seen = first.checkpointStatus!()
+    expect(seen.restoredFrom).toBeUndefined()
+    expect(seen.lastCompleted!.time).toBeGreaterThanOrEqual(before)
+    expect(seen.lastCompleted!.time).toBeLessThanOrEqual(Date.now())
+    first.drain()
+    await first.done
+    const last = first.checkpointStatus!().lastCompleted!.id
+    expect(last).toBeGreaterThan(seen.lastCompleted!.id)
+
+    const second = runEmbedded(endless, { state: { dir, checkpointInterval: '50ms' }, log: memoryLogger() })
+    await until(second, () => second.checkpointStatus?.().restoredFrom !== undefined)
+    expect(second.checkpointStatus!().restoredFrom).toBe(last)
+    await until(second, () => (second.checkpointStatus?.().lastCompleted?.id ?? 0) > last)
+    second.drain()
+    await second.done
+  })
+
+  it('on worker threads: reports the restored checkpoint and the checkpoints completed since', async () => {
+    const dir = stateDir()
+    const options = { threads: 2, state: { dir, checkpointInterval: '50ms' }, log: memoryLogger() }
+    const first = await runModule('test/fixtures/endless-count.ts', options)
+    await until(first, () => (first.checkpointStatus?.().lastCompleted?.id ?? 0) >= 1)
+    expect(first.checkpointStatus!().restoredFrom).toBeUndefined()
+    first.drain()
+    await first.done
+    const last = first.checkpointStatus!().lastCompleted!.id
+
+    const second = await runModule('test/fixtures/endless-count.ts', options)
+    await until(second, () => (second.checkpointStatus?.().lastCompleted?.id ?? 0) > last)
+    expect(second.checkpointStatus!().restoredFrom).toBe(last)
+    second.drain()
+    await second.done
+  })
+
+  it('a job without a state directory reports nothing', async () => {
+    const job = runEmbedded(endless, { log: memoryLogger() })
+    await new Promise((r) => setTimeout(r, 50))
+    expect(job.checkpointStatus?.()).toEqual({})
+    await job.stop()
+  })
+})
