@@ -24,7 +24,7 @@ export { hashKey, keyGroupOf, DEFAULT_MAX_PARALLELISM } from './core/key-group.t
 
 export { runEmbedded, runToEnd, runModule } from './runtime/embedded/runner.ts'
 export type { EmbeddedOptions } from './runtime/embedded/runner.ts'
-export type { Job, JobResult, JobStatus } from './runtime/job.ts'
+export type { Job, JobResult, JobStatus, CheckpointStatus } from './runtime/job.ts'
 export { loadTopology } from './runtime/load-module.ts'
 
 export { generator, Random } from './plugins/inputs/generator.ts'

@@ -8,7 +8,6 @@ import type { Stream } from '../core/stream.ts'
 import type { SinkSpec } from '../core/source.ts'
 import type { Record } from '../core/record.ts'
 import { generator } from '../plugins/inputs/generator.ts'
-import type { Random } from '../plugins/inputs/generator.ts'
 import { fraudPipeline, rankingPipeline, trendPipeline } from '../../examples/shared/jobs.ts'
 import { type Traffic, makeTraffic } from '../../examples/shared/traffic.ts'
 import type { AccessEvent, LoginEvent, Post } from '../../examples/shared/events.ts'
@@ -75,15 +74,15 @@ export class EndlessTraffic {
   }
 
   /** Event `seq` of a stream, found in its episode. */
-  make<T>(stream: 'access' | 'logins' | 'posts', seq: number, random: Random): T {
+  make<T>(stream: 'access' | 'logins' | 'posts', seq: number): T {
     const first = this.episode(0)
     const per = first.counts[stream]
     const n = Math.floor(seq / per)
     const t = this.episode(n)
     const local = seq - n * per
-    if (stream === 'access') return t.access(local, random) as T
-    if (stream === 'logins') return t.login(local, random) as T
-    return t.post(local, random) as T
+    if (stream === 'access') return t.access(local) as T
+    if (stream === 'logins') return t.login(local) as T
+    return t.post(local) as T
   }
 }
 
@@ -113,7 +112,7 @@ export default function demoTopology(settings: DemoSettings = demoSettings()): T
     t.source(
       name,
       generator<T>({
-        make: (seq, random) => traffic.make<T>(name, seq, random),
+        make: (seq) => traffic.make<T>(name, seq),
         rate: settings.rate * share,
         seed: settings.seed,
         time: (_seq, v) => v.time,
