@@ -18,11 +18,22 @@ export interface BenchRow {
 
 /** Builds a row, computing the ratio. */
 export function row(name: string, squall: number, baseline: number, target: number, note?: string): BenchRow {
-  return { name, squall, baseline, ratio: baseline > 0 ? squall / baseline : 0, target, ...(note ? { note } : {}) }
+  return {
+    name,
+    squall,
+    baseline,
+    ratio: baseline > 0 ? squall / baseline : 0,
+    target,
+    ...(note ? { note } : {}),
+  }
 }
 
 /** Runs `fn` once to warm up, then `rounds` times, and returns the best rate in records per second. */
-export async function bestRate(records: number, rounds: number, fn: () => unknown | Promise<unknown>): Promise<number> {
+export async function bestRate(
+  records: number,
+  rounds: number,
+  fn: () => unknown | Promise<unknown>,
+): Promise<number> {
   let best = 0
   await fn()
   for (let i = 0; i < rounds; i++) {

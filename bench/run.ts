@@ -26,7 +26,10 @@ for (const name of names) {
   }
 }
 console.log('\ncsv:name,squall_per_s,baseline_per_s,ratio,target')
-for (const r of rows) console.log(`csv:"${r.name}",${Math.round(r.squall)},${Math.round(r.baseline)},${r.ratio.toFixed(3)},${r.target}`)
+for (const r of rows)
+  console.log(
+    `csv:"${r.name}",${Math.round(r.squall)},${Math.round(r.baseline)},${r.ratio.toFixed(3)},${r.target}`,
+  )
 
 function fmt(n: number): string {
   return n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : n.toFixed(1)

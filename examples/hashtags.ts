@@ -1,5 +1,5 @@
 // hashtags.ts — run with: npx squall run hashtags.ts --threads 2
-import { Topology, WatermarkStrategy, generator, stdout } from 'squall'
+import { Topology, generator, stdout } from 'squall'
 
 const TAGS = ['#node', '#rust', '#flink', '#kafka', '#squall', '#ts']
 

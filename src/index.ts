@@ -5,8 +5,22 @@ export type { ErrorPolicy, Exchange, InputSpec, NodeOptions } from './core/topol
 export { Stream, KeyedStream } from './core/stream.ts'
 export type { OperatorOptions, DeadLetter } from './core/stream.ts'
 export type { Aggregate, ValueFn } from './core/operators.ts'
-export type { Collector, Processor, ProcessorContext, ProcessorFactory, Timer, TimerService } from './core/processor.ts'
-export type { KeyedState, ValueState, MapState, ListState, ReducingState, StateOptions } from './core/state.ts'
+export type {
+  Collector,
+  Processor,
+  ProcessorContext,
+  ProcessorFactory,
+  Timer,
+  TimerService,
+} from './core/processor.ts'
+export type {
+  KeyedState,
+  ValueState,
+  MapState,
+  ListState,
+  ReducingState,
+  StateOptions,
+} from './core/state.ts'
 export type { Record, Key } from './core/record.ts'
 export { record, MIN_TIME, MAX_TIME } from './core/record.ts'
 export type { SourceSpec, SourceReader, SinkSpec, SinkWriter, IoContext } from './core/source.ts'
@@ -51,14 +65,25 @@ export type { ForwardServerOptions } from './plugins/forward/server.ts'
 export { ForwardClient } from './plugins/forward/client.ts'
 export type { ForwardClientOptions } from './plugins/forward/client.ts'
 
-export { TumblingWindows, HoppingWindows, SlidingWindows, SessionWindows, CumulatingWindows } from './core/window/assigners.ts'
+export {
+  TumblingWindows,
+  HoppingWindows,
+  SlidingWindows,
+  SessionWindows,
+  CumulatingWindows,
+} from './core/window/assigners.ts'
 export type { WindowAssigner } from './core/window/assigners.ts'
 export { Trigger } from './core/window/triggers.ts'
 export type { Firing } from './core/window/triggers.ts'
 export { Aggregates } from './core/window/aggregates.ts'
 export type { WindowInfo, WindowResult, WindowOutput, WindowFunction } from './core/window/window.ts'
 export { WindowedStream } from './core/window/windowed-stream.ts'
-export type { IntervalJoinBuilder, IntervalJoin, JoinOutput, JoinFunction } from './core/join/interval-join.ts'
+export type {
+  IntervalJoinBuilder,
+  IntervalJoin,
+  JoinOutput,
+  JoinFunction,
+} from './core/join/interval-join.ts'
 export type { WindowJoin } from './core/join/window-join.ts'
 export { TestDriver } from './runtime/test-driver.ts'
 export type { TestDriverOptions, TestRecord, TestSnapshot } from './runtime/test-driver.ts'

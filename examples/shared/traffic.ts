@@ -2,7 +2,7 @@
 // posts — with planted behaviour at known event times: hashtag bursts, brute-force attackers and a
 // crawler. Tests and the demo check what the jobs find against `planted()`.
 
-import { type SourceSpec } from '../../src/core/source.ts'
+import type { SourceSpec } from '../../src/core/source.ts'
 import { type Duration, toMillis } from '../../src/core/duration.ts'
 import { check } from '../../src/core/errors.ts'
 import { hashNumber } from '../../src/kit/hash.ts'

@@ -215,7 +215,8 @@ export const demoCommand: Command = {
     const stop = (why: string) => {
       if (stopping) return
       stopping = true
-      if (!opts.plain) process.stdout.write(`\n${why}: stopping; the next run resumes from the last checkpoint\n`)
+      if (!opts.plain)
+        process.stdout.write(`\n${why}: stopping; the next run resumes from the last checkpoint\n`)
       void job.stop()
     }
     const onSignal = () => stop('interrupted')
@@ -241,7 +242,8 @@ export const demoCommand: Command = {
           5000,
         )
       : undefined
-    const stopper = opts.durationMs === undefined ? undefined : setTimeout(() => stop('time is up'), opts.durationMs)
+    const stopper =
+      opts.durationMs === undefined ? undefined : setTimeout(() => stop('time is up'), opts.durationMs)
     try {
       const result = await job.done
       show()

@@ -38,7 +38,11 @@ export const ERROR_CODES = {
   },
   ERR_SOURCE_FAILED: { domain: 'external', retryable: true, summary: 'A source could not read its input.' },
   ERR_SINK_FAILED: { domain: 'external', retryable: true, summary: 'A sink could not write its output.' },
-  ERR_WORKER_FAILED: { domain: 'internal', retryable: false, summary: 'A worker thread exited unexpectedly.' },
+  ERR_WORKER_FAILED: {
+    domain: 'internal',
+    retryable: false,
+    summary: 'A worker thread exited unexpectedly.',
+  },
   ERR_JOB_CANCELLED: { domain: 'user', retryable: false, summary: 'The job was stopped before it finished.' },
   ERR_MODULE_LOAD: {
     domain: 'user',
@@ -47,24 +51,48 @@ export const ERROR_CODES = {
   },
   ERR_BAD_RECORD: { domain: 'user', retryable: false, summary: 'A record could not be decoded or parsed.' },
   // --- time and windows ---
-  ERR_WINDOW_SIZE: { domain: 'user', retryable: false, summary: 'A window size (or step, or maximum size) is zero or negative.' },
+  ERR_WINDOW_SIZE: {
+    domain: 'user',
+    retryable: false,
+    summary: 'A window size (or step, or maximum size) is zero or negative.',
+  },
   ERR_WINDOW_SLIDE: {
     domain: 'user',
     retryable: false,
     summary: 'A hopping window slide is zero, negative or larger than its size.',
   },
   ERR_WINDOW_GAP: { domain: 'user', retryable: false, summary: 'A session window gap is zero or negative.' },
-  ERR_WINDOW_GRACE: { domain: 'user', retryable: false, summary: 'A window grace period (allowed lateness) is negative.' },
-  ERR_WINDOW_OFFSET: { domain: 'user', retryable: false, summary: 'A window offset is not smaller than its slide or size.' },
-  ERR_WINDOW_TRIGGER: { domain: 'user', retryable: false, summary: 'A window trigger has a zero or negative interval or count.' },
-  ERR_JOIN_BOUNDS: { domain: 'user', retryable: false, summary: 'An interval join has a lower bound above its upper bound.' },
+  ERR_WINDOW_GRACE: {
+    domain: 'user',
+    retryable: false,
+    summary: 'A window grace period (allowed lateness) is negative.',
+  },
+  ERR_WINDOW_OFFSET: {
+    domain: 'user',
+    retryable: false,
+    summary: 'A window offset is not smaller than its slide or size.',
+  },
+  ERR_WINDOW_TRIGGER: {
+    domain: 'user',
+    retryable: false,
+    summary: 'A window trigger has a zero or negative interval or count.',
+  },
+  ERR_JOIN_BOUNDS: {
+    domain: 'user',
+    retryable: false,
+    summary: 'An interval join has a lower bound above its upper bound.',
+  },
   // --- state and checkpoints ---
   ERR_STATE_FORMAT: {
     domain: 'user',
     retryable: false,
     summary: 'A state directory or checkpoint was written in a format version this Squall cannot read.',
   },
-  ERR_STATE_LOCKED: { domain: 'user', retryable: false, summary: 'A state directory is in use by another live job.' },
+  ERR_STATE_LOCKED: {
+    domain: 'user',
+    retryable: false,
+    summary: 'A state directory is in use by another live job.',
+  },
   ERR_CHECKPOINT_FAILED: {
     domain: 'external',
     retryable: true,
@@ -94,17 +122,26 @@ export const ERROR_CODES = {
   ERR_OUTPUT_REJECTED: {
     domain: 'external',
     retryable: false,
-    summary: 'The destination refused a chunk (a constraint, type or command error); sending it again would fail the same way.',
+    summary:
+      'The destination refused a chunk (a constraint, type or command error); sending it again would fail the same way.',
   },
   ERR_OUTPUT_UNDELIVERABLE: {
     domain: 'external',
     retryable: false,
     summary: 'An output could not deliver a chunk after its retries, and it has no secondary output.',
   },
-  ERR_CONFIG: { domain: 'user', retryable: false, summary: 'A configuration has one or more invalid values.' },
+  ERR_CONFIG: {
+    domain: 'user',
+    retryable: false,
+    summary: 'A configuration has one or more invalid values.',
+  },
   // --- parsers and formatters ---
   ERR_PARSE: { domain: 'user', retryable: false, summary: 'A line does not match the format of its parser.' },
-  ERR_FORMAT: { domain: 'user', retryable: false, summary: 'A record cannot be written in the format of its formatter.' },
+  ERR_FORMAT: {
+    domain: 'user',
+    retryable: false,
+    summary: 'A record cannot be written in the format of its formatter.',
+  },
   // --- network inputs ---
   ERR_FORWARD_PROTOCOL: {
     domain: 'external',
@@ -137,13 +174,37 @@ export const ERROR_CODES = {
     summary: 'A request body could not be decoded into records for its content type.',
   },
   // --- SQL and queries ---
-  ERR_SQL_PLAN: { domain: 'user', retryable: false, summary: 'A valid SQL query that cannot run on streams as written.' },
-  ERR_SQL_UNBOUNDED_STATE: { domain: 'user', retryable: false, summary: 'A query needs state that grows without bound, refused under strict mode.' },
-  ERR_SQL_UPDATING_SINK: { domain: 'user', retryable: false, summary: 'An updating query was sent to a sink that takes only inserts.' },
+  ERR_SQL_PLAN: {
+    domain: 'user',
+    retryable: false,
+    summary: 'A valid SQL query that cannot run on streams as written.',
+  },
+  ERR_SQL_UNBOUNDED_STATE: {
+    domain: 'user',
+    retryable: false,
+    summary: 'A query needs state that grows without bound, refused under strict mode.',
+  },
+  ERR_SQL_UPDATING_SINK: {
+    domain: 'user',
+    retryable: false,
+    summary: 'An updating query was sent to a sink that takes only inserts.',
+  },
   ERR_SQL_SYNTAX: { domain: 'user', retryable: false, summary: 'SQL text that cannot be parsed.' },
-  ERR_SQL_TYPE: { domain: 'user', retryable: false, summary: 'A SQL expression combines types that do not fit.' },
-  ERR_SQL_UNKNOWN_COLUMN: { domain: 'user', retryable: false, summary: 'A SQL name is not a column in scope.' },
-  ERR_SQL_UNKNOWN_FUNCTION: { domain: 'user', retryable: false, summary: 'A SQL function name is not known.' },
+  ERR_SQL_TYPE: {
+    domain: 'user',
+    retryable: false,
+    summary: 'A SQL expression combines types that do not fit.',
+  },
+  ERR_SQL_UNKNOWN_COLUMN: {
+    domain: 'user',
+    retryable: false,
+    summary: 'A SQL name is not a column in scope.',
+  },
+  ERR_SQL_UNKNOWN_FUNCTION: {
+    domain: 'user',
+    retryable: false,
+    summary: 'A SQL function name is not known.',
+  },
   ERR_SQL_RUNTIME: { domain: 'user', retryable: false, summary: 'A SQL expression failed on a row.' },
   // --- kit ---
   ERR_KIT_SNAPSHOT: {
@@ -152,15 +213,51 @@ export const ERROR_CODES = {
     summary: 'A kit snapshot cannot be restored: wrong kind, version or shape.',
   },
   // --- server and CLI ---
-  ERR_QUERY_EXISTS: { domain: 'user', retryable: false, summary: 'A query with this name is already registered.' },
-  ERR_QUERY_NOT_FOUND: { domain: 'user', retryable: false, summary: 'No query with this name is registered.' },
-  ERR_QUERY_INVALID: { domain: 'user', retryable: false, summary: 'A query definition is invalid: bad name, empty SQL, or a plan that cannot run.' },
-  ERR_UNAUTHORIZED: { domain: 'user', retryable: false, summary: 'An HTTP API call lacks the bearer token or has a wrong one.' },
-  ERR_HTTP_REQUEST: { domain: 'user', retryable: false, summary: 'An HTTP API request is malformed: unknown route, wrong method, bad JSON or too large a body.' },
-  ERR_SERVER_UNREACHABLE: { domain: 'external', retryable: true, summary: 'The CLI could not reach the HTTP API of a running job.' },
-  ERR_HTTP_BUSY: { domain: 'external', retryable: true, summary: 'The job cannot take more ingested records now; retry after the Retry-After delay.' },
-  ERR_HTTP_INTERNAL: { domain: 'internal', retryable: false, summary: 'An HTTP API call failed with an unexpected error.' },
-  ERR_CLI_USAGE: { domain: 'user', retryable: false, summary: 'A CLI command was called with wrong arguments.' },
+  ERR_QUERY_EXISTS: {
+    domain: 'user',
+    retryable: false,
+    summary: 'A query with this name is already registered.',
+  },
+  ERR_QUERY_NOT_FOUND: {
+    domain: 'user',
+    retryable: false,
+    summary: 'No query with this name is registered.',
+  },
+  ERR_QUERY_INVALID: {
+    domain: 'user',
+    retryable: false,
+    summary: 'A query definition is invalid: bad name, empty SQL, or a plan that cannot run.',
+  },
+  ERR_UNAUTHORIZED: {
+    domain: 'user',
+    retryable: false,
+    summary: 'An HTTP API call lacks the bearer token or has a wrong one.',
+  },
+  ERR_HTTP_REQUEST: {
+    domain: 'user',
+    retryable: false,
+    summary: 'An HTTP API request is malformed: unknown route, wrong method, bad JSON or too large a body.',
+  },
+  ERR_SERVER_UNREACHABLE: {
+    domain: 'external',
+    retryable: true,
+    summary: 'The CLI could not reach the HTTP API of a running job.',
+  },
+  ERR_HTTP_BUSY: {
+    domain: 'external',
+    retryable: true,
+    summary: 'The job cannot take more ingested records now; retry after the Retry-After delay.',
+  },
+  ERR_HTTP_INTERNAL: {
+    domain: 'internal',
+    retryable: false,
+    summary: 'An HTTP API call failed with an unexpected error.',
+  },
+  ERR_CLI_USAGE: {
+    domain: 'user',
+    retryable: false,
+    summary: 'A CLI command was called with wrong arguments.',
+  },
 } as const satisfies Record<string, CodeInfo>
 
 export type ErrorCode = keyof typeof ERROR_CODES
@@ -221,7 +318,11 @@ export class ConfigError extends SquallError {
   readonly issues: readonly ConfigIssue[]
 
   constructor(issues: readonly ConfigIssue[], options: SquallErrorOptions = {}) {
-    super('ERR_CONFIG', issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('\n'), options)
+    super(
+      'ERR_CONFIG',
+      issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('\n'),
+      options,
+    )
     this.name = 'ConfigError'
     this.issues = issues
   }

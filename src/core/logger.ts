@@ -4,9 +4,7 @@
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug'
 
 /** Structured logging: one message plus fields (node, file, line, …) that make it actionable. */
-export interface Logger {
-  (level: LogLevel, message: string, fields?: { [field: string]: unknown }): void
-}
+export type Logger = (level: LogLevel, message: string, fields?: { [field: string]: unknown }) => void
 
 const RANK: { [level in LogLevel]: number } = { error: 0, warn: 1, info: 2, debug: 3 }
 
@@ -24,7 +22,9 @@ export function consoleLogger(minLevel: LogLevel = (process.env.SQUALL_LOG as Lo
 }
 
 /** A logger that keeps entries in memory, for tests and for the HTTP API's recent-log view. */
-export function memoryLogger(): Logger & { entries: { level: LogLevel; message: string; fields?: object }[] } {
+export function memoryLogger(): Logger & {
+  entries: { level: LogLevel; message: string; fields?: object }[]
+} {
   const entries: { level: LogLevel; message: string; fields?: object }[] = []
   const log = ((level: LogLevel, message: string, fields?: object) => {
     entries.push(fields === undefined ? { level, message } : { level, message, fields })

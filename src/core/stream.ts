@@ -110,9 +110,20 @@ export class Stream<T> {
   /** Merges streams of the same type into one. */
   union(...others: Stream<T>[]): Stream<T> {
     for (const o of others) {
-      check(o instanceof Stream && o.topology === this.topology, 'union(streams)', 'streams of the same topology', o)
+      check(
+        o instanceof Stream && o.topology === this.topology,
+        'union(streams)',
+        'streams of the same topology',
+        o,
+      )
     }
-    return this.add('union', () => identityProcessor<T>(), {}, false, others.map((o) => o.input()))
+    return this.add(
+      'union',
+      () => identityProcessor<T>(),
+      {},
+      false,
+      others.map((o) => o.input()),
+    )
   }
 
   /**
@@ -174,7 +185,12 @@ export class KeyedStream<T> extends Stream<T> {
 
   /** Rolling aggregate per key: emits the aggregate's result after every record. */
   aggregate<A, R>(name: string, agg: Aggregate<T, A, R>, options: NodeOptions = {}): Stream<R> {
-    check(agg !== null && typeof agg === 'object' && typeof agg.add === 'function', 'aggregate(agg)', 'an Aggregate', agg)
+    check(
+      agg !== null && typeof agg === 'object' && typeof agg.add === 'function',
+      'aggregate(agg)',
+      'an Aggregate',
+      agg,
+    )
     return this.add('aggregate', () => aggregateProcessor(agg), { ...options, name }, true)
   }
 
@@ -189,7 +205,12 @@ export class KeyedStream<T> extends Stream<T> {
    * Then choose what to compute: `.aggregate(name, Aggregates.count())`, `.count(name)`, `.process(name, fn)`.
    */
   window(assigner: WindowAssigner): WindowedStream<T> {
-    check(assigner !== null && typeof assigner === 'object' && 'graceMs' in assigner, 'window(assigner)', 'a window assigner such as TumblingWindows.of("1m")', assigner)
+    check(
+      assigner !== null && typeof assigner === 'object' && 'graceMs' in assigner,
+      'window(assigner)',
+      'a window assigner such as TumblingWindows.of("1m")',
+      assigner,
+    )
     return new WindowedStream<T>(this.topology, [this.input()], assigner)
   }
 
@@ -198,14 +219,29 @@ export class KeyedStream<T> extends Stream<T> {
    * of this stream (time a) with the other's records of the same key and a time in [a − 5s, a + 10s].
    */
   intervalJoin<U>(other: KeyedStream<U>): IntervalJoinBuilder<T, U> {
-    check(other instanceof KeyedStream && other.topology === this.topology, 'intervalJoin(other)', 'a keyed stream of the same topology', other)
+    check(
+      other instanceof KeyedStream && other.topology === this.topology,
+      'intervalJoin(other)',
+      'a keyed stream of the same topology',
+      other,
+    )
     return new IntervalJoinBuilder<T, U>(this.topology, this.input(), other.input())
   }
 
   /** Pairs the records of both keyed streams that share a key and a window, when the window fires. */
   windowJoin<U>(other: KeyedStream<U>, assigner: WindowAssigner): WindowJoin<T, U> {
-    check(other instanceof KeyedStream && other.topology === this.topology, 'windowJoin(other)', 'a keyed stream of the same topology', other)
-    check(assigner !== null && typeof assigner === 'object' && 'graceMs' in assigner, 'windowJoin(assigner)', 'a window assigner such as TumblingWindows.of("1m")', assigner)
+    check(
+      other instanceof KeyedStream && other.topology === this.topology,
+      'windowJoin(other)',
+      'a keyed stream of the same topology',
+      other,
+    )
+    check(
+      assigner !== null && typeof assigner === 'object' && 'graceMs' in assigner,
+      'windowJoin(assigner)',
+      'a window assigner such as TumblingWindows.of("1m")',
+      assigner,
+    )
     return new WindowJoin<T, U>(this.topology, this.input(), other.input(), assigner)
   }
 }

@@ -86,7 +86,10 @@ function compileOne(glob: string): TagMatcher {
     try {
       re = new RegExp(`^(?:${glob.slice(1, -1)})$`)
     } catch (e) {
-      throw new SquallError('ERR_ARGUMENT', `pattern: invalid regular expression ${glob}: ${(e as Error).message}`)
+      throw new SquallError(
+        'ERR_ARGUMENT',
+        `pattern: invalid regular expression ${glob}: ${(e as Error).message}`,
+      )
     }
     return (tag) => re.test(tag)
   }

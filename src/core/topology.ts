@@ -109,7 +109,12 @@ export class Topology {
     spec: SourceSpec<T>,
     options: NodeOptions & { watermarks?: WatermarkStrategy<T> } = {},
   ): this {
-    check(spec !== null && typeof spec === 'object' && typeof spec.create === 'function', 'source spec', 'a SourceSpec', spec)
+    check(
+      spec !== null && typeof spec === 'object' && typeof spec.create === 'function',
+      'source spec',
+      'a SourceSpec',
+      spec,
+    )
     this.push({
       name,
       kind: 'source',
@@ -143,7 +148,12 @@ export class Topology {
 
   /** Adds a sink node reading `inputs`. */
   addSink<T>(name: string, spec: SinkSpec<T>, inputs: InputSpec[], options: NodeOptions = {}): this {
-    check(spec !== null && typeof spec === 'object' && typeof spec.create === 'function', 'sink spec', 'a SinkSpec', spec)
+    check(
+      spec !== null && typeof spec === 'object' && typeof spec.create === 'function',
+      'sink spec',
+      'a SinkSpec',
+      spec,
+    )
     this.push({ name, kind: 'sink', inputs, options, keyed: false, sink: spec as SinkSpec })
     return this
   }
@@ -184,7 +194,12 @@ export class Topology {
       check(Number.isInteger(p) && p >= 1, `node "${n.name}".parallelism`, 'an integer ≥ 1', p)
     }
     const onError = n.options.onError ?? 'fail'
-    check(['fail', 'skip', 'dead-letter'].includes(onError), `node "${n.name}".onError`, '"fail", "skip" or "dead-letter"', onError)
+    check(
+      ['fail', 'skip', 'dead-letter'].includes(onError),
+      `node "${n.name}".onError`,
+      '"fail", "skip" or "dead-letter"',
+      onError,
+    )
     this.nodeList.push({
       id: this.nodeList.length,
       name: n.name,
@@ -207,7 +222,9 @@ export class Topology {
    */
   validate(): NodeSpec[] {
     const fail = (code: ErrorCode, node: string, message: string): never => {
-      throw new TopologyError(code, `topology "${this.name}": ${message}`, { where: { job: this.name, node } })
+      throw new TopologyError(code, `topology "${this.name}": ${message}`, {
+        where: { job: this.name, node },
+      })
     }
     if (!this.nodeList.some((n) => n.kind === 'source')) fail('ERR_TOPOLOGY_EMPTY', '', 'it has no source')
     if (!this.nodeList.some((n) => n.kind === 'sink')) {
@@ -215,21 +232,38 @@ export class Topology {
     }
     const byName = new Map(this.nodeList.map((n) => [n.name, n]))
     for (const n of this.nodeList) {
-      if (n.kind !== 'source' && n.inputs.length === 0) fail('ERR_TOPOLOGY_UNKNOWN_INPUT', n.name, `node "${n.name}" has no input`)
+      if (n.kind !== 'source' && n.inputs.length === 0)
+        fail('ERR_TOPOLOGY_UNKNOWN_INPUT', n.name, `node "${n.name}" has no input`)
       for (const input of n.inputs) {
         if (!byName.has(input.from)) {
-          fail('ERR_TOPOLOGY_UNKNOWN_INPUT', n.name, `node "${n.name}" reads from "${input.from}", which is not a node of this topology`)
+          fail(
+            'ERR_TOPOLOGY_UNKNOWN_INPUT',
+            n.name,
+            `node "${n.name}" reads from "${input.from}", which is not a node of this topology`,
+          )
         }
         if (byName.get(input.from)!.kind === 'sink') {
-          fail('ERR_TOPOLOGY_UNKNOWN_INPUT', n.name, `node "${n.name}" reads from sink "${input.from}"; sinks have no output`)
+          fail(
+            'ERR_TOPOLOGY_UNKNOWN_INPUT',
+            n.name,
+            `node "${n.name}" reads from sink "${input.from}"; sinks have no output`,
+          )
         }
       }
       if (n.keyed && n.inputs.some((i) => i.exchange?.type !== 'key')) {
-        fail('ERR_TOPOLOGY_NOT_KEYED', n.name, `node "${n.name}" keeps keyed state but its input is not keyed; add .keyBy(...) before it`)
+        fail(
+          'ERR_TOPOLOGY_NOT_KEYED',
+          n.name,
+          `node "${n.name}" keeps keyed state but its input is not keyed; add .keyBy(...) before it`,
+        )
       }
       const p = n.parallelism
       if (p !== undefined && n.keyed && p > this.maxParallelism) {
-        fail('ERR_ARGUMENT', n.name, `node "${n.name}" has parallelism ${p}, above maxParallelism ${this.maxParallelism}`)
+        fail(
+          'ERR_ARGUMENT',
+          n.name,
+          `node "${n.name}" has parallelism ${p}, above maxParallelism ${this.maxParallelism}`,
+        )
       }
     }
     // Kahn's algorithm; whatever is left over sits on a cycle.
@@ -277,7 +311,9 @@ export class Topology {
     return this.nodeList
       .map((n) => {
         const inputs = n.inputs
-          .map((i) => `${i.from}${i.sideOutput ? `[${i.sideOutput}]` : ''} (${i.exchange?.type ?? 'forward'})`)
+          .map(
+            (i) => `${i.from}${i.sideOutput ? `[${i.sideOutput}]` : ''} (${i.exchange?.type ?? 'forward'})`,
+          )
           .join(', ')
         const p = n.parallelism === undefined ? '' : ` ×${n.parallelism}`
         return `${n.kind.padEnd(8)} ${n.name}${p}${inputs ? ` ← ${inputs}` : ''}`
@@ -296,4 +332,3 @@ export function isTopology(value: unknown): value is Topology {
       Array.isArray((value as Topology).nodes))
   )
 }
-

@@ -65,9 +65,19 @@ export class WatermarkStrategy<T> {
    */
   withTimestamp(field: string | TimestampAssigner<T>, format?: string): WatermarkStrategy<T> {
     if (typeof field === 'function') {
-      return new WatermarkStrategy(this.maxOutOfOrdernessMs, field, this.idleTimeoutMs, 'a timestamp function')
+      return new WatermarkStrategy(
+        this.maxOutOfOrdernessMs,
+        field,
+        this.idleTimeoutMs,
+        'a timestamp function',
+      )
     }
-    check(typeof field === 'string' && field.length > 0, 'withTimestamp(field)', 'a field name or a function', field)
+    check(
+      typeof field === 'string' && field.length > 0,
+      'withTimestamp(field)',
+      'a field name or a function',
+      field,
+    )
     const extract = timeExtractor(format === undefined ? { field } : { field, format })
     return new WatermarkStrategy<T>(
       this.maxOutOfOrdernessMs,

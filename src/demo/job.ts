@@ -92,7 +92,11 @@ export function reportSink<T>(channel: string): SinkSpec<T> {
     kind: 'report',
     maxParallelism: 1,
     create: (ctx) => ({
-      write: (records: Record<T>[]) => ctx.report(channel, records.map((r) => r.value)),
+      write: (records: Record<T>[]) =>
+        ctx.report(
+          channel,
+          records.map((r) => r.value),
+        ),
     }),
   }
 }
@@ -108,7 +112,10 @@ export default function demoTopology(settings: DemoSettings = demoSettings()): T
   const t = new Topology('demo')
   const watermarks = <T extends { time: number }>() =>
     WatermarkStrategy.forBoundedOutOfOrderness<T>(5_000).withTimestamp((v) => v.time)
-  const source = <T extends { time: number }>(name: 'access' | 'logins' | 'posts', share: number): Stream<T> =>
+  const source = <T extends { time: number }>(
+    name: 'access' | 'logins' | 'posts',
+    share: number,
+  ): Stream<T> =>
     t.source(
       name,
       generator<T>({

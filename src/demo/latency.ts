@@ -13,7 +13,7 @@ export class LatencyHistogram {
   private maxSeen = 0
 
   record(ms: number): void {
-    const v = ms < LatencyHistogram.MIN ? LatencyHistogram.MIN : ms
+    const v = Math.max(ms, LatencyHistogram.MIN)
     let i = Math.floor(Math.log(v / LatencyHistogram.MIN) / Math.log(LatencyHistogram.BASE))
     if (i >= this.buckets.length) i = this.buckets.length - 1
     this.buckets[i]!++

@@ -71,18 +71,35 @@ export function renderView(v: DemoView, color = true): string[] {
   lines.push(
     `${c(BOLD, 'Squall demo')} — rankings, trends and fraud detection on live generated traffic ${c(DIM, `(simulated clock: 1 s = ${perWallSecond}, now ${hhmm(v.simTime)})`)}`,
   )
-  const lat = v.latencySamples > 0 ? `p50 ${v.latencyP50.toFixed(1)} ms  p99 ${v.latencyP99.toFixed(1)} ms` : 'measuring…'
+  const lat =
+    v.latencySamples > 0
+      ? `p50 ${v.latencyP50.toFixed(1)} ms  p99 ${v.latencyP99.toFixed(1)} ms`
+      : 'measuring…'
   lines.push(
     `${c(CYAN, `${num(v.eventsPerSecond)} events/s`)}  total ${num(v.eventsTotal)}  event→result latency ${c(v.latencyP99 < 50 ? GREEN : YELLOW, lat)}  threads ${v.threads}`,
   )
-  const cp = v.checkpoint ? `checkpoint #${v.checkpoint.id} ${(v.checkpoint.agoMs / 1000).toFixed(0)} s ago` : 'no checkpoint yet'
-  const resumed = v.resumedFrom !== undefined ? c(GREEN, `resumed from checkpoint #${v.resumedFrom}, not from zero`) : 'started fresh'
+  const cp = v.checkpoint
+    ? `checkpoint #${v.checkpoint.id} ${(v.checkpoint.agoMs / 1000).toFixed(0)} s ago`
+    : 'no checkpoint yet'
+  const resumed =
+    v.resumedFrom !== undefined
+      ? c(GREEN, `resumed from checkpoint #${v.resumedFrom}, not from zero`)
+      : 'started fresh'
   lines.push(`${cp} — ${resumed}`)
   lines.push('')
   const r = v.ranking
-  lines.push(c(BOLD, `Top pages by unique visitors, last 60 min ${r ? c(DIM, `(${hhmm(r.windowStart)}–${hhmm(r.windowEnd)})`) : ''}`))
+  lines.push(
+    c(
+      BOLD,
+      `Top pages by unique visitors, last 60 min ${r ? c(DIM, `(${hhmm(r.windowStart)}–${hhmm(r.windowEnd)})`) : ''}`,
+    ),
+  )
   if (!r || r.pages.length === 0) lines.push(c(DIM, '  waiting for the first window to close…'))
-  else r.pages.slice(0, 10).forEach((p, i) => lines.push(`  ${String(i + 1).padStart(2)}  ${p.path.padEnd(34)} ${num(p.visitors).padStart(8)}`))
+  else {
+    r.pages.slice(0, 10).forEach((p, i) => {
+      lines.push(`  ${String(i + 1).padStart(2)}  ${p.path.padEnd(34)} ${num(p.visitors).padStart(8)}`)
+    })
+  }
   lines.push('')
   const t = v.trending
   lines.push(c(BOLD, `Trending hashtags ${t ? c(DIM, `(at ${hhmm(t.time)})`) : ''}`))
@@ -90,7 +107,9 @@ export function renderView(v: DemoView, color = true): string[] {
   else {
     for (const tag of t.tags.slice(0, 5)) {
       const ratio = tag.baseline > 0 ? `×${(tag.recent / tag.baseline).toFixed(1)}` : 'new'
-      lines.push(`  ${tag.tag.padEnd(16)} score ${tag.score.toFixed(1).padStart(6)}  ${ratio.padStart(6)}  ${num(tag.recent)} recent`)
+      lines.push(
+        `  ${tag.tag.padEnd(16)} score ${tag.score.toFixed(1).padStart(6)}  ${ratio.padStart(6)}  ${num(tag.recent)} recent`,
+      )
     }
   }
   lines.push('')
@@ -98,11 +117,15 @@ export function renderView(v: DemoView, color = true): string[] {
   if (v.alerts.length === 0) lines.push(c(DIM, '  none yet'))
   for (const a of v.alerts.slice(-8)) {
     const action = a.action.toUpperCase().padEnd(8)
-    lines.push(`  ${hhmm(a.time)} ${c(a.action === 'block' ? RED : YELLOW, action)} ${a.key.padEnd(16)} ${a.reason}`)
+    lines.push(
+      `  ${hhmm(a.time)} ${c(a.action === 'block' ? RED : YELLOW, action)} ${a.key.padEnd(16)} ${a.reason}`,
+    )
   }
   lines.push('')
   if (v.httpUrl) {
-    lines.push(`HTTP API ${c(CYAN, v.httpUrl)} — add a query: squall query add --server ${v.httpUrl} <name> "<sql>"`)
+    lines.push(
+      `HTTP API ${c(CYAN, v.httpUrl)} — add a query: squall query add --server ${v.httpUrl} <name> "<sql>"`,
+    )
   }
   const remaining = v.remainingMs !== undefined ? ` — ends in ${Math.ceil(v.remainingMs / 1000)} s` : ''
   lines.push(c(DIM, `Ctrl-C stops; state is checkpointed, so the next run resumes${remaining}`))

@@ -181,12 +181,16 @@ export class Executor {
       if (this.mine(taskId)) {
         const t = this.tasks.get(taskId)
         if (!(t instanceof OperatorTask || t instanceof SinkTask)) {
-          throw new SquallError('ERR_WORKER_FAILED', `internal: task ${taskId} of "${to.spec.name}" is not built`)
+          throw new SquallError(
+            'ERR_WORKER_FAILED',
+            `internal: task ${taskId} of "${to.spec.name}" is not built`,
+          )
         }
         return new LocalTarget(t, channel)
       }
       const port = this.ports.get(this.plan.threadOf(taskId))
-      if (port === undefined) throw new SquallError('ERR_WORKER_FAILED', `internal: no port to the thread of task ${taskId}`)
+      if (port === undefined)
+        throw new SquallError('ERR_WORKER_FAILED', `internal: no port to the thread of task ${taskId}`)
       return new RemoteTarget(port, taskId, channel)
     })
   }
@@ -360,7 +364,10 @@ export class Executor {
       try {
         await t.close()
       } catch (e) {
-        this.options.log('warn', `closing "${t.node.spec.name}" failed: ${e instanceof Error ? e.message : String(e)}`)
+        this.options.log(
+          'warn',
+          `closing "${t.node.spec.name}" failed: ${e instanceof Error ? e.message : String(e)}`,
+        )
       }
     }
   }

@@ -85,7 +85,10 @@ export class InputGate {
 
   barrier(channel: number, id: number): void {
     if (this.blocked[channel]) return void this.held[channel]!.push({ kind: 'barrier', id })
-    if (this.channels === 1) return this.handler.onBarrier(id)
+    if (this.channels === 1) {
+      this.handler.onBarrier(id)
+      return
+    }
     if (this.aligning < 0) this.aligning = id
     this.blocked[channel] = 1
     this.blockedCount++

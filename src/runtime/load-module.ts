@@ -10,7 +10,8 @@ import { type Topology, isTopology } from '../core/topology.ts'
 export function moduleUrl(pathOrUrl: string): string {
   if (/^[a-z]+:/i.test(pathOrUrl) && !/^[a-z]:[\\/]/i.test(pathOrUrl)) return pathOrUrl
   const abs = resolve(pathOrUrl)
-  if (!existsSync(abs)) throw new SquallError('ERR_MODULE_LOAD', `module "${pathOrUrl}" does not exist (looked at ${abs})`)
+  if (!existsSync(abs))
+    throw new SquallError('ERR_MODULE_LOAD', `module "${pathOrUrl}" does not exist (looked at ${abs})`)
   return pathToFileURL(abs).href
 }
 
@@ -23,7 +24,12 @@ async function importModule(url: string): Promise<{ [name: string]: unknown }> {
     return (await import(url)) as { [name: string]: unknown }
   } catch (e) {
     const code = (e as { code?: string }).code
-    if (code !== 'ERR_REQUIRE_CYCLE_MODULE' && code !== 'ERR_REQUIRE_ESM' && code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw e
+    if (
+      code !== 'ERR_REQUIRE_CYCLE_MODULE' &&
+      code !== 'ERR_REQUIRE_ESM' &&
+      code !== 'ERR_UNKNOWN_FILE_EXTENSION'
+    )
+      throw e
     const { tsImport } = await import('tsx/esm/api')
     return (await tsImport(url, import.meta.url)) as { [name: string]: unknown }
   }
@@ -40,13 +46,20 @@ export async function loadTopology(pathOrUrl: string, exportName = 'default'): P
   try {
     mod = await importModule(url)
   } catch (e) {
-    throw new SquallError('ERR_MODULE_LOAD', `could not load module "${pathOrUrl}": ${e instanceof Error ? e.message : String(e)}`, {
-      cause: e,
-    })
+    throw new SquallError(
+      'ERR_MODULE_LOAD',
+      `could not load module "${pathOrUrl}": ${e instanceof Error ? e.message : String(e)}`,
+      {
+        cause: e,
+      },
+    )
   }
   let value = mod[exportName]
   // A module compiled as CommonJS shows its exports as the namespace's `default`.
-  if (value === undefined || (!isTopology(value) && typeof value === 'object' && value !== null && exportName in value)) {
+  if (
+    value === undefined ||
+    (!isTopology(value) && typeof value === 'object' && value !== null && exportName in value)
+  ) {
     const inner = mod.default as { [name: string]: unknown } | undefined
     if (inner && typeof inner === 'object' && exportName in inner) {
       value = inner[exportName]

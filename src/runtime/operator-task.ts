@@ -3,7 +3,12 @@
 import type { Collector, Processor, ProcessorContext, Timer, TimerService } from '../core/processor.ts'
 import type { Key, Record } from '../core/record.ts'
 import { keyGroupOf } from '../core/key-group.ts'
-import { KeyedBackend, type StateBackend, type StoreSnapshot, snapshotStores } from '../state/keyed-backend.ts'
+import {
+  KeyedBackend,
+  type StateBackend,
+  type StoreSnapshot,
+  snapshotStores,
+} from '../state/keyed-backend.ts'
 import type { OperatorCapture } from '../state/snapshot-file.ts'
 import { type GateHandler, InputGate } from './input-gate.ts'
 import type { NodePlan } from './plan.ts'

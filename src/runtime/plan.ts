@@ -65,7 +65,8 @@ export function planTopology(topology: Topology, defaultParallelism: number, thr
     let channels = 0
     for (const input of n.spec.inputs) {
       const from = byName.get(input.from)!
-      let type: ExchangeType = input.exchange?.type ?? (from.parallelism === n.parallelism ? 'forward' : 'shuffle')
+      let type: ExchangeType =
+        input.exchange?.type ?? (from.parallelism === n.parallelism ? 'forward' : 'shuffle')
       if (type === 'forward' && from.parallelism !== n.parallelism) {
         if (input.exchange?.type === 'forward') {
           throw new SquallError(
@@ -81,7 +82,10 @@ export function planTopology(topology: Topology, defaultParallelism: number, thr
         to: n,
         type,
         sideOutput: input.sideOutput,
-        key: input.exchange?.type === 'key' ? (input.exchange.key as (v: unknown, r: unknown) => unknown) : undefined,
+        key:
+          input.exchange?.type === 'key'
+            ? (input.exchange.key as (v: unknown, r: unknown) => unknown)
+            : undefined,
         channelBase: channels,
       }
       channels += type === 'forward' ? 1 : from.parallelism

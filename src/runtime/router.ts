@@ -87,11 +87,7 @@ export class OutputRouter {
   private readonly sides = new Map<string, EdgeRouter[]>()
   private readonly all: EdgeRouter[] = []
 
-  constructor(
-    edges: { edge: EdgePlan; targets: Target[] }[],
-    senderIndex: number,
-    maxParallelism: number,
-  ) {
+  constructor(edges: { edge: EdgePlan; targets: Target[] }[], senderIndex: number, maxParallelism: number) {
     for (const { edge, targets } of edges) {
       const r = new EdgeRouter(edge, targets, senderIndex, maxParallelism)
       this.all.push(r)

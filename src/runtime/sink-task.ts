@@ -81,13 +81,22 @@ export class SinkTask implements GateHandler {
     try {
       result = this.writer.write(records)
     } catch (e) {
-      this.env.fail(wrapError('ERR_SINK_FAILED', `sink "${this.node.spec.name}" failed to write`, e, { node: this.node.spec.name }))
+      this.env.fail(
+        wrapError('ERR_SINK_FAILED', `sink "${this.node.spec.name}" failed to write`, e, {
+          node: this.node.spec.name,
+        }),
+      )
       return
     }
     if (result && typeof (result as Promise<void>).then === 'function') {
       this.writing = (result as Promise<void>).then(
         () => this.next(),
-        (e) => this.env.fail(wrapError('ERR_SINK_FAILED', `sink "${this.node.spec.name}" failed to write`, e, { node: this.node.spec.name })),
+        (e) =>
+          this.env.fail(
+            wrapError('ERR_SINK_FAILED', `sink "${this.node.spec.name}" failed to write`, e, {
+              node: this.node.spec.name,
+            }),
+          ),
       )
     }
   }
@@ -114,7 +123,14 @@ export class SinkTask implements GateHandler {
   /** Phase one of the checkpoint at this sink: every earlier write has settled. */
   private preCommit(id: number): void {
     const fail = (e: unknown) =>
-      this.env.fail(wrapError('ERR_SINK_FAILED', `sink "${this.node.spec.name}" failed to pre-commit checkpoint ${id}`, e, { node: this.node.spec.name }))
+      this.env.fail(
+        wrapError(
+          'ERR_SINK_FAILED',
+          `sink "${this.node.spec.name}" failed to pre-commit checkpoint ${id}`,
+          e,
+          { node: this.node.spec.name },
+        ),
+      )
     let result: unknown
     try {
       result = this.writer.preCommit?.(id)
@@ -137,7 +153,12 @@ export class SinkTask implements GateHandler {
     try {
       await this.writer.commit?.(id, data)
     } catch (e) {
-      throw wrapError('ERR_SINK_FAILED', `sink "${this.node.spec.name}" failed to commit checkpoint ${id}`, e, { node: this.node.spec.name })
+      throw wrapError(
+        'ERR_SINK_FAILED',
+        `sink "${this.node.spec.name}" failed to commit checkpoint ${id}`,
+        e,
+        { node: this.node.spec.name },
+      )
     }
   }
 
@@ -146,7 +167,12 @@ export class SinkTask implements GateHandler {
     try {
       return await this.writer.preCommit?.(id)
     } catch (e) {
-      throw wrapError('ERR_SINK_FAILED', `sink "${this.node.spec.name}" failed to pre-commit checkpoint ${id}`, e, { node: this.node.spec.name })
+      throw wrapError(
+        'ERR_SINK_FAILED',
+        `sink "${this.node.spec.name}" failed to pre-commit checkpoint ${id}`,
+        e,
+        { node: this.node.spec.name },
+      )
     }
   }
 
@@ -161,7 +187,11 @@ export class SinkTask implements GateHandler {
     try {
       await this.writer.finish?.()
     } catch (e) {
-      this.env.fail(wrapError('ERR_SINK_FAILED', `sink "${this.node.spec.name}" failed to finish`, e, { node: this.node.spec.name }))
+      this.env.fail(
+        wrapError('ERR_SINK_FAILED', `sink "${this.node.spec.name}" failed to finish`, e, {
+          node: this.node.spec.name,
+        }),
+      )
     }
     this.resolveDone()
   }

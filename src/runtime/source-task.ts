@@ -41,10 +41,15 @@ export class SourceTask {
     try {
       await this.reader.open?.()
     } catch (e) {
-      throw wrapError('ERR_SOURCE_FAILED', `source "${this.node.spec.name}" (partition ${this.index}) could not open`, e, {
-        node: this.node.spec.name,
-        partition: this.index,
-      })
+      throw wrapError(
+        'ERR_SOURCE_FAILED',
+        `source "${this.node.spec.name}" (partition ${this.index}) could not open`,
+        e,
+        {
+          node: this.node.spec.name,
+          partition: this.index,
+        },
+      )
     }
   }
 
@@ -54,10 +59,15 @@ export class SourceTask {
     try {
       batch = this.reader.nextBatch(max)
     } catch (e) {
-      throw wrapError('ERR_SOURCE_FAILED', `source "${this.node.spec.name}" (partition ${this.index}) failed`, e, {
-        node: this.node.spec.name,
-        partition: this.index,
-      })
+      throw wrapError(
+        'ERR_SOURCE_FAILED',
+        `source "${this.node.spec.name}" (partition ${this.index}) failed`,
+        e,
+        {
+          node: this.node.spec.name,
+          partition: this.index,
+        },
+      )
     }
     if (batch === null) {
       this.end()
@@ -113,7 +123,16 @@ export class SourceTask {
       `source "${this.node.spec.name}": no usable event time in ${source} of record ${describeValue(r.value)}`,
       { where: { node: this.node.spec.name, partition: this.index } },
     )
-    handleRecordError(this.env, this.node.spec.name, this.index, this.node.spec.onError, error, r, this.router, this.metrics)
+    handleRecordError(
+      this.env,
+      this.node.spec.name,
+      this.index,
+      this.node.spec.onError,
+      error,
+      r,
+      this.router,
+      this.metrics,
+    )
   }
 
   /** Marks the partition idle once it has been quiet for the strategy's idleness timeout. */

@@ -1,7 +1,7 @@
 // What every task gets from the executor that runs it: log, clock, metrics, failure and reporting.
 
 import type { Clock } from '../core/clock.ts'
-import { type ErrorPolicy } from '../core/topology.ts'
+import type { ErrorPolicy } from '../core/topology.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Record } from '../core/record.ts'
 import { SquallError } from '../core/errors.ts'
@@ -54,15 +54,21 @@ export function handleRecordError(
   const counter = policy === 'skip' ? 'skipped' : 'deadLettered'
   const n = (metrics[counter] = (metrics[counter] ?? 0) + 1)
   if (n <= 10 || n % LOG_EVERY === 0) {
-    env.log('warn', `node "${node}" ${policy === 'skip' ? 'skipped' : 'dead-lettered'} a record: ${message}`, {
-      node,
-      task,
-      time: r.time,
-      tag: r.tag,
-      key: r.key,
-      [counter]: n,
-      ...(error instanceof SquallError && error.where.file ? { file: error.where.file, line: error.where.line } : {}),
-    })
+    env.log(
+      'warn',
+      `node "${node}" ${policy === 'skip' ? 'skipped' : 'dead-lettered'} a record: ${message}`,
+      {
+        node,
+        task,
+        time: r.time,
+        tag: r.tag,
+        key: r.key,
+        [counter]: n,
+        ...(error instanceof SquallError && error.where.file
+          ? { file: error.where.file, line: error.where.line }
+          : {}),
+      },
+    )
   }
   if (policy === 'dead-letter' && router?.hasSide('dead-letter')) {
     router.emitSide('dead-letter', {

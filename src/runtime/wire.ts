@@ -41,13 +41,20 @@ export function encodeBatch(records: Record[]): Uint8Array {
 
 /** Decodes what `encodeBatch` wrote. */
 export function decodeBatch(bytes: Uint8Array): Record[] {
-  const [values, keys, times, tags] = packr.unpack(bytes) as [unknown[], (Key | undefined)[], Float64Array, string | string[]]
+  const [values, keys, times, tags] = packr.unpack(bytes) as [
+    unknown[],
+    (Key | undefined)[],
+    Float64Array,
+    string | string[],
+  ]
   const n = values.length
   const out = new Array<Record>(n)
   if (typeof tags === 'string') {
-    for (let i = 0; i < n; i++) out[i] = { value: values[i], key: keys[i] ?? undefined, time: times[i]!, tag: tags }
+    for (let i = 0; i < n; i++)
+      out[i] = { value: values[i], key: keys[i] ?? undefined, time: times[i]!, tag: tags }
   } else {
-    for (let i = 0; i < n; i++) out[i] = { value: values[i], key: keys[i] ?? undefined, time: times[i]!, tag: tags[i]! }
+    for (let i = 0; i < n; i++)
+      out[i] = { value: values[i], key: keys[i] ?? undefined, time: times[i]!, tag: tags[i]! }
   }
   return out
 }

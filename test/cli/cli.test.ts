@@ -7,7 +7,11 @@ import { describe, expect, it } from 'vitest'
 const BIN = join(import.meta.dirname, '../../bin/squall.js')
 
 function squall(args: string[], input?: string) {
-  return spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 30_000, ...(input ? { input } : {}) })
+  return spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8',
+    timeout: 30_000,
+    ...(input ? { input } : {}),
+  })
 }
 
 describe('squall CLI', () => {
@@ -49,7 +53,12 @@ export default t
     )
     const r = squall(['run', job])
     expect(r.status).toBe(0)
-    expect(r.stdout.trim().split('\n').map((l) => JSON.parse(l))).toEqual([
+    expect(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l)),
+    ).toEqual([
       { key: 'a', count: 1 },
       { key: 'b', count: 1 },
       { key: 'a', count: 2 },
@@ -64,11 +73,15 @@ export default t
     writeFileSync(job, 'export const answer = 42\n')
     const r = squall(['run', job])
     expect(r.status).toBe(1)
-    expect(r.stderr).toMatch(/ERR_MODULE_LOAD: module ".*nothing.ts": export "default" is not a Topology .* exports answer/)
+    expect(r.stderr).toMatch(
+      /ERR_MODULE_LOAD: module ".*nothing.ts": export "default" is not a Topology .* exports answer/,
+    )
   })
 
   it('SIGTERM drains an endless job: it flushes and exits 0', async () => {
-    const child = spawn(process.execPath, [BIN, 'run', join(import.meta.dirname, '../fixtures/endless.ts')], { stdio: 'pipe' })
+    const child = spawn(process.execPath, [BIN, 'run', join(import.meta.dirname, '../fixtures/endless.ts')], {
+      stdio: 'pipe',
+    })
     let out = ''
     let err = ''
     child.stdout.on('data', (d) => (out += d))
@@ -82,7 +95,10 @@ export default t
     expect(code).toBe(0)
     expect(err).toMatch(/SIGTERM received, draining/)
     expect(err).toMatch(/job "endless" finished/)
-    const seqs = out.trim().split('\n').map((l) => JSON.parse(l).seq as number)
+    const seqs = out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).seq as number)
     expect(seqs.slice(0, 3)).toEqual([0, 1000, 2000])
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b))
   })
@@ -90,7 +106,10 @@ export default t
   it('runs a module on worker threads with --threads', () => {
     const r = squall(['run', join(import.meta.dirname, '../fixtures/endless-bounded.ts'), '--threads', '2'])
     expect(r.status).toBe(0)
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { key: number; count: number })
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { key: number; count: number })
     const finals = new Map<number, number>()
     for (const l of lines) finals.set(l.key, Math.max(finals.get(l.key) ?? 0, l.count))
     expect([...finals.entries()].sort((a, b) => a[0] - b[0])).toEqual([

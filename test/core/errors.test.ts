@@ -14,11 +14,18 @@ describe('errors', () => {
 
   it('an error carries its code, domain, retry hint and place', () => {
     const e = new SquallError('ERR_SINK_FAILED', 'disk full', { where: { node: 'out' } })
-    expect(e).toMatchObject({ code: 'ERR_SINK_FAILED', domain: 'external', retryable: true, where: { node: 'out' } })
+    expect(e).toMatchObject({
+      code: 'ERR_SINK_FAILED',
+      domain: 'external',
+      retryable: true,
+      where: { node: 'out' },
+    })
   })
 
   it('argument checks name the parameter, what was expected and what was given', () => {
-    expect(() => check(false, 'threads', 'an integer ≥ 1', 0)).toThrowError('threads: expected an integer ≥ 1, got 0')
+    expect(() => check(false, 'threads', 'an integer ≥ 1', 0)).toThrowError(
+      'threads: expected an integer ≥ 1, got 0',
+    )
   })
 
   it('durations read "1m30s", "250ms" and numbers, and name the bad value', () => {

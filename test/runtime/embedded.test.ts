@@ -33,9 +33,15 @@ describe('embedded runner', () => {
     const expected = new Map<string, number>()
     const ref = new Topology('ref')
     const texts = collect<{ text: string }>()
-    ref.source('gen', generator({ count: 20_000, seed: 3, make: (_s, r) => ({ text: `w${r.int(40)} w${r.int(7)}` }) })).sink(texts)
+    ref
+      .source(
+        'gen',
+        generator({ count: 20_000, seed: 3, make: (_s, r) => ({ text: `w${r.int(40)} w${r.int(7)}` }) }),
+      )
+      .sink(texts)
     await runToEnd(ref)
-    for (const v of texts.values) for (const w of v.text.split(' ')) expected.set(w, (expected.get(w) ?? 0) + 1)
+    for (const v of texts.values)
+      for (const w of v.text.split(' ')) expected.set(w, (expected.get(w) ?? 0) + 1)
     expect(finalCounts(out.values)).toEqual(new Map([...expected].sort()))
     expect(out.values.length).toBe(40_000)
   })
@@ -56,20 +62,24 @@ describe('embedded runner', () => {
     const t = new Topology('owners')
     t.source('gen', generator({ count: 5000, make: (s) => `k${s % 97}` }))
       .keyBy((k) => k)
-      .process('owner', () => {
-        let task = -1
-        return {
-          open(ctx) {
-            task = ctx.taskIndex
-          },
-          process(r, out) {
-            const s = seen.get(r.value) ?? new Set()
-            s.add(task)
-            seen.set(r.value, s)
-            out.emit(r.value)
-          },
-        } satisfies Processor<string, string>
-      }, { parallelism: 3 })
+      .process(
+        'owner',
+        () => {
+          let task = -1
+          return {
+            open(ctx) {
+              task = ctx.taskIndex
+            },
+            process(r, out) {
+              const s = seen.get(r.value) ?? new Set()
+              s.add(task)
+              seen.set(r.value, s)
+              out.emit(r.value)
+            },
+          } satisfies Processor<string, string>
+        },
+        { parallelism: 3 },
+      )
       .sink(collect())
     await runToEnd(t, { parallelism: 2 })
     expect(seen.size).toBe(97)
@@ -150,7 +160,16 @@ describe('embedded runner', () => {
     let written = 0
     const t = new Topology('slow')
     let produced = 0
-    t.source('gen', generator({ count: 200_000, make: (s) => { produced = s; return s } }))
+    t.source(
+      'gen',
+      generator({
+        count: 200_000,
+        make: (s) => {
+          produced = s
+          return s
+        },
+      }),
+    )
       .map((v) => v * 2)
       .sink(
         sinkFn(async (records) => {
@@ -172,12 +191,17 @@ describe('embedded runner', () => {
   it('an exception in an operator fails the job with an error naming the node', async () => {
     const t = new Topology('boom')
     t.source('gen', generator({ count: 100, make: (s) => s }))
-      .map((v) => {
-        if (v === 42) throw new Error('cannot handle 42')
-        return v
-      }, { name: 'fragile' })
+      .map(
+        (v) => {
+          if (v === 42) throw new Error('cannot handle 42')
+          return v
+        },
+        { name: 'fragile' },
+      )
       .sink(collect())
-    await expect(runToEnd(t, { log: memoryLogger() })).rejects.toThrowError(/node "fragile" \(task 0\) failed on a record .*cannot handle 42/)
+    await expect(runToEnd(t, { log: memoryLogger() })).rejects.toThrowError(
+      /node "fragile" \(task 0\) failed on a record .*cannot handle 42/,
+    )
   })
 
   it('the skip policy drops a failing record with a counter and a log line', async () => {
@@ -185,10 +209,13 @@ describe('embedded runner', () => {
     const out = collect<number>()
     const t = new Topology('skip')
     t.source('gen', generator({ count: 100, make: (s) => s }))
-      .map((v) => {
-        if (v % 10 === 0) throw new Error(`bad ${v}`)
-        return v
-      }, { name: 'fragile', onError: 'skip' })
+      .map(
+        (v) => {
+          if (v % 10 === 0) throw new Error(`bad ${v}`)
+          return v
+        },
+        { name: 'fragile', onError: 'skip' },
+      )
       .sink(out)
     const result = await runToEnd(t, { log })
     expect(out.values.length).toBe(90)
@@ -200,10 +227,13 @@ describe('embedded runner', () => {
     const out = collect<number>()
     const dead = collect<{ value: number; error: string; node: string }>()
     const t = new Topology('dlq')
-    const mapped = t.source('gen', generator({ count: 20, make: (s) => s })).map((v) => {
-      if (v % 5 === 0) throw new Error(`no multiples of 5: ${v}`)
-      return v
-    }, { name: 'picky', onError: 'dead-letter' })
+    const mapped = t.source('gen', generator({ count: 20, make: (s) => s })).map(
+      (v) => {
+        if (v % 5 === 0) throw new Error(`no multiples of 5: ${v}`)
+        return v
+      },
+      { name: 'picky', onError: 'dead-letter' },
+    )
     mapped.sink(out)
     mapped.deadLetters().sink(dead as never)
     const result = await runToEnd(t, { log: memoryLogger() })

@@ -27,7 +27,10 @@ describe('worker threads', () => {
 
   it('an operator failure on a worker thread fails the job with the error naming the node', async () => {
     const job = await runModule('test/fixtures/failing.ts', { threads: 2 })
-    await expect(job.done).rejects.toMatchObject({ code: 'ERR_OPERATOR_FAILED', message: expect.stringMatching(/node "explode"/) })
+    await expect(job.done).rejects.toMatchObject({
+      code: 'ERR_OPERATOR_FAILED',
+      message: expect.stringMatching(/node "explode"/),
+    })
   })
 
   it('refuses to run on several threads without the topology module', async () => {

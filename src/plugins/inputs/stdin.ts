@@ -84,9 +84,13 @@ class StdinReader implements SourceReader<unknown> {
         out.push({ value: JSON.parse(text), key: undefined, time: now, tag })
       } catch (e) {
         this.ctx.badRecord(
-          new SquallError('ERR_BAD_RECORD', `stdin: line ${this.lineNo} is not valid JSON: ${(e as Error).message}`, {
-            where: { node: this.ctx.nodeName, file: 'stdin', line: this.lineNo },
-          }),
+          new SquallError(
+            'ERR_BAD_RECORD',
+            `stdin: line ${this.lineNo} is not valid JSON: ${(e as Error).message}`,
+            {
+              where: { node: this.ctx.nodeName, file: 'stdin', line: this.lineNo },
+            },
+          ),
           text,
         )
       }

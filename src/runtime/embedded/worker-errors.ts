@@ -12,7 +12,14 @@ export interface SerializedError {
 }
 
 export function serializeError(e: unknown): SerializedError {
-  if (e instanceof SquallError) return { name: e.name, message: e.message, code: e.code, where: e.where, ...(e.stack ? { stack: e.stack } : {}) }
+  if (e instanceof SquallError)
+    return {
+      name: e.name,
+      message: e.message,
+      code: e.code,
+      where: e.where,
+      ...(e.stack ? { stack: e.stack } : {}),
+    }
   if (e instanceof Error) return { name: e.name, message: e.message, ...(e.stack ? { stack: e.stack } : {}) }
   return { name: 'Error', message: String(e) }
 }

@@ -11,7 +11,12 @@ import { serializeError } from './worker-errors.ts'
 import { SquallError } from '../../core/errors.ts'
 import { installStateBackend } from '../../state/backend-choice.ts'
 import { TaskCheckpointer } from '../checkpoint-tasks.ts'
-import { type RestoreData, type ToWorkerCheckpoint, handleCheckpointMessage, postingAcks } from '../checkpoint-threads.ts'
+import {
+  type RestoreData,
+  type ToWorkerCheckpoint,
+  handleCheckpointMessage,
+  postingAcks,
+} from '../checkpoint-threads.ts'
 
 interface WorkerData {
   moduleUrl: string
@@ -67,7 +72,9 @@ async function main(): Promise<void> {
       const committed = handleCheckpointMessage(checkpoints, c, (e) => executor.fail(e), acks.decline)
       if (c.k === 'cp-commit' && c.id === finalId) {
         void committed!.then(() =>
-          executor.failed === undefined ? finish() : parent.postMessage({ k: 'error', error: serializeError(executor.failed) }),
+          executor.failed === undefined
+            ? finish()
+            : parent.postMessage({ k: 'error', error: serializeError(executor.failed) }),
         )
       }
       return

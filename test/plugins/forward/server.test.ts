@@ -51,8 +51,11 @@ describe('forward server', () => {
 
   it('handles every event a sender wrote before closing, while a slow handler held the earlier ones', async () => {
     const collector = new Collector()
-    const slow = (tag: string, entries: Parameters<Collector['onEvents']>[1], meta: Parameters<Collector['onEvents']>[2]) =>
-      sleep(30).then(() => collector.onEvents(tag, entries, meta))
+    const slow = (
+      tag: string,
+      entries: Parameters<Collector['onEvents']>[1],
+      meta: Parameters<Collector['onEvents']>[2],
+    ) => sleep(30).then(() => collector.onEvents(tag, entries, meta))
     const { server } = await start({ onEvents: slow }, collector)
     const peer = await RawPeer.open(server.port)
     for (let n = 1; n <= 3; n++) peer.write(packr.pack(['app.log', 1441588984 + n, { n }]))
