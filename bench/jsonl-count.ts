@@ -35,7 +35,7 @@ function plainCount(path: string): Map<string, number> {
 export async function bench(): Promise<BenchRow[]> {
   const path = jsonlFile(LINES)
   const moduleUrl = new URL('./jobs/jsonl-count.ts', import.meta.url).href
-  const [plain, one, two] = await compareRates(LINES, 3, [
+  const [plain, one, two] = await compareRates(LINES, 5, [
     () => plainCount(path),
     async () => (await runEmbedded(jsonlCount(path), { threads: 1 }).done).runningMs / 1000,
     async () => {

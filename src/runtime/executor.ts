@@ -317,11 +317,18 @@ export class Executor {
     let lastTick = clock.now()
     let lastYield = performance.now()
     let quiet = 0
+    // Where the thread's time goes (as Flink's busy / idle / back-pressured time), in node "thread.<i>".
+    const times = this.env.metrics(`thread.${this.thread}`)
+    times.idleMs = 0
+    times.backpressuredMs = 0
+    const started = performance.now()
     while (this.failure === undefined && !this.finished()) {
       this.flushCredits()
       const wait = this.backpressure()
       if (wait) {
+        const t0 = performance.now()
         await Promise.race([wait, this.pause(100)])
+        times.backpressuredMs += performance.now() - t0
         continue
       }
       let produced = 0
@@ -344,7 +351,9 @@ export class Executor {
         // Nothing ready: back off from 1 ms to 20 ms, or until a source says it is ready.
         quiet = Math.min(quiet + 1, 20)
         const ready = this.sources.find((s) => !s.ended && s.reader.ready)?.reader.ready?.()
+        const t0 = performance.now()
         await this.pause(quiet, ready)
+        times.idleMs += performance.now() - t0
       } else {
         quiet = 0
         const t = performance.now()
@@ -355,6 +364,7 @@ export class Executor {
       }
     }
     if (this.failure === undefined) await Promise.all(this.sinks.map((s) => s.done))
+    times.runningMs = performance.now() - started
     if (this.failure !== undefined) throw this.failure
   }
 

@@ -17,8 +17,9 @@ const packr = new Packr({ useRecords: true, moreTypes: true })
 
 /**
  * Encodes a batch column-wise — values, keys, times, tags — with msgpackr. Repeated object shapes
- * are written once per batch (msgpackr records), times as one Float64Array, and a batch whose
- * records all share one tag stores it once. The result owns its buffer, so it can be transferred.
+ * are written once per batch (msgpackr records), times as one Float64Array, a batch whose records
+ * all share one tag stores it once, and keys equal to their values (`keyBy(word => word)`) are not
+ * written twice. The result owns its buffer, so it can be transferred.
  */
 export function encodeBatch(records: Record[]): Uint8Array {
   const n = records.length
@@ -27,28 +28,31 @@ export function encodeBatch(records: Record[]): Uint8Array {
   const times = new Float64Array(n)
   const tag0 = n > 0 ? records[0]!.tag : ''
   let sameTag = true
+  let keyIsValue = true
   for (let i = 0; i < n; i++) {
     const r = records[i]!
     values[i] = r.value
     keys[i] = r.key
     times[i] = r.time
     if (r.tag !== tag0) sameTag = false
+    if (r.key !== r.value) keyIsValue = false
   }
   const tags = sameTag ? tag0 : records.map((r) => r.tag)
-  const packed = packr.pack([values, keys, times, tags])
+  const packed = packr.pack([values, keyIsValue ? true : keys, times, tags])
   return new Uint8Array(packed.buffer.slice(packed.byteOffset, packed.byteOffset + packed.byteLength))
 }
 
 /** Decodes what `encodeBatch` wrote. */
 export function decodeBatch(bytes: Uint8Array): Record[] {
-  const [values, keys, times, tags] = packr.unpack(bytes) as [
+  const [values, keyColumn, times, tags] = packr.unpack(bytes) as [
     unknown[],
-    (Key | undefined)[],
+    (Key | undefined)[] | true,
     Float64Array,
     string | string[],
   ]
   const n = values.length
   const out = new Array<Record>(n)
+  const keys = keyColumn === true ? (values as Key[]) : keyColumn
   if (typeof tags === 'string') {
     for (let i = 0; i < n; i++)
       out[i] = { value: values[i], key: keys[i] ?? undefined, time: times[i]!, tag: tags }
