@@ -17,7 +17,7 @@ import {
   sinkFn,
 } from '../src/index.ts'
 import type { Record } from '../src/core/record.ts'
-import { type BenchRow, compareRates, row } from './harness.ts'
+import { type BenchRow, compareRates, row, runningTime } from './harness.ts'
 
 const KEYS = Number(process.env.BENCH_KEYS ?? 1_000_000)
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 8_000_000)
@@ -65,7 +65,7 @@ export async function bench(): Promise<BenchRow[]> {
         const gaps = fresh()
         const r = await runEmbedded(countJob(gaps, RECORDS)).done
         plainGaps.push(gaps.maxGapMs)
-        return r.runningMs / 1000
+        return runningTime(r)
       },
       async () => {
         const gaps = fresh()
@@ -79,7 +79,7 @@ export async function bench(): Promise<BenchRow[]> {
         const c = r.metrics.checkpoints ?? {}
         captureMs = Math.max(captureMs, c.maxPauseMs ?? 0)
         completed = Math.max(completed, c.completed ?? 0)
-        return r.runningMs / 1000
+        return runningTime(r)
       },
     ])
     const recovery = await measureRecovery(join(root, 'recovery'))

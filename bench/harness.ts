@@ -45,11 +45,16 @@ export async function bestRate(
   return best
 }
 
+/** What a contender returns when only part of its wall time should count (e.g. without start-up). */
+export interface Timed {
+  seconds: number
+}
+
 /**
  * Measures several contenders in alternating rounds (a, b, c, a, b, c, …) after one warm-up each,
  * and returns each one's best rate. Alternating keeps a noisy neighbour from favouring one side.
- * A contender may return the seconds it wants counted (e.g. a job's running time without start-up);
- * otherwise its wall time is used.
+ * A contender may return `{ seconds }` to say which time counts (a job's running time without
+ * start-up); anything else it returns is ignored and its wall time is used.
  */
 export async function compareRates(
   records: number,
@@ -62,10 +67,17 @@ export async function compareRates(
     for (let i = 0; i < contenders.length; i++) {
       const t0 = performance.now()
       const result = await contenders[i]!()
-      const seconds = typeof result === 'number' ? result : (performance.now() - t0) / 1000
+      const timed =
+        result !== null && typeof result === 'object' && typeof (result as Timed).seconds === 'number'
+      const seconds = timed ? (result as Timed).seconds : (performance.now() - t0) / 1000
       const rate = records / seconds
       if (rate > best[i]!) best[i] = rate
     }
   }
   return best
+}
+
+/** A job's running time (start-up excluded), as `compareRates` counts it. */
+export function runningTime(result: { runningMs: number }): Timed {
+  return { seconds: result.runningMs / 1000 }
 }

@@ -5,7 +5,7 @@
 import { closeSync, openSync, readSync } from 'node:fs'
 import { runEmbedded } from '../src/index.ts'
 import { jsonlFile } from './data.ts'
-import { type BenchRow, compareRates, row } from './harness.ts'
+import { type BenchRow, compareRates, row, runningTime } from './harness.ts'
 import jsonlCount from './jobs/jsonl-count.ts'
 
 const LINES = Number(process.env.BENCH_LINES ?? 2_000_000)
@@ -37,10 +37,10 @@ export async function bench(): Promise<BenchRow[]> {
   const moduleUrl = new URL('./jobs/jsonl-count.ts', import.meta.url).href
   const [plain, one, two] = await compareRates(LINES, 5, [
     () => plainCount(path),
-    async () => (await runEmbedded(jsonlCount(path), { threads: 1 }).done).runningMs / 1000,
+    async () => runningTime(await runEmbedded(jsonlCount(path), { threads: 1 }).done),
     async () => {
       process.env.BENCH_FILE = path
-      return (await runEmbedded(jsonlCount(path), { threads: 2, module: moduleUrl }).done).runningMs / 1000
+      return runningTime(await runEmbedded(jsonlCount(path), { threads: 2, module: moduleUrl }).done)
     },
   ])
   return [

@@ -6,7 +6,7 @@
 import type { SinkSpec } from '../src/core/source.ts'
 import { planQuery } from '../src/query/planner.ts'
 import { runEmbedded } from '../src/runtime/embedded/runner.ts'
-import { type BenchRow, compareRates, row } from './harness.ts'
+import { type BenchRow, type Timed, compareRates, row, runningTime } from './harness.ts'
 import { NexmarkGenerator } from './nexmark/generator.ts'
 import type { Bid } from './nexmark/model.ts'
 import {
@@ -34,7 +34,7 @@ function countingSink(): SinkSpec & { count: number } {
 }
 
 /** Runs one query to its end on one thread; returns its running time in seconds. */
-async function runSql(name: string, t: NexmarkTables): Promise<number> {
+async function runSql(name: string, t: NexmarkTables): Promise<Timed> {
   const catalog = nexmarkCatalog({
     person: arraySource(t.person),
     auction: arraySource(t.auction),
@@ -45,7 +45,7 @@ async function runSql(name: string, t: NexmarkTables): Promise<number> {
     timestamps: 'ms',
   })
   const result = await runEmbedded(plan.topology, { threads: 1, log: () => {} }).done
-  return result.runningMs / 1000
+  return runningTime(result)
 }
 
 /** Rows read by a query: the sizes of the tables it names. */

@@ -381,6 +381,7 @@ export function bruteForceOperator(
           if (event.success) return
           times = []
         }
+        const before = times.length > 0 ? nextTick(times[times.length - 1]! + idle, idle) : 0
         const alert = rule.apply(times, event, rule.keyOf(event))
         if (alert !== undefined) out.emit({ ...alert, time: event.time })
         if (times.length === 0) {
@@ -388,7 +389,9 @@ export function bruteForceOperator(
           return
         }
         failures.set(times)
-        ctx.timers.registerEventTimer(nextTick(times[times.length - 1]! + idle, idle))
+        // One cleanup timer per key and tick: register only when the latest failure moved to a new tick.
+        const tick = nextTick(times[times.length - 1]! + idle, idle)
+        if (tick !== before) ctx.timers.registerEventTimer(tick)
       },
       onTimer(timer) {
         const times = failures.get()
