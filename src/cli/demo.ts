@@ -98,6 +98,7 @@ class DemoState {
   readonly view: DemoView
   private lastEvents = 0
   private lastAt = Date.now()
+  private windowStart = Date.now()
 
   constructor(
     readonly opts: DemoOptions,
@@ -130,6 +131,7 @@ class DemoState {
       }
     } else if (channel === 'demo:trends') {
       for (const t of values as TrendingValue[]) {
+        if (t.time > this.view.simTime) this.view.simTime = t.time
         if (!this.view.trending || t.time >= this.view.trending.time) {
           // Keep showing the last non-empty list for a while: trends are rare by design.
           if (t.tags.length > 0 || !this.view.trending || t.time - this.view.trending.time > 5 * 60_000)
@@ -138,6 +140,7 @@ class DemoState {
       }
     } else if (channel === 'demo:alerts') {
       for (const a of values as Alert[]) {
+        if (a.time > this.view.simTime) this.view.simTime = a.time
         this.view.alerts.push(a)
         this.view.alertCount++
       }
@@ -155,9 +158,16 @@ class DemoState {
     this.lastEvents = events
     this.lastAt = now
     this.view.eventsTotal = events
-    this.view.latencyP50 = this.latency.percentile(0.5)
-    this.view.latencyP99 = this.latency.percentile(0.99)
-    this.view.latencySamples = this.latency.count
+    // Latency of the last 10 s: what a live view should show (a whole-run figure hides changes).
+    if (this.latency.count > 0) {
+      this.view.latencyP50 = this.latency.percentile(0.5)
+      this.view.latencyP99 = this.latency.percentile(0.99)
+      this.view.latencySamples = this.latency.count
+    }
+    if (now - this.windowStart >= 10_000) {
+      this.latency.reset()
+      this.windowStart = now
+    }
     const status = job.checkpointStatus?.()
     if (status?.restoredFrom !== undefined) this.view.resumedFrom = status.restoredFrom
     if (status?.lastCompleted)
@@ -191,7 +201,7 @@ export const demoCommand: Command = {
       threads: opts.threads,
       module: new URL('../demo/job.ts', import.meta.url).href,
       log,
-      state: { dir: opts.stateDir, checkpointInterval: '5s' },
+      state: { dir: opts.stateDir, checkpointInterval: process.env.SQUALL_DEMO_CHECKPOINT ?? '10s' },
       onReport: (channel, data) => state.report(channel, data),
     }
     const topology = demoTopology(settings)

@@ -23,6 +23,9 @@ export interface DemoSettings {
   /** Simulated start of the traffic (fixed, so a restart replays the same traffic). */
   start: number
   seed: number
+  /** Distinct pages and visitors of the generated site. */
+  pages: number
+  visitors: number
 }
 
 /** Reads the settings the demo command put in the environment. */
@@ -33,6 +36,8 @@ export function demoSettings(env: NodeJS.ProcessEnv = process.env): DemoSettings
     episodeMs: Number(env.SQUALL_DEMO_EPISODE_MS ?? 2 * 3_600_000),
     start: Number(env.SQUALL_DEMO_START ?? Date.UTC(2026, 0, 1)),
     seed: Number(env.SQUALL_DEMO_SEED ?? 1),
+    pages: Number(env.SQUALL_DEMO_PAGES ?? 2_000),
+    visitors: Number(env.SQUALL_DEMO_VISITORS ?? 50_000),
   }
 }
 
@@ -66,6 +71,8 @@ export class EndlessTraffic {
         accessRate: r.access,
         loginRate: r.logins,
         postRate: r.posts,
+        pages: s.pages,
+        visitors: s.visitors,
       })
       if (this.episodes.size > 4) this.episodes.delete(Math.min(...this.episodes.keys()))
       this.episodes.set(n, t)
@@ -133,13 +140,26 @@ export default function demoTopology(settings: DemoSettings = demoSettings()): T
   rankingPipeline(access).sink(reportSink('demo:rankings'), { name: 'rankings-out' })
   trendPipeline(posts).sink(reportSink('demo:trends'), { name: 'trends-out' })
   fraudPipeline(logins, access).sink(reportSink('demo:alerts'), { name: 'alerts-out' })
-  // The probe stamps the wall time as the event leaves its source, crosses a keyed exchange (and
-  // threads) like the real work, and reaches the job's owner, which measures the difference.
+  // The latency probe: about one access event in 50 is stamped with the wall time it was due (the
+  // generator emits event time at a fixed rate, so due = first wall time + event-time offset /
+  // speedup, which counts any backlog), crosses a keyed exchange (and threads) like the real work,
+  // and reaches the job's owner, which measures now − due.
+  let wall0 = 0
+  let event0 = 0
   access
     .filter((_e, r) => r.time % 50 === 0, { name: 'probe-sample' })
-    .map((e) => ({ ip: e.ip, born: Date.now() }), { name: 'probe-stamp' })
+    .map(
+      (e) => {
+        if (wall0 === 0) {
+          wall0 = Date.now()
+          event0 = e.time
+        }
+        return { ip: e.ip, due: wall0 + (e.time - event0) / settings.speedup }
+      },
+      { name: 'probe-stamp' },
+    )
     .keyBy((p) => p.ip)
-    .map((p) => p.born, { name: 'probe-route' })
+    .map((p) => p.due, { name: 'probe-route' })
     .sink(reportSink('demo:probe'), { name: 'probe-out' })
   return t
 }

@@ -76,7 +76,7 @@ export function renderView(v: DemoView, color = true): string[] {
       ? `p50 ${v.latencyP50.toFixed(1)} ms  p99 ${v.latencyP99.toFixed(1)} ms`
       : 'measuring…'
   lines.push(
-    `${c(CYAN, `${num(v.eventsPerSecond)} events/s`)}  total ${num(v.eventsTotal)}  event→result latency ${c(v.latencyP99 < 50 ? GREEN : YELLOW, lat)}  threads ${v.threads}`,
+    `${c(CYAN, `${num(v.eventsPerSecond)} events/s`)}  total ${num(v.eventsTotal)}  event→result latency (last 10 s) ${c(v.latencyP99 < 50 ? GREEN : YELLOW, lat)}  threads ${v.threads}`,
   )
   const cp = v.checkpoint
     ? `checkpoint #${v.checkpoint.id} ${(v.checkpoint.agoMs / 1000).toFixed(0)} s ago`

@@ -20,6 +20,39 @@ export interface KeyedStore {
   readonly entries: Map<Key, unknown>
   readonly ttlMs: number
   readonly touched: Map<Key, number> | undefined
+  /**
+   * Captures being written out. While one is pending, the first access to a key that may change its
+   * value puts a copy of the value as it was into the capture's `frozen` map.
+   */
+  pending?: Pending[]
+}
+
+/** One pending capture of a store: the values, as they were at the barrier, of keys touched since. */
+interface Pending {
+  readonly frozen: Map<Key, unknown>
+}
+
+/**
+ * Copy-on-write for captures: before the value of `k` may change (in place, replaced or deleted),
+ * every pending capture that has not yet kept it keeps a copy of it as it is. Taking a capture is
+ * then only a shallow copy of the key and value lists; each key is copied at most once per capture,
+ * when it is next touched, instead of every key at the barrier. A value with an enumerable getter
+ * (a kit object's `data`) is copied as what the getter returns.
+ */
+function protect(s: KeyedStore, k: Key): void {
+  const pending = s.pending
+  if (pending === undefined || pending.length === 0) return
+  let copy: unknown
+  let copied = false
+  for (const p of pending) {
+    if (p.frozen.has(k)) continue
+    if (!copied) {
+      const v = s.entries.get(k)
+      copy = v !== null && typeof v === 'object' ? structuredClone(v) : v
+      copied = true
+    }
+    p.frozen.set(k, copy)
+  }
 }
 
 /** A store's snapshot: its entries grouped by key group, so they can move between tasks. */
@@ -51,6 +84,11 @@ export interface StateCapture {
    * holds them that way: a faster path for encoding. The arrays are the capture's own; read only.
    */
   columns?(index: number): { keys: readonly Key[]; values: readonly unknown[] }
+  /**
+   * Brings entries `[from, to)` of `columns(index)` up to date with the values as they were at the
+   * barrier (copy-on-write). Call it right before reading that range, synchronously.
+   */
+  resolve?(index: number, from: number, to: number): void
   /** Releases what the capture pins (an LMDB read transaction); called once it has been read. */
   release(): void
 }
@@ -146,14 +184,20 @@ export class KeyedBackend implements StateBackend {
     if (cached) return cached as ValueState<T>
     const s = this.store(name, 'value', options)
     const h: ValueState<T> = {
-      get: () => s.entries.get(this.key()) as T | undefined,
+      get: () => {
+        const k = this.key()
+        protect(s, k)
+        return s.entries.get(k) as T | undefined
+      },
       set: (v) => {
         const k = this.key()
+        protect(s, k)
         s.entries.set(k, v)
         this.touch(s, k)
       },
       clear: () => {
         const k = this.key()
+        protect(s, k)
         s.entries.delete(k)
         s.touched?.delete(k)
       },
@@ -167,15 +211,21 @@ export class KeyedBackend implements StateBackend {
     if (cached) return cached as ReducingState<T>
     const s = this.store(name, 'reducing', options)
     const h: ReducingState<T> = {
-      get: () => s.entries.get(this.key()) as T | undefined,
+      get: () => {
+        const k = this.key()
+        protect(s, k)
+        return s.entries.get(k) as T | undefined
+      },
       add: (v) => {
         const k = this.key()
+        protect(s, k)
         const old = s.entries.get(k) as T | undefined
         s.entries.set(k, old === undefined ? v : reduce(old, v))
         this.touch(s, k)
       },
       clear: () => {
         const k = this.key()
+        protect(s, k)
         s.entries.delete(k)
         s.touched?.delete(k)
       },
@@ -193,6 +243,7 @@ export class KeyedBackend implements StateBackend {
       get: () => (s.entries.get(this.key()) as T[] | undefined) ?? empty,
       add: (v) => {
         const k = this.key()
+        protect(s, k)
         const list = s.entries.get(k) as T[] | undefined
         if (list === undefined) s.entries.set(k, [v])
         else list.push(v)
@@ -200,12 +251,14 @@ export class KeyedBackend implements StateBackend {
       },
       update: (values) => {
         const k = this.key()
+        protect(s, k)
         if (values.length === 0) s.entries.delete(k)
         else s.entries.set(k, values)
         this.touch(s, k)
       },
       clear: () => {
         const k = this.key()
+        protect(s, k)
         s.entries.delete(k)
         s.touched?.delete(k)
       },
@@ -219,9 +272,14 @@ export class KeyedBackend implements StateBackend {
     if (cached) return cached as MapState<K, V>
     const s = this.store(name, 'map', options)
     const emptyMap = new Map<K, V>()
-    const read = (): Map<K, V> => (s.entries.get(this.key()) as Map<K, V> | undefined) ?? emptyMap
+    const read = (): Map<K, V> => {
+      const k = this.key()
+      protect(s, k)
+      return (s.entries.get(k) as Map<K, V> | undefined) ?? emptyMap
+    }
     const write = (): Map<K, V> => {
       const k = this.key()
+      protect(s, k)
       let m = s.entries.get(k) as Map<K, V> | undefined
       if (m === undefined) {
         m = new Map()
@@ -238,6 +296,7 @@ export class KeyedBackend implements StateBackend {
       },
       delete: (mk) => {
         const k = this.key()
+        protect(s, k)
         const m = s.entries.get(k) as Map<K, V> | undefined
         if (m === undefined) return
         m.delete(mk)
@@ -253,6 +312,7 @@ export class KeyedBackend implements StateBackend {
       },
       clear: () => {
         const k = this.key()
+        protect(s, k)
         s.entries.delete(k)
         s.touched?.delete(k)
       },
@@ -267,38 +327,56 @@ export class KeyedBackend implements StateBackend {
   }
 
   /**
-   * Copies every store's entries into flat arrays: one pass over each Map, primitives shared and
-   * objects deep-copied (they may be changed in place later). About 20 ms per million entries of
-   * primitives; grouping by key group and encoding happen later, from the copy.
+   * Takes every store's keys and values as flat arrays of references (about 20 ms per million
+   * entries), and registers the capture for copy-on-write: until `release()`, a key whose object
+   * value is about to change gets a copy first, and the capture keeps the original. So the barrier
+   * costs no deep copy however large the state; grouping and encoding happen later, from the arrays.
+   * Values must be changed only through the state handles (read them anew for every record).
    */
   capture(): StateCapture {
     const stores: StoreInfo[] = []
     const keys: Key[][] = []
     const values: unknown[][] = []
+    const held: { store: KeyedStore; pending: Pending }[] = []
     for (const s of this.stores.values()) {
       stores.push({ name: s.name, kind: s.kind, ttlMs: s.ttlMs })
-      const ks = Array.from(s.entries.keys())
-      const vs = Array.from(s.entries.values())
-      for (let i = 0; i < vs.length; i++) {
-        const v = vs[i]
-        if (v !== null && typeof v === 'object') vs[i] = structuredClone(v)
-      }
-      keys.push(ks)
-      values.push(vs)
+      keys.push(Array.from(s.entries.keys()))
+      values.push(Array.from(s.entries.values()))
+      const pending: Pending = { frozen: new Map() }
+      if (s.pending === undefined) s.pending = []
+      s.pending.push(pending)
+      held.push({ store: s, pending })
     }
+    // The value of entry i as it was at the barrier: its copy if it was touched since, else as it is.
+    const valueAt = (index: number, i: number): unknown => {
+      const frozen = held[index]!.pending.frozen
+      const k = keys[index]![i]!
+      return frozen.size > 0 && frozen.has(k) ? frozen.get(k) : values[index]![i]
+    }
+    let released = false
     return {
       stores,
       *entries(index) {
         const ks = keys[index]!
-        const vs = values[index]!
-        for (let i = 0; i < ks.length; i++) yield [ks[i]!, vs[i]]
+        for (let i = 0; i < ks.length; i++) yield [ks[i]!, valueAt(index, i)]
       },
       columns(index) {
         return { keys: keys[index]!, values: values[index]! }
       },
+      resolve(index, from, to) {
+        const vs = values[index]!
+        if (held[index]!.pending.frozen.size === 0) return
+        for (let i = from; i < to; i++) vs[i] = valueAt(index, i)
+      },
       release() {
+        if (released) return
+        released = true
         keys.length = 0
         values.length = 0
+        for (const { store, pending } of held) {
+          const i = store.pending!.indexOf(pending)
+          if (i >= 0) store.pending!.splice(i, 1)
+        }
       },
     }
   }
@@ -311,6 +389,7 @@ export class KeyedBackend implements StateBackend {
       const limit = now - s.ttlMs
       for (const [k, t] of s.touched) {
         if (t <= limit) {
+          protect(s, k)
           s.touched.delete(k)
           s.entries.delete(k)
           dropped++

@@ -61,6 +61,8 @@ const packr = new Packr({ structuredClone: true })
 const SLICE = 16_384
 /** Entries per frame at most. */
 const FRAME = 8_192
+/** Longest stretch of encoding between two yields to the event loop, in ms. */
+const SLICE_MS = 8
 
 /** Encodes entries `[from, to)` of one store as one frame. Synchronous and allocation-light. */
 function packFrame(
@@ -150,9 +152,18 @@ export async function writeSnapshotFile(
     parts.push(packr.pack(header))
     for (let s = 0; s < state.stores.length; s++) {
       const { keys, values } = await columnsOf(state, s)
-      for (let from = 0; from < keys.length; from += FRAME) {
-        parts.push(packFrame(s, keys, values, from, Math.min(from + FRAME, keys.length), maxParallelism))
-        if ((from + FRAME) % SLICE === 0) await yieldToLoop()
+      // Frames of small values pack in microseconds, those of large objects (sketches, detector
+      // state) in milliseconds: yield by time, so records keep flowing whatever the values are.
+      const frame = values.length > 0 && typeof values[0] === 'object' ? FRAME / 16 : FRAME
+      let sliceStart = performance.now()
+      for (let from = 0; from < keys.length; from += frame) {
+        const to = Math.min(from + frame, keys.length)
+        state.resolve?.(s, from, to)
+        parts.push(packFrame(s, keys, values, from, to, maxParallelism))
+        if (performance.now() - sliceStart > SLICE_MS) {
+          await yieldToLoop()
+          sliceStart = performance.now()
+        }
       }
     }
   } finally {

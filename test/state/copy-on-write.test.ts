@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest'
+import { KeyedBackend } from '../../src/state/keyed-backend.ts'
+
+function entriesOf(capture: ReturnType<KeyedBackend['capture']>, store = 0): Map<unknown, unknown> {
+  return new Map(capture.entries(store))
+}
+
+describe('capturing keyed state for a checkpoint', () => {
+  it('keeps the values as they were at the barrier while the task goes on changing them', () => {
+    const b = new KeyedBackend('op', 128, () => 0)
+    const windows = b.value<{ counts: number[] }>('windows')
+    const seen = b.list<string>('seen')
+    const tags = b.map<string, number>('tags')
+    for (const k of ['a', 'b', 'c']) {
+      b.currentKey = k
+      windows.set({ counts: [1] })
+      seen.add(`${k}1`)
+      tags.set('x', 1)
+    }
+    const capture = b.capture()
+    // After the barrier: in-place changes, replacements, deletions and new keys.
+    b.currentKey = 'a'
+    windows.get()!.counts.push(2)
+    seen.add('a2')
+    tags.set('x', 2)
+    b.currentKey = 'b'
+    windows.set({ counts: [9] })
+    seen.clear()
+    tags.delete('x')
+    b.currentKey = 'd'
+    windows.set({ counts: [4] })
+    expect(entriesOf(capture, 0)).toEqual(
+      new Map([
+        ['a', { counts: [1] }],
+        ['b', { counts: [1] }],
+        ['c', { counts: [1] }],
+      ]),
+    )
+    expect(entriesOf(capture, 1)).toEqual(
+      new Map([
+        ['a', ['a1']],
+        ['b', ['b1']],
+        ['c', ['c1']],
+      ]),
+    )
+    expect(entriesOf(capture, 2).get('a')).toEqual(new Map([['x', 1]]))
+    expect(entriesOf(capture, 2).get('b')).toEqual(new Map([['x', 1]]))
+    capture.release()
+    // The live state has every change.
+    b.currentKey = 'a'
+    expect(windows.get()).toEqual({ counts: [1, 2] })
+    expect(seen.get()).toEqual(['a1', 'a2'])
+    b.currentKey = 'b'
+    expect(seen.get()).toEqual([])
+    expect(b.capture().entries(0)).toBeDefined()
+  })
+
+  it('copies a value at most once per capture, and not at all once the capture is released', () => {
+    const b = new KeyedBackend('op', 128, () => 0)
+    const v = b.value<{ n: number }>('v')
+    b.currentKey = 1
+    v.set({ n: 0 })
+    const capture = b.capture()
+    const first = v.get()!
+    first.n = 1
+    expect(v.get()).toBe(first)
+    capture.release()
+    const after = v.get()!
+    expect(after).toBe(first)
+    expect(after.n).toBe(1)
+  })
+
+  it('serves two pending captures at once, each with the values of its own barrier', () => {
+    const b = new KeyedBackend('op', 128, () => 0)
+    const v = b.value<{ n: number }>('v')
+    b.currentKey = 'k'
+    v.set({ n: 1 })
+    const one = b.capture()
+    v.get()!.n = 2
+    const two = b.capture()
+    v.get()!.n = 3
+    expect(entriesOf(one).get('k')).toEqual({ n: 1 })
+    expect(entriesOf(two).get('k')).toEqual({ n: 2 })
+    one.release()
+    two.release()
+  })
+})
