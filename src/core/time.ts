@@ -261,7 +261,8 @@ export function timeExtractor(options: TimeExtractorOptions): (value: unknown) =
 }
 
 const MONTH_ABBR = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
-const MONTH_FULL = [
+/** English month names, January first (also used by SQL's date patterns). */
+export const MONTH_FULL = [
   'January',
   'February',
   'March',
@@ -275,7 +276,8 @@ const MONTH_FULL = [
   'November',
   'December',
 ]
-const DAY_FULL = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday']
+/** English day names, Sunday first. */
+export const DAY_FULL = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday']
 
 /** Calendar fields of one instant as seen in one zone. */
 interface Civil {

@@ -1,6 +1,8 @@
 // Time values in SQL: reading timestamp text (UTC unless a zone is written), printing timestamps,
 // and Java-style date patterns (`yyyy-MM-dd HH:mm:ss`) for DATE_FORMAT and TO_TIMESTAMP.
 
+import { DAY_FULL, MONTH_FULL } from '../core/time.ts'
+
 const MS_PER_DAY = 86_400_000
 const ISO =
   /^\s*(-?\d{4,})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?\s*$/i
@@ -74,21 +76,6 @@ export function formatTimeOfDay(ms: number): string {
 
 type PatternPart = { readonly literal: string } | { readonly letter: string; readonly width: number }
 
-const MONTHS = [
-  'January',
-  'February',
-  'March',
-  'April',
-  'May',
-  'June',
-  'July',
-  'August',
-  'September',
-  'October',
-  'November',
-  'December',
-]
-const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday']
 const PATTERN_LETTERS = 'yMdHhkmsSaEDXZ'
 const compiled = new Map<string, readonly PatternPart[]>()
 
@@ -146,9 +133,9 @@ export function formatWithPattern(ms: number, pattern: string): string {
       case 'M':
         s +=
           w >= 4
-            ? MONTHS[d.getUTCMonth()]!
+            ? MONTH_FULL[d.getUTCMonth()]!
             : w === 3
-              ? MONTHS[d.getUTCMonth()]!.slice(0, 3)
+              ? MONTH_FULL[d.getUTCMonth()]!.slice(0, 3)
               : pad(d.getUTCMonth() + 1, w)
         break
       case 'd':
@@ -179,7 +166,7 @@ export function formatWithPattern(ms: number, pattern: string): string {
         s += d.getUTCHours() < 12 ? 'AM' : 'PM'
         break
       case 'E':
-        s += w >= 4 ? DAYS[d.getUTCDay()]! : DAYS[d.getUTCDay()]!.slice(0, 3)
+        s += w >= 4 ? DAY_FULL[d.getUTCDay()]! : DAY_FULL[d.getUTCDay()]!.slice(0, 3)
         break
       case 'X':
         s += 'Z'
@@ -237,7 +224,7 @@ export function parseWithPattern(text: string, pattern: string): number | undefi
       const word = /^[A-Za-z]+/.exec(text.slice(i))
       if (!word) return undefined
       if (p.letter === 'M') {
-        const idx = MONTHS.findIndex((m) => m.toLowerCase().startsWith(word[0].toLowerCase().slice(0, 3)))
+        const idx = MONTH_FULL.findIndex((m) => m.toLowerCase().startsWith(word[0].toLowerCase().slice(0, 3)))
         if (idx < 0) return undefined
         month = idx + 1
       }
