@@ -35,6 +35,11 @@ export async function helpText(): Promise<string> {
 
 /** Runs the CLI with `argv` (without node and script) and returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
+  // `squall … | head`: a closed stdout ends the command quietly, as Unix tools do.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0)
+    throw e
+  })
   const [name, ...rest] = argv
   if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
     if (name === 'help' && rest[0]) return main([rest[0], '--help'])

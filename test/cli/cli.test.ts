@@ -119,3 +119,21 @@ export default t
     ])
   })
 })
+
+describe('squall CLI in a pipe', () => {
+  it('ends quietly when the reader of its output goes away (squall run … | head)', () => {
+    const r = spawnSync(
+      'bash',
+      [
+        '-c',
+        `"${process.execPath}" "${BIN}" run "${join(import.meta.dirname, '../fixtures/endless.ts')}" | head -1`,
+      ],
+      {
+        encoding: 'utf8',
+        timeout: 30_000,
+      },
+    )
+    expect(r.stdout.trim()).toBe('{"seq":0}')
+    expect(r.stderr).not.toMatch(/EPIPE/)
+  })
+})
