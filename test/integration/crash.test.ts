@@ -33,7 +33,8 @@ describe('crash recovery of a real squall process', () => {
   it('killed with SIGKILL five times and restarted, the memory backend gives the same rows, none twice', async () => {
     const stateDir = join(dir, 'state-memory')
     const output = join(dir, 'out-memory')
-    const r = await crashLoop({ stateDir, output, input, kills: 5, seed: 11, argsFor: () => [], slowUs: 100 })
+    // 200 µs of work per record (6 s in all) leaves room for five kills however fast start-up is.
+    const r = await crashLoop({ stateDir, output, input, kills: 5, seed: 11, argsFor: () => [], slowUs: 200 })
     expect(r.killed).toBeGreaterThanOrEqual(4)
     expect(r.restored).toBeGreaterThanOrEqual(2)
     expect(publishedRows(output)).toEqual(expected)
