@@ -1,7 +1,7 @@
 // `squall sql "<query>" --source name=path.jsonl`: runs a query over JSON-lines files as bounded
 // streams and prints its result rows (or its changelog) as JSON lines.
 
-import { closeSync, openSync, readSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs'
 import { type Duration, toMillis } from '../core/duration.ts'
 import { SquallError } from '../core/errors.ts'
 import type { Record } from '../core/record.ts'
@@ -13,7 +13,7 @@ import { type Catalog, type CatalogTable, type QueryPlan, planQuery } from '../q
 import { parse } from './args.ts'
 import type { Command } from './commands.ts'
 
-const HELP = `Usage: squall sql "<query>" --source name=path.jsonl [options]
+const HELP = `Usage: squall sql "<query>" | query.sql --source name=path.jsonl [options]
 
 Runs a SQL query over JSON-lines files, read as bounded streams, and prints the result rows as
 JSON lines. At the end of the input the watermark goes to +infinity, so every window fires.
@@ -126,7 +126,10 @@ export function planFromFlags(
       `squall ${command}: give the query as the first argument. Run "squall ${command} --help".`,
     )
   }
-  return planQuery(query, catalogFromFlags(values), { strict: values.strict === true })
+  // A query may also be given as the path of a .sql file.
+  const text =
+    /\.sql$/i.test(query.trim()) && existsSync(query.trim()) ? readFileSync(query.trim(), 'utf8') : query
+  return planQuery(text, catalogFromFlags(values), { strict: values.strict === true })
 }
 
 /**

@@ -137,3 +137,58 @@ describe('use cases on the planted traffic model', () => {
     expect(makeTraffic({ seed: 4, duration: '1h' }).post(5)).not.toEqual(traffic.post(5))
   })
 })
+
+describe('ranking.sql', () => {
+  it('ranks pages by unique visitors: at most ten per window, best first, no assets, the top one as an exact count says', async () => {
+    const { spawnSync } = await import('node:child_process')
+    const { mkdtempSync, writeFileSync } = await import('node:fs')
+    const { tmpdir } = await import('node:os')
+    const { join } = await import('node:path')
+    const { makeTraffic } = await import('../../examples/shared/traffic.ts')
+    const traffic = makeTraffic({ seed: 5, duration: '90m', visitors: 500, pages: 40, accessRate: 4 })
+    const dir = mkdtempSync(join(tmpdir(), 'squall-ranking-'))
+    const input = join(dir, 'access.jsonl')
+    const lines: string[] = []
+    for (let i = 0; i < traffic.counts.access; i++) lines.push(JSON.stringify(traffic.access(i)))
+    writeFileSync(input, `${lines.join('\n')}\n`)
+    const bin = join(import.meta.dirname, '../../bin/squall.js')
+    const sql = join(import.meta.dirname, '../../examples/unique-visitor-ranking/ranking.sql')
+    const r = spawnSync(
+      process.execPath,
+      [bin, 'sql', sql, '--source', `access=${input}`, '--event-time', 'access=time'],
+      {
+        encoding: 'utf8',
+        timeout: 60_000,
+      },
+    )
+    expect(r.status, r.stderr).toBe(0)
+    const rows = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { window_end: string; path: string; visitors: number })
+    const byWindow = new Map<string, { path: string; visitors: number }[]>()
+    for (const row of rows) byWindow.set(row.window_end, [...(byWindow.get(row.window_end) ?? []), row])
+    expect(byWindow.size).toBeGreaterThan(60)
+    for (const ranked of byWindow.values()) {
+      expect(ranked.length).toBeLessThanOrEqual(10)
+      expect(ranked.some((p) => p.path.startsWith('/static/'))).toBe(false)
+      const visitors = ranked.map((p) => p.visitors)
+      expect(visitors).toEqual([...visitors].sort((a, b) => b - a))
+    }
+    // The best page of the last full window is the best by an exact count from the raw events.
+    const lastEnd = [...byWindow.keys()].sort().at(-61)!
+    const end = Date.parse(`${lastEnd.replace(' ', 'T')}Z`)
+    const exact = new Map<string, Set<string>>()
+    for (const l of lines) {
+      const e = JSON.parse(l) as { time: number; path: string; ip: string; status: number }
+      if (e.time < end - 3_600_000 || e.time >= end || e.path.startsWith('/static/') || e.status >= 400)
+        continue
+      exact.set(e.path, (exact.get(e.path) ?? new Set()).add(e.ip))
+    }
+    const best = [...exact].sort((a, b) => b[1].size - a[1].size)[0]!
+    // APPROX_COUNT_DISTINCT is a HyperLogLog: within 2 % of the exact count here.
+    const top = byWindow.get(lastEnd)![0]!
+    expect(top.path).toBe(best[0])
+    expect(Math.abs(top.visitors - best[1].size)).toBeLessThanOrEqual(Math.ceil(best[1].size * 0.02))
+  }, 90_000)
+})
