@@ -29,6 +29,7 @@ export function encodeBatch(records: Record[]): Uint8Array {
   const tag0 = n > 0 ? records[0]!.tag : ''
   let sameTag = true
   let keyIsValue = true
+  let strings = true
   for (let i = 0; i < n; i++) {
     const r = records[i]!
     values[i] = r.value
@@ -36,20 +37,54 @@ export function encodeBatch(records: Record[]): Uint8Array {
     times[i] = r.time
     if (r.tag !== tag0) sameTag = false
     if (r.key !== r.value) keyIsValue = false
+    if (typeof r.value !== 'string') strings = false
   }
   const tags = sameTag ? tag0 : records.map((r) => r.tag)
-  const packed = packr.pack([values, keyIsValue ? true : keys, times, tags])
+  const packed = packr.pack([
+    strings ? dictionary(values as string[]) : values,
+    keyIsValue ? true : keys,
+    times,
+    tags,
+  ])
   return new Uint8Array(packed.buffer.slice(packed.byteOffset, packed.byteOffset + packed.byteLength))
+}
+
+/**
+ * String values as a dictionary of the distinct strings and one index per record: keyed streams of
+ * words, paths or tags repeat a few strings many times in a batch.
+ */
+function dictionary(values: string[]): { d: string[]; i: Uint16Array | Uint32Array } {
+  const ids = new Map<string, number>()
+  const d: string[] = []
+  const index = values.length < 65_536 ? new Uint16Array(values.length) : new Uint32Array(values.length)
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!
+    let id = ids.get(v)
+    if (id === undefined) {
+      id = d.length
+      ids.set(v, id)
+      d.push(v)
+    }
+    index[i] = id
+  }
+  return { d, i: index }
 }
 
 /** Decodes what `encodeBatch` wrote. */
 export function decodeBatch(bytes: Uint8Array): Record[] {
-  const [values, keyColumn, times, tags] = packr.unpack(bytes) as [
-    unknown[],
+  const [valueColumn, keyColumn, times, tags] = packr.unpack(bytes) as [
+    unknown[] | { d: string[]; i: Uint16Array | Uint32Array },
     (Key | undefined)[] | true,
     Float64Array,
     string | string[],
   ]
+  let values: unknown[]
+  if (Array.isArray(valueColumn)) values = valueColumn
+  else {
+    const { d, i: index } = valueColumn
+    values = new Array<unknown>(index.length)
+    for (let i = 0; i < index.length; i++) values[i] = d[index[i]!]
+  }
   const n = values.length
   const out = new Array<Record>(n)
   const keys = keyColumn === true ? (values as Key[]) : keyColumn

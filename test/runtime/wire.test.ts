@@ -28,4 +28,19 @@ describe('batches crossing threads', () => {
     expect(bytes.buffer.byteLength).toBe(bytes.byteLength)
     expect(decodeBatch(bytes)).toEqual(batch)
   })
+
+  it('string values that repeat travel as a dictionary and come back in order', () => {
+    const words = Array.from({ length: 2000 }, (_, i) => `w${(i * 7919) % 37}`)
+    const batch: Record[] = words.map((w, i) => ({ value: w, key: i % 5, time: i, tag: '' }))
+    const bytes = encodeBatch(batch)
+    expect(decodeBatch(bytes)).toEqual(batch)
+    // Each repeated string is written once: far fewer bytes than the same batch of distinct strings.
+    const distinct: Record[] = words.map((_w, i) => ({
+      value: `w${i % 10}${i}`.slice(0, 4),
+      key: i % 5,
+      time: i,
+      tag: '',
+    }))
+    expect(bytes.byteLength).toBeLessThan(encodeBatch(distinct).byteLength - 3000)
+  })
 })
