@@ -179,28 +179,34 @@ export class KeyedBackend implements StateBackend {
     if (s.touched !== undefined) s.touched.set(k, this.now())
   }
 
+  /** The current key's entry of `s` (protected first: the caller may change it in place). */
+  private read(s: KeyedStore): unknown {
+    const k = this.key()
+    protect(s, k)
+    return s.entries.get(k)
+  }
+
+  /** Drops the current key's entry of `s`. */
+  private remove(s: KeyedStore): void {
+    const k = this.key()
+    protect(s, k)
+    s.entries.delete(k)
+    s.touched?.delete(k)
+  }
+
   value<T>(name: string, options?: StateOptions): ValueState<T> {
     const cached = this.handles.get(name)
     if (cached) return cached as ValueState<T>
     const s = this.store(name, 'value', options)
     const h: ValueState<T> = {
-      get: () => {
-        const k = this.key()
-        protect(s, k)
-        return s.entries.get(k) as T | undefined
-      },
+      get: () => this.read(s) as T | undefined,
       set: (v) => {
         const k = this.key()
         protect(s, k)
         s.entries.set(k, v)
         this.touch(s, k)
       },
-      clear: () => {
-        const k = this.key()
-        protect(s, k)
-        s.entries.delete(k)
-        s.touched?.delete(k)
-      },
+      clear: () => this.remove(s),
     }
     this.handles.set(name, h)
     return h
@@ -211,11 +217,7 @@ export class KeyedBackend implements StateBackend {
     if (cached) return cached as ReducingState<T>
     const s = this.store(name, 'reducing', options)
     const h: ReducingState<T> = {
-      get: () => {
-        const k = this.key()
-        protect(s, k)
-        return s.entries.get(k) as T | undefined
-      },
+      get: () => this.read(s) as T | undefined,
       add: (v) => {
         const k = this.key()
         protect(s, k)
@@ -223,12 +225,7 @@ export class KeyedBackend implements StateBackend {
         s.entries.set(k, old === undefined ? v : reduce(old, v))
         this.touch(s, k)
       },
-      clear: () => {
-        const k = this.key()
-        protect(s, k)
-        s.entries.delete(k)
-        s.touched?.delete(k)
-      },
+      clear: () => this.remove(s),
     }
     this.handles.set(name, h)
     return h
@@ -256,12 +253,7 @@ export class KeyedBackend implements StateBackend {
         else s.entries.set(k, values)
         this.touch(s, k)
       },
-      clear: () => {
-        const k = this.key()
-        protect(s, k)
-        s.entries.delete(k)
-        s.touched?.delete(k)
-      },
+      clear: () => this.remove(s),
     }
     this.handles.set(name, h)
     return h
@@ -310,12 +302,7 @@ export class KeyedBackend implements StateBackend {
       get size() {
         return read().size
       },
-      clear: () => {
-        const k = this.key()
-        protect(s, k)
-        s.entries.delete(k)
-        s.touched?.delete(k)
-      },
+      clear: () => this.remove(s),
     }
     this.handles.set(name, h)
     return h
