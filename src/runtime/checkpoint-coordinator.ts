@@ -4,14 +4,14 @@
 import { rmSync } from 'node:fs'
 import { SquallError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
-import type { AckSink, TaskAck } from './checkpoint-tasks.ts'
 import {
-  type Manifest,
-  STATE_FORMAT_VERSION,
   beginCheckpoint,
   completeCheckpoint,
+  type Manifest,
   pruneCheckpoints,
+  STATE_FORMAT_VERSION,
 } from './checkpoint-storage.ts'
+import type { AckSink, TaskAck } from './checkpoint-tasks.ts'
 import type { CheckpointStatus } from './job.ts'
 import type { ExecutionPlan } from './plan.ts'
 
@@ -66,6 +66,8 @@ export class CheckpointCoordinator implements AckSink {
   private pending: Pending | undefined
   private timer: ReturnType<typeof setInterval> | undefined
   private stopped = false
+  /** Deletion of old checkpoints, one after another, off the hot path. */
+  private pruning: Promise<void> = Promise.resolve()
   private nextId: number
 
   constructor(
@@ -235,8 +237,10 @@ export class CheckpointCoordinator implements AckSink {
       bytes: manifest.bytes,
     })
     for (const port of this.ports) port.commit(p.id)
-    pruneCheckpoints(this.stateDir, this.options.keep, this.log)
-    p.resolve?.()
+    this.pruning = this.pruning.then(() => pruneCheckpoints(this.stateDir, this.options.keep, this.log))
+    // The final checkpoint resolves once old ones are gone, so an ended job leaves `keep` behind.
+    if (p.final) void this.pruning.then(() => p.resolve?.())
+    else p.resolve?.()
   }
 }
 

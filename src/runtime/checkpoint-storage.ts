@@ -7,13 +7,14 @@ import {
   fsyncSync,
   mkdirSync,
   openSync,
-  readFileSync,
   readdirSync,
+  readFileSync,
   renameSync,
   rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs'
+import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { SquallError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
@@ -256,9 +257,10 @@ export function latestCheckpoint(
 
 /**
  * Keeps the newest `keep` complete checkpoints and deletes older ones, plus every incomplete
- * directory older than the newest complete one (left by crashes or failed checkpoints).
+ * directory older than the newest complete one (left by crashes or failed checkpoints). Deletes
+ * asynchronously (freeing a large file's pages takes milliseconds); never rejects.
  */
-export function pruneCheckpoints(stateDir: string, keep: number, log: Logger): void {
+export async function pruneCheckpoints(stateDir: string, keep: number, log: Logger): Promise<void> {
   let kept = 0
   let newestComplete = -1
   for (const c of listCheckpoints(stateDir)) {
@@ -267,7 +269,7 @@ export function pruneCheckpoints(stateDir: string, keep: number, log: Logger): v
       if (++kept <= keep) continue
     } else if (newestComplete < 0 || c.id > newestComplete) continue
     try {
-      rmSync(c.dir, { recursive: true, force: true })
+      await rm(c.dir, { recursive: true, force: true })
     } catch (e) {
       log('warn', `could not delete old checkpoint "${c.dir}": ${(e as Error).message}`)
     }

@@ -117,7 +117,7 @@ export class TaskCheckpointer {
         node,
         task.index,
         capture,
-        this.executor.plan.maxParallelism,
+        keyGroupRange(task.index, this.executor.plan.maxParallelism, task.node.parallelism),
       )
       this.acks.ack({ id, taskId: task.taskId, kind: 'operator', node, index: task.index, file, bytes })
     } catch (e) {

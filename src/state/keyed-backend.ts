@@ -21,6 +21,11 @@ export interface KeyedStore {
   readonly ttlMs: number
   readonly touched: Map<Key, number> | undefined
   /**
+   * False while every value the store has held is a primitive (a counter): copy-on-write then needs
+   * no lookup at all. List and map stores hold objects from the start.
+   */
+  objects: boolean
+  /**
    * Captures being written out. While one is pending, the first access to a key that may change its
    * value puts a copy of the value as it was into the capture's `frozen` map.
    */
@@ -32,22 +37,53 @@ interface Pending {
   readonly frozen: Map<Key, unknown>
 }
 
+/** Kept for a key whose value at the barrier is the one in the capture's value list (a primitive). */
+const LISTED: unique symbol = Symbol('listed')
+
 /**
- * Copy-on-write for captures: before the value of `k` may change (in place, replaced or deleted),
- * every pending capture that has not yet kept it keeps a copy of it as it is. Taking a capture is
- * then only a shallow copy of the key and value lists; each key is copied at most once per capture,
- * when it is next touched, instead of every key at the barrier. A value with an enumerable getter
- * (a kit object's `data`) is copied as what the getter returns.
+ * Copy-on-write for captures: before the value of `k` may change in place, every pending capture
+ * that has not yet kept it keeps a copy of it as it is. Taking a capture is then only a shallow copy
+ * of the key and value lists; each key is copied at most once per capture, when it is next touched,
+ * instead of every key at the barrier. A value with an enumerable getter (a kit object's `data`) is
+ * copied as what the getter returns.
+ *
+ * Primitive values cannot change in place, and the capture's value list already holds them as they
+ * were at the barrier: before one is replaced by an object or removed, the capture only marks the key
+ * `LISTED` (its list has its value; see `protectReplace`). This keeps one invariant: a key no capture
+ * has kept holds either its value from the barrier (unchanged), or a primitive while its barrier
+ * value was a primitive, or anything while it had no value at the barrier. Counters and other
+ * primitive state so pay nothing.
  */
 function protect(s: KeyedStore, k: Key): void {
   const pending = s.pending
+  if (pending === undefined || pending.length === 0 || !s.objects) return
+  const v = s.entries.get(k)
+  if (v !== null && typeof v === 'object') keep(pending, k, v)
+}
+
+/**
+ * Copy-on-write before the value of `k` is replaced by `next` (`undefined`: removed): what the
+ * pending captures need of the value as it is, following the invariant of `protect`.
+ */
+function protectReplace(s: KeyedStore, k: Key, next: unknown): void {
+  const nextIsObject = next !== null && typeof next === 'object'
+  if (nextIsObject) s.objects = true
+  const pending = s.pending
   if (pending === undefined || pending.length === 0) return
+  if (!s.objects && next !== undefined) return
+  const v = s.entries.get(k)
+  if (v === undefined) return
+  if (v !== null && typeof v === 'object') keep(pending, k, v)
+  else if (next === undefined || nextIsObject) keep(pending, k, LISTED)
+}
+
+/** Has every pending capture that has not yet kept `k` keep a copy of `v`. */
+function keep(pending: readonly Pending[], k: Key, v: unknown): void {
   let copy: unknown
   let copied = false
   for (const p of pending) {
     if (p.frozen.has(k)) continue
     if (!copied) {
-      const v = s.entries.get(k)
       copy = v !== null && typeof v === 'object' ? structuredClone(v) : v
       copied = true
     }
@@ -61,6 +97,11 @@ export interface StoreSnapshot {
   kind: KeyedStore['kind']
   ttlMs: number
   groups: { [keyGroup: number]: [Key, unknown][] }
+  /**
+   * Entries known to lie in the key-group range being restored, whose key groups were not computed
+   * (a task file read back whole by a task owning all of its range): keys and values side by side.
+   */
+  ungrouped?: { keys: readonly Key[]; values: ArrayLike<unknown> }[]
 }
 
 /** A store's name, kind and TTL, as a checkpoint records them. */
@@ -153,7 +194,14 @@ export class KeyedBackend implements StateBackend {
     let s = this.stores.get(name)
     if (s === undefined) {
       const ttlMs = options?.ttl === undefined ? 0 : toMillis(options.ttl, `state "${name}".ttl`)
-      s = { name, kind, entries: new Map(), ttlMs, touched: ttlMs > 0 ? new Map() : undefined }
+      s = {
+        name,
+        kind,
+        entries: new Map(),
+        ttlMs,
+        touched: ttlMs > 0 ? new Map() : undefined,
+        objects: kind === 'list' || kind === 'map',
+      }
       this.stores.set(name, s)
     } else if (s.kind !== kind) {
       throw new SquallError(
@@ -189,7 +237,7 @@ export class KeyedBackend implements StateBackend {
   /** Drops the current key's entry of `s`. */
   private remove(s: KeyedStore): void {
     const k = this.key()
-    protect(s, k)
+    protectReplace(s, k, undefined)
     s.entries.delete(k)
     s.touched?.delete(k)
   }
@@ -202,7 +250,7 @@ export class KeyedBackend implements StateBackend {
       get: () => this.read(s) as T | undefined,
       set: (v) => {
         const k = this.key()
-        protect(s, k)
+        protectReplace(s, k, v)
         s.entries.set(k, v)
         this.touch(s, k)
       },
@@ -222,7 +270,9 @@ export class KeyedBackend implements StateBackend {
         const k = this.key()
         protect(s, k)
         const old = s.entries.get(k) as T | undefined
-        s.entries.set(k, old === undefined ? v : reduce(old, v))
+        const next = old === undefined ? v : reduce(old, v)
+        protectReplace(s, k, next)
+        s.entries.set(k, next)
         this.touch(s, k)
       },
       clear: () => this.remove(s),
@@ -248,7 +298,7 @@ export class KeyedBackend implements StateBackend {
       },
       update: (values) => {
         const k = this.key()
-        protect(s, k)
+        protectReplace(s, k, values.length === 0 ? undefined : values)
         if (values.length === 0) s.entries.delete(k)
         else s.entries.set(k, values)
         this.touch(s, k)
@@ -338,7 +388,9 @@ export class KeyedBackend implements StateBackend {
     const valueAt = (index: number, i: number): unknown => {
       const frozen = held[index]!.pending.frozen
       const k = keys[index]![i]!
-      return frozen.size > 0 && frozen.has(k) ? frozen.get(k) : values[index]![i]
+      if (frozen.size === 0) return values[index]![i]
+      const kept = frozen.get(k)
+      return kept === LISTED || (kept === undefined && !frozen.has(k)) ? values[index]![i] : kept
     }
     let released = false
     return {
@@ -376,7 +428,7 @@ export class KeyedBackend implements StateBackend {
       const limit = now - s.ttlMs
       for (const [k, t] of s.touched) {
         if (t <= limit) {
-          protect(s, k)
+          protectReplace(s, k, undefined)
           s.touched.delete(k)
           s.entries.delete(k)
           dropped++
@@ -424,16 +476,23 @@ export class KeyedBackend implements StateBackend {
           entries: new Map(),
           ttlMs: snap.ttlMs,
           touched: snap.ttlMs > 0 ? new Map() : undefined,
+          objects: snap.kind === 'list' || snap.kind === 'map',
         }
         this.stores.set(snap.name, s)
+      }
+      const store = s
+      const load = (k: Key, v: unknown): void => {
+        if (v !== null && typeof v === 'object') store.objects = true
+        store.entries.set(k, v)
+        store.touched?.set(k, now)
       }
       for (const [kgText, entries] of Object.entries(snap.groups)) {
         const kg = Number(kgText)
         if (kg < from || kg >= to) continue
-        for (const [k, v] of entries) {
-          s.entries.set(k, v)
-          s.touched?.set(k, now)
-        }
+        for (const [k, v] of entries) load(k, v)
+      }
+      for (const { keys, values } of snap.ungrouped ?? []) {
+        for (let i = 0; i < keys.length; i++) load(keys[i]!, values[i])
       }
     }
   }

@@ -2,7 +2,7 @@
 // (store, key group, key), written back in batches, captured for checkpoints by a read snapshot.
 
 import { rmSync } from 'node:fs'
-import { type RootDatabase, open } from 'lmdb'
+import { open, type RootDatabase } from 'lmdb'
 import { toMillis } from '../core/duration.ts'
 import { SquallError } from '../core/errors.ts'
 import { keyGroupOf } from '../core/key-group.ts'
@@ -267,6 +267,13 @@ export class LmdbBackend implements StateBackend {
           if (kg < from || kg >= to) continue
           for (const [k, v] of entries) {
             this.db.putSync([s.index, kg, k], v)
+            s.touched?.set(k, now)
+          }
+        }
+        for (const { keys, values } of snap.ungrouped ?? []) {
+          for (let i = 0; i < keys.length; i++) {
+            const k = keys[i]!
+            this.db.putSync([s.index, keyGroupOf(k, this.maxParallelism), k], values[i])
             s.touched?.set(k, now)
           }
         }

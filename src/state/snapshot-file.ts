@@ -10,7 +10,9 @@ import type { Key } from '../core/record.ts'
 import type { StateCapture, StoreInfo, StoreSnapshot } from './keyed-backend.ts'
 
 /** Version of the task-file layout; a file of another version is refused (ERR_STATE_FORMAT). */
-export const SNAPSHOT_FILE_VERSION = 1
+export const SNAPSHOT_FILE_VERSION = 2
+/** Older layouts this version still reads: 1 (every frame carries its entries' key groups). */
+const READABLE_VERSIONS: readonly number[] = [1, SNAPSHOT_FILE_VERSION]
 
 /** Pending timers of a task as checkpoints keep them: [time, keys at that time]. */
 export type TimerEntries = [number, (Key | undefined)[]][]
@@ -33,16 +35,20 @@ interface Header {
   v: number
   node: string
   task: number
+  /** The key-group range `[from, to)` the task owned: every entry of the file lies in it (v2). */
+  groups?: [number, number]
   stores: StoreInfo[]
   eventTimers: TimerEntries
   processingTimers: TimerEntries
 }
 
 /**
- * One frame of entries of one store, in capture order: the key group of each entry (`gs`), keys
- * and values side by side. Keys are `k`, or `ks` (every key a string without NUL, joined by NUL:
- * one string to encode instead of thousands); values are `v`, or `vi` / `vn` when every value is
- * an int32 / a number. A frame of a single key group may carry `g` instead of `gs`.
+ * One frame of entries of one store, in capture order: keys and values side by side. Keys are `k`,
+ * or `ks` (every key a string without NUL, joined by NUL: one string to encode instead of
+ * thousands); values are `v`, or `vi` / `vn` when every value is an int32 / a number. Key groups
+ * are not written (hashing every key at every checkpoint costs more than encoding it): they are
+ * computed on restore, and only when the restoring task owns part of the file's range. Version 1
+ * frames carry the key group of each entry (`gs`) or of all of them (`g`).
  */
 interface Frame {
   s: number
@@ -71,18 +77,18 @@ function packFrame(
   values: readonly unknown[],
   from: number,
   to: number,
-  maxParallelism: number,
 ): Uint8Array {
   const n = to - from
-  const gs = maxParallelism <= 256 ? new Uint8Array(n) : new Uint16Array(n)
   const ks = keys.slice(from, to)
   let strings = true
   for (let i = 0; i < n; i++) {
     const k = ks[i]!
-    gs[i] = keyGroupOf(k, maxParallelism)
-    if (strings && (typeof k !== 'string' || k.includes('\0'))) strings = false
+    if (typeof k !== 'string' || k.includes('\0')) {
+      strings = false
+      break
+    }
   }
-  const f: Frame = { s, gs }
+  const f: Frame = { s }
   if (strings) f.ks = ks.join('\0')
   else f.k = ks
   let ints = true
@@ -136,7 +142,7 @@ export async function writeSnapshotFile(
   node: string,
   task: number,
   capture: OperatorCapture,
-  maxParallelism: number,
+  groups: [number, number],
 ): Promise<number> {
   const parts: Uint8Array[] = []
   try {
@@ -145,6 +151,7 @@ export async function writeSnapshotFile(
       v: SNAPSHOT_FILE_VERSION,
       node,
       task,
+      groups,
       stores: [...state.stores],
       eventTimers: capture.eventTimers,
       processingTimers: capture.processingTimers,
@@ -159,7 +166,7 @@ export async function writeSnapshotFile(
       for (let from = 0; from < keys.length; from += frame) {
         const to = Math.min(from + frame, keys.length)
         state.resolve?.(s, from, to)
-        parts.push(packFrame(s, keys, values, from, to, maxParallelism))
+        parts.push(packFrame(s, keys, values, from, to))
         if (performance.now() - sliceStart > SLICE_MS) {
           await yieldToLoop()
           sliceStart = performance.now()
@@ -169,9 +176,11 @@ export async function writeSnapshotFile(
   } finally {
     capture.state.release()
   }
-  const data = Buffer.concat(parts)
-  await writeFile(path, data, { flush: true })
-  return data.length
+  // Written frame by frame: no second copy of a large state in memory.
+  await writeFile(path, parts, { flush: true })
+  let bytes = 0
+  for (const p of parts) bytes += p.length
+  return bytes
 }
 
 /**
@@ -197,10 +206,15 @@ export async function readSnapshotFile(
     )
   }
   const header = items[0] as Header | undefined
-  if (header === undefined || header.v !== SNAPSHOT_FILE_VERSION || !Array.isArray(header.stores)) {
+  if (
+    header === undefined ||
+    !READABLE_VERSIONS.includes(header.v) ||
+    !Array.isArray(header.stores) ||
+    (header.v >= 2 && !Array.isArray(header.groups))
+  ) {
     throw new SquallError(
       'ERR_STATE_FORMAT',
-      `checkpoint file "${path}" has format version ${JSON.stringify(header?.v ?? null)}; this Squall reads version ${SNAPSHOT_FILE_VERSION}`,
+      `checkpoint file "${path}" has format version ${JSON.stringify(header?.v ?? null)}; this Squall reads versions ${READABLE_VERSIONS.join(' and ')}`,
     )
   }
   const stores: StoreSnapshot[] = header.stores.map((s) => ({
@@ -209,14 +223,22 @@ export async function readSnapshotFile(
     ttlMs: s.ttlMs,
     groups: {},
   }))
+  // A task owning the file's whole range takes every entry without hashing a key.
+  const whole = header.groups !== undefined && header.groups[0] >= from && header.groups[1] <= to
   for (let i = 1; i < items.length; i++) {
     const f = items[i] as Frame
-    if (f.gs === undefined && (f.g! < from || f.g! >= to)) continue
-    const groups = stores[f.s]!.groups
+    if (f.gs === undefined && f.g !== undefined && (f.g < from || f.g >= to)) continue
+    const store = stores[f.s]!
     const keys: Key[] = f.ks !== undefined ? f.ks.split('\0') : f.k!
     const values: ArrayLike<unknown> = f.vi ?? f.vn ?? f.v!
+    if (whole) {
+      if (store.ungrouped === undefined) store.ungrouped = []
+      store.ungrouped.push({ keys, values })
+      continue
+    }
+    const groups = store.groups
     for (let j = 0; j < keys.length; j++) {
-      const g = f.gs === undefined ? f.g! : f.gs[j]!
+      const g = f.gs !== undefined ? f.gs[j]! : f.g !== undefined ? f.g : keyGroupOf(keys[j]!, maxParallelism)
       if (g < from || g >= to) continue
       let list = groups[g]
       if (list === undefined) groups[g] = list = []

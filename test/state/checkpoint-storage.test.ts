@@ -1,18 +1,18 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { memoryLogger } from '../../src/core/logger.ts'
 import { fileSink } from '../../src/plugins/outputs/file-sink.ts'
 import {
-  type Manifest,
-  STATE_FORMAT_VERSION,
   beginCheckpoint,
   completeCheckpoint,
   latestCheckpoint,
   listCheckpoints,
+  type Manifest,
   openStateDir,
   pruneCheckpoints,
+  STATE_FORMAT_VERSION,
 } from '../../src/runtime/checkpoint-storage.ts'
 
 const root = mkdtempSync(join(tmpdir(), 'squall-storage-'))
@@ -89,11 +89,11 @@ describe('checkpoint storage', () => {
     expect(existsSync(join(dir, 'LOCK'))).toBe(false)
   })
 
-  it('pruning keeps the newest complete checkpoints and drops older ones', () => {
+  it('pruning keeps the newest complete checkpoints and drops older ones', async () => {
     const dir = join(root, 'prune')
     openStateDir(dir, 'j')()
     for (let id = 1; id <= 5; id++) write(dir, id)
-    pruneCheckpoints(dir, 3, memoryLogger())
+    await pruneCheckpoints(dir, 3, memoryLogger())
     expect(listCheckpoints(dir).map((c) => c.id)).toEqual([5, 4, 3])
   })
 })

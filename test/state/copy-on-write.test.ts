@@ -84,4 +84,49 @@ describe('capturing keyed state for a checkpoint', () => {
     one.release()
     two.release()
   })
+
+  it('keeps primitive values without copying them, also when they later turn into objects or go', () => {
+    const b = new KeyedBackend('op', 128, () => 0)
+    const v = b.value<unknown>('v')
+    const sum = b.reducing<{ n: number } | number>('sum', (a, c) =>
+      typeof a === 'number' ? { n: a + (c as number) } : { n: a.n + (c as number) },
+    )
+    for (const k of ['counter', 'toObject', 'removed', 'removedThenObject', 'reduced'])
+      (b.currentKey = k), v.set(5)
+    b.currentKey = 'reduced'
+    sum.add(1)
+    const capture = b.capture()
+    b.currentKey = 'counter'
+    v.set(6)
+    v.set(7)
+    b.currentKey = 'toObject'
+    v.set(6)
+    v.set({ n: 1 })
+    ;(v.get() as { n: number }).n = 2
+    b.currentKey = 'removed'
+    v.clear()
+    b.currentKey = 'removedThenObject'
+    v.clear()
+    v.set({ n: 1 })
+    ;(v.get() as { n: number }).n = 3
+    b.currentKey = 'fresh'
+    v.set({ n: 1 })
+    ;(v.get() as { n: number }).n = 4
+    b.currentKey = 'reduced'
+    sum.add(2)
+    sum.add(3)
+    expect(entriesOf(capture, 0)).toEqual(
+      new Map([
+        ['counter', 5],
+        ['toObject', 5],
+        ['removed', 5],
+        ['removedThenObject', 5],
+        ['reduced', 5],
+      ]),
+    )
+    expect(entriesOf(capture, 1)).toEqual(new Map([['reduced', 1]]))
+    capture.release()
+    b.currentKey = 'reduced'
+    expect(sum.get()).toEqual({ n: 6 })
+  })
 })

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { keyGroupRange } from '../../src/core/key-group.ts'
+import { keyGroupOf, keyGroupRange } from '../../src/core/key-group.ts'
 import { KeyedBackend, type StateBackend } from '../../src/state/keyed-backend.ts'
 import { LmdbBackend } from '../../src/state/lmdb-backend.ts'
 import { readSnapshotFile, writeSnapshotFile } from '../../src/state/snapshot-file.ts'
@@ -46,7 +46,7 @@ describe.each(backends)('%s backend: snapshot file → restore by key group → 
     b.value<number>('v').set(999)
     b.map<string, number>('m').set('a', 999)
     const path = join(dir, `snap-${_kind}.state`)
-    const bytes = await writeSnapshotFile(path, 'op', 0, capture, MAX)
+    const bytes = await writeSnapshotFile(path, 'op', 0, capture, [0, MAX])
     expect(bytes).toBeGreaterThan(0)
     const restored: StateBackend[] = []
     const seen = new Set<string>()
@@ -106,6 +106,38 @@ describe.each(backends)('%s backend: snapshot file → restore by key group → 
 })
 
 describe('snapshot file format', () => {
+  it('a task owning the whole range of a file restores it without key groups; a part of it, with them', async () => {
+    const b = new KeyedBackend('op', MAX, () => 0)
+    const [from, to] = keyGroupRange(1, MAX, 2)
+    const v = b.value<number>('v')
+    for (let i = 0, n = 0; n < 300; i++) {
+      if (keyGroupOf(`k${i}`, MAX) < from) continue
+      b.currentKey = `k${i}`
+      v.set(i)
+      n++
+    }
+    const path = join(dir, 'half.state')
+    await writeSnapshotFile(path, 'op', 1, { state: b.capture(), eventTimers: [], processingTimers: [] }, [
+      from,
+      to,
+    ])
+    const whole = await readSnapshotFile(path, from, to, MAX)
+    expect(whole.stores[0]!.ungrouped?.reduce((n, u) => n + u.keys.length, 0)).toBe(300)
+    expect(Object.keys(whole.stores[0]!.groups)).toEqual([])
+    // Restoring at parallelism 4: task 2 owns the first half of the file's range, task 3 the rest.
+    const quarters = [2, 3].map((t) => keyGroupRange(t, MAX, 4))
+    let restoredKeys = 0
+    for (const [qf, qt] of quarters) {
+      const part = await readSnapshotFile(path, qf, qt, MAX)
+      expect(part.stores[0]!.ungrouped).toBeUndefined()
+      const nb = new KeyedBackend('op', MAX, () => 0)
+      nb.restore(part.stores, qf, qt)
+      restoredKeys += nb.stores.get('v')!.entries.size
+      for (const g of Object.keys(part.stores[0]!.groups).map(Number)) expect(g >= qf && g < qt).toBe(true)
+    }
+    expect(restoredKeys).toBe(300)
+  })
+
   it('a file of another format version is refused with ERR_STATE_FORMAT', async () => {
     const { Packr } = await import('msgpackr')
     const { writeFileSync } = await import('node:fs')
