@@ -4,14 +4,8 @@
 import { type Duration, toMillis } from '../core/duration.ts'
 import { check } from '../core/errors.ts'
 import { type Action, type Decision, formatMillis, formatNumber, severity } from './decision.ts'
-import {
-  arrayField,
-  float64Bytes,
-  float64Field,
-  openSnapshot,
-  snapshotError,
-  uint8Field,
-} from './snapshot.ts'
+import { hashString } from './hash.ts'
+import { arrayField, float64Bytes, float64Field, snapshotError, uint8Field } from './snapshot.ts'
 
 /** One HTTP request as an access log records it. */
 export interface HttpRequest {
@@ -86,17 +80,27 @@ export interface CrawlerDecision extends Decision {
   readonly profile: CrawlerProfile
 }
 
+/**
+ * One client's tracked requests, oldest first from `head`: times, paths as 32-bit hashes (the rules
+ * only count distinct paths; two paths of one client colliding is about one chance in 2^32 per
+ * pair) and asset flags, with the counts the rules read kept up to date.
+ */
 class Client {
   times: number[] = []
-  paths: string[] = []
+  paths: number[] = []
   assets: number[] = []
   head = 0
   recentHead = 0
-  readonly pathCounts = new Map<string, number>()
+  readonly pathCounts = new Map<number, number>()
   assetCount = 0
   bot: string | undefined = undefined
+  /** The last user agent tested against the bot pattern (clients rarely change it). */
+  testedAgent: string | undefined = undefined
   action: Action = 'allow'
 }
+
+/** Paths whose hash and asset flag are remembered at most (a page's path recurs across clients). */
+const PATH_CACHE = 8_192
 
 /**
  * Flags crawlers, scrapers and floods per client.
@@ -119,6 +123,8 @@ export class CrawlerDetector {
   private readonly recentMs: number
   private readonly historyMs: number
   private readonly clients = new Map<string, Client>()
+  /** Per path: its 32-bit hash × 2 + its asset flag. Cleared when full. */
+  private readonly pathInfo = new Map<string, number>()
 
   private constructor(o: Required<CrawlerOptions>, recentMs: number, historyMs: number) {
     this.o = o
@@ -187,14 +193,18 @@ export class CrawlerDetector {
       c = new Client()
       this.clients.set(key, c)
     }
-    const asset = this.o.assetPaths.test(request.path) ? 1 : 0
+    const info = this.infoOf(request.path)
+    const asset = info & 1
+    const path = (info - asset) / 2
     c.times.push(request.time)
-    c.paths.push(request.path)
+    c.paths.push(path)
     c.assets.push(asset)
     c.assetCount += asset
-    c.pathCounts.set(request.path, (c.pathCounts.get(request.path) ?? 0) + 1)
-    if (c.bot === undefined && request.agent.length > 1 && this.o.botAgents.test(request.agent))
-      c.bot = request.agent
+    c.pathCounts.set(path, (c.pathCounts.get(path) ?? 0) + 1)
+    if (c.bot === undefined && request.agent !== c.testedAgent) {
+      c.testedAgent = request.agent
+      if (request.agent.length > 1 && this.o.botAgents.test(request.agent)) c.bot = request.agent
+    }
     this.advance(c, request.time)
     const decision = this.judge(key, c, request.time, false)
     const escalated = severity(decision.action) > severity(c.action)
@@ -232,6 +242,17 @@ export class CrawlerDetector {
       }
     }
     return n
+  }
+
+  /** A path's 32-bit hash × 2 + 1 when it is a static asset (the sign of the hash is kept). */
+  private infoOf(path: string): number {
+    let info = this.pathInfo.get(path)
+    if (info === undefined) {
+      info = hashString(path) * 2 + (this.o.assetPaths.test(path) ? 1 : 0)
+      if (this.pathInfo.size >= PATH_CACHE) this.pathInfo.clear()
+      this.pathInfo.set(path, info)
+    }
+    return info
   }
 
   /** Drops requests that left the history window (or exceed `maxTracked`) and moves the recent start. */
@@ -278,45 +299,39 @@ export class CrawlerDetector {
       expectedRecent,
       bot: c.bot,
     }
-    let action: Action = 'allow'
-    const reasons: string[] = []
-    const raise = (a: Action, reason: () => string): void => {
-      if (severity(a) > severity(action)) action = a
-      if (explain) reasons.push(reason())
-    }
-    const recentText = (): string => `${recent} requests in the last ${formatMillis(this.recentMs)}`
-    if (recent >= o.blockAt) raise('block', () => `${recentText()} (block at ${o.blockAt})`)
-    else if (recent >= o.throttleAt) raise('throttle', () => `${recentText()} (throttle at ${o.throttleAt})`)
+    const flood: Action = recent >= o.blockAt ? 'block' : recent >= o.throttleAt ? 'throttle' : 'allow'
     const shaped =
       requests >= o.minRequests &&
       profile.distinctShare >= o.distinctShare &&
       profile.assetShare <= o.assetShare
+    const burst =
+      shaped && judged && older > 0 && recent >= o.minBurst && recent >= o.burstFactor * expectedRecent
+    const bot = c.bot !== undefined && requests >= o.minRequests
+    let action: Action = flood
+    if (burst) action = 'block'
+    else if ((shaped || bot) && action === 'allow') action = 'throttle'
+    if (!explain) return { action, key, reason: '', profile }
+    const reasons: string[] = []
+    const recentText = `${recent} requests in the last ${formatMillis(this.recentMs)}`
+    if (flood === 'block') reasons.push(`${recentText} (block at ${o.blockAt})`)
+    else if (flood === 'throttle') reasons.push(`${recentText} (throttle at ${o.throttleAt})`)
     if (shaped) {
       const pct = (x: number): string => `${Math.round(x * 100)}%`
-      raise(
-        'throttle',
-        () =>
-          `crawler-like: ${requests} requests in the last ${formatMillis(this.historyMs)}, ` +
+      reasons.push(
+        `crawler-like: ${requests} requests in the last ${formatMillis(this.historyMs)}, ` +
           `${pct(profile.distinctShare)} distinct paths, ${pct(profile.assetShare)} static assets`,
       )
-      if (judged && older > 0 && recent >= o.minBurst && recent >= o.burstFactor * expectedRecent) {
-        raise(
-          'block',
-          () => `speeding up: ${recentText()} vs ${formatNumber(expectedRecent)} expected from its history`,
-        )
-      }
     }
-    if (c.bot !== undefined && requests >= o.minRequests) {
-      raise(
-        'throttle',
-        () =>
-          `declared bot ${JSON.stringify(c.bot)} with ${requests} requests in the last ${formatMillis(this.historyMs)}`,
+    if (burst)
+      reasons.push(`speeding up: ${recentText} vs ${formatNumber(expectedRecent)} expected from its history`)
+    if (bot)
+      reasons.push(
+        `declared bot ${JSON.stringify(c.bot)} with ${requests} requests in the last ${formatMillis(this.historyMs)}`,
       )
-    }
     return { action, key, reason: reasons.join('; '), profile }
   }
 
-  /** Plain data for a checkpoint: per client its tracked requests (times, paths, asset flags). */
+  /** Plain data for a checkpoint: per client its tracked requests (times, path hashes, asset flags). */
   snapshot(): CrawlerSnapshot {
     const keys: string[] = []
     const clients: CrawlerSnapshot['clients'] = []
@@ -324,20 +339,28 @@ export class CrawlerDetector {
       keys.push(key)
       clients.push({
         times: float64Bytes(Float64Array.from(c.times.slice(c.head))),
-        paths: c.paths.slice(c.head),
+        paths: new Uint8Array(Int32Array.from(c.paths.slice(c.head)).buffer),
         assets: Uint8Array.from(c.assets.slice(c.head)),
         recent: c.times.length - c.recentHead,
         bot: c.bot ?? null,
         action: c.action,
       })
     }
-    return { kind: 'crawler', version: 1, keys, clients }
+    return { kind: 'crawler', version: 2, keys, clients }
   }
 
-  /** Rebuilds a detector with `options` and the per-client state of `snapshot()` output. */
+  /**
+   * Rebuilds a detector with `options` and the per-client state of `snapshot()` output (version 2,
+   * or version 1, which kept the paths themselves).
+   */
   static restore(options: CrawlerOptions, data: unknown): CrawlerDetector {
     const detector = CrawlerDetector.create(options)
-    const d = openSnapshot(data, 'crawler', 1)
+    if (typeof data !== 'object' || data === null)
+      throw snapshotError('crawler', 'snapshot', 'an object', data)
+    const d = data as { readonly [field: string]: unknown }
+    if (d['kind'] !== 'crawler') throw snapshotError('crawler', 'kind', '"crawler"', d['kind'])
+    const version = d['version']
+    if (version !== 1 && version !== 2) throw snapshotError('crawler', 'version', '1 or 2', version)
     const keys = arrayField(d, 'crawler', 'keys')
     const clients = arrayField(d, 'crawler', 'clients')
     if (clients.length !== keys.length)
@@ -350,20 +373,16 @@ export class CrawlerDetector {
       const at = `clients[${i}]`
       const view = { [`${at}.times`]: s['times'], [`${at}.paths`]: s['paths'], [`${at}.assets`]: s['assets'] }
       const times = Array.from(float64Field(view, 'crawler', `${at}.times`))
-      const paths = arrayField(view, 'crawler', `${at}.paths`)
-      const assets = Array.from(uint8Field(view, 'crawler', `${at}.assets`, times.length))
-      if (paths.length !== times.length || paths.some((p) => typeof p !== 'string')) {
-        throw snapshotError('crawler', `clients[${i}].paths`, `${times.length} strings`, paths.length)
-      }
       const c = new Client()
       c.times = times
-      c.paths = paths as string[]
-      c.assets = assets
+      c.paths = version === 1 ? pathsV1(view, at, times.length) : pathsV2(view, at, times.length)
+      c.assets = Array.from(uint8Field(view, 'crawler', `${at}.assets`, times.length))
       for (const p of c.paths) c.pathCounts.set(p, (c.pathCounts.get(p) ?? 0) + 1)
-      for (const a of assets) c.assetCount += a
+      for (const a of c.assets) c.assetCount += a
       const recent = typeof s['recent'] === 'number' ? s['recent'] : 0
       c.recentHead = Math.max(0, times.length - recent)
       c.bot = typeof s['bot'] === 'string' ? s['bot'] : undefined
+      c.testedAgent = c.bot
       const action = s['action']
       c.action = action === 'throttle' || action === 'block' ? action : 'allow'
       detector.clients.set(key, c)
@@ -372,15 +391,30 @@ export class CrawlerDetector {
   }
 }
 
+/** Version 1 paths: the strings themselves, hashed now. */
+function pathsV1(view: { readonly [field: string]: unknown }, at: string, n: number): number[] {
+  const paths = arrayField(view, 'crawler', `${at}.paths`)
+  if (paths.length !== n || paths.some((p) => typeof p !== 'string'))
+    throw snapshotError('crawler', `${at}.paths`, `${n} strings`, paths.length)
+  return paths.map((p) => hashString(p as string))
+}
+
+/** Version 2 paths: the bytes of an Int32Array of path hashes. */
+function pathsV2(view: { readonly [field: string]: unknown }, at: string, n: number): number[] {
+  const bytes = uint8Field(view, 'crawler', `${at}.paths`, n * 4)
+  return Array.from(new Int32Array(bytes.buffer, bytes.byteOffset, n))
+}
+
 /** The plain-data form of a CrawlerDetector. */
 export interface CrawlerSnapshot {
   readonly kind: 'crawler'
-  readonly version: 1
+  readonly version: 2
   readonly keys: string[]
   readonly clients: {
     /** Request times, as the bytes of a Float64Array. */
     readonly times: Uint8Array
-    readonly paths: string[]
+    /** The paths' 32-bit hashes, as the bytes of an Int32Array. */
+    readonly paths: Uint8Array
     readonly assets: Uint8Array
     readonly recent: number
     readonly bot: string | null

@@ -7,6 +7,7 @@ import {
   type CrawlerDecision,
   type HttpRequest,
 } from '../../src/kit/crawler.ts'
+import { hashString } from '../../src/kit/hash.ts'
 import { seeded } from './traces.ts'
 
 const T0 = 1_700_000_000_000
@@ -150,6 +151,27 @@ describe('CrawlerDetector', () => {
     expect(resumed.flagged(end)).toEqual(straight.flagged(end))
     expect(resumed.size).toBe(straight.size)
     expect(resumed.evictIdle(end + 3_600_000)).toBe(straight.size)
+  })
+
+  it('restores a version-1 snapshot, which kept the paths themselves', () => {
+    const requests = [...people(50, 5), ...planted()].sort((a, b) => a.time - b.time)
+    const half = requests.length >> 1
+    const expected = run(CrawlerDetector.create(), requests)
+    const first = CrawlerDetector.create()
+    const before = run(first, requests.slice(0, half))
+    const pathOf = new Map(requests.map((r) => [hashString(r.path), r.path]))
+    const v2 = first.snapshot()
+    const v1 = {
+      ...v2,
+      version: 1,
+      clients: v2.clients.map((c) => ({
+        ...c,
+        paths: Array.from(new Int32Array(c.paths.slice().buffer), (h) => pathOf.get(h)),
+      })),
+    }
+    const resumed = CrawlerDetector.restore({}, unpack(pack(v1)))
+    expect([...before, ...run(resumed, requests.slice(half))]).toEqual(expected)
+    expect(() => CrawlerDetector.restore({}, { ...v2, version: 3 })).toThrow(/version/)
   })
 })
 
