@@ -18,6 +18,12 @@ export interface Aggregate<I, A, R> {
   add(acc: A, value: I): A
   merge?(a: A, b: A): A
   result(acc: A): R
+  /**
+   * True when the accumulator grows with the values (a list, an exact set). Hopping windows then
+   * merge their slices anew at each firing instead of keeping partial merges, which would hold
+   * several copies of the values.
+   */
+  readonly growing?: boolean
 }
 
 export function mapProcessor<I, O>(fn: ValueFn<I, O>): Processor<I, O> {

@@ -19,6 +19,8 @@ export interface AggFunction {
   retract?(acc: unknown, v: unknown): unknown
   merge(a: unknown, b: unknown): unknown
   result(acc: unknown): unknown
+  /** True when the accumulator grows with the (distinct) values: see `Aggregate.growing`. */
+  readonly growing?: boolean
 }
 
 type Pair = [number, number]
@@ -98,6 +100,7 @@ function retractableExtreme(name: string, max: boolean): AggFunction {
       for (const v of (a as Map<unknown, number>).keys()) if (best === null || better(v, best)) best = v
       return best
     },
+    growing: true,
   }
 }
 
@@ -122,6 +125,7 @@ function countDistinct(): AggFunction {
     retract: (a, v) => bump(a as Map<unknown, number>, v, -1),
     merge: (a, b) => mergeCounts(a as Map<unknown, number>, b as Map<unknown, number>),
     result: (a) => (a as Map<unknown, number>).size,
+    growing: true,
   }
 }
 
@@ -209,6 +213,7 @@ function listOf(name: string, finish: (values: unknown[]) => unknown): AggFuncti
     },
     merge: (a, b) => [...(a as unknown[]), ...(b as unknown[])],
     result: (a) => ((a as unknown[]).length === 0 ? null : finish(a as unknown[])),
+    growing: true,
   }
 }
 
@@ -351,12 +356,14 @@ export interface GroupAcc {
  */
 export class RowAccumulator implements Aggregate<SqlRow, GroupAcc, GroupAcc> {
   private readonly n: number
+  readonly growing: boolean
 
   constructor(
     readonly calls: readonly AggCall[],
     private readonly keyFns: readonly RowEvaluator[],
   ) {
     this.n = calls.length
+    this.growing = calls.some((c) => c.fn.growing === true)
   }
 
   create(): GroupAcc {

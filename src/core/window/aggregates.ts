@@ -111,6 +111,7 @@ export const Aggregates = {
         return a
       },
       result: (acc) => acc.size,
+      growing: true,
     }
   },
 
@@ -127,6 +128,7 @@ export const Aggregates = {
         return a
       },
       result: (acc) => acc.slice(),
+      growing: true,
     }
   },
 }

@@ -4,7 +4,7 @@
 import type { Collector, Processor, ProcessorContext, Timer, TimerService } from '../processor.ts'
 import type { Key, Record } from '../record.ts'
 import type { ValueState } from '../state.ts'
-import type { SlicedWindows } from './assigners.ts'
+import { CumulatingWindows, HoppingWindows, type SlicedWindows } from './assigners.ts'
 import type { Trigger, Firing } from './triggers.ts'
 import type { Fold, WindowLogic } from './window-logic.ts'
 
@@ -25,6 +25,26 @@ interface KeyWindows<A> {
   /** Records per unfired window end, for `Trigger.everyRecords`. */
   counts: Map<number, number> | null
 }
+
+/**
+ * Partial merges of one key's sealed slices, for on-time firings of windows that cover many slices
+ * (the two-stacks sliding-window aggregation): the slices `[head, split)` each have the merge of
+ * themselves and every later slice up to `split` (`suffix`), the slices `[split, n)` one running
+ * merge (`back`). A window is then `suffix[head] ⊕ back`: two merges however many slices it covers;
+ * a slice leaving the window is dropped from the front, and when the front is empty the back is
+ * turned into suffixes (one merge per slice, once). Derived data: not checkpointed, rebuilt on use.
+ */
+interface SlidingMerges<A> {
+  starts: number[]
+  accs: A[]
+  suffix: A[]
+  head: number
+  split: number
+  back: A | undefined
+}
+
+/** A window covering at least this many slices fires from partial merges (below, merging them all is as cheap). */
+const SLIDING_FROM = 8
 
 /**
  * Runs sliced windows on a keyed stream (Flink SQL's slicing window operator).
@@ -50,6 +70,8 @@ export class SlicedWindowOperator<T, A> implements Processor<T, unknown> {
   private readonly countEvery: number
   private readonly timeEvery: number
   private readonly singleSlice: boolean
+  /** Per key, partial merges for on-time firings; only for incremental folds over many slices. */
+  private readonly sliding: Map<Key, SlidingMerges<A>> | undefined
 
   constructor(
     private readonly windows: SlicedWindows,
@@ -62,6 +84,13 @@ export class SlicedWindowOperator<T, A> implements Processor<T, unknown> {
     this.countEvery = triggers.find((t) => t.kind === 'count')?.every ?? 0
     this.timeEvery = triggers.find((t) => t.kind === 'processing-time')?.every ?? 0
     this.singleSlice = windows.kind === 'tumbling'
+    const span =
+      windows instanceof HoppingWindows
+        ? windows.sizeMs
+        : windows instanceof CumulatingWindows
+          ? windows.maxSizeMs
+          : 0
+    this.sliding = this.fold.incremental && span / windows.sliceMs >= SLIDING_FROM ? new Map() : undefined
   }
 
   open(ctx: ProcessorContext): void {
@@ -95,6 +124,12 @@ export class SlicedWindowOperator<T, A> implements Processor<T, unknown> {
     } else {
       st.accs[i] = this.fold.add(st.accs[i]!, r.value)
     }
+    if (this.sliding !== undefined) {
+      // A record in a slice the partial merges hold (late, within the grace) makes them stale.
+      const m = this.sliding.get(r.key as Key)
+      if (m !== undefined && m.starts.length > 0 && s <= m.starts[m.starts.length - 1]!)
+        this.sliding.delete(r.key as Key)
+    }
     this.state.set(st)
     const firstEnd = w.firstEnd(s)
     if (firstEnd - 1 <= wm) this.fireLate(st, s, firstEnd, wm, out)
@@ -120,7 +155,8 @@ export class SlicedWindowOperator<T, A> implements Processor<T, unknown> {
     const t = timer.time
     const end = t + 1
     if (end > st.fired && w.isEnd(end)) {
-      this.fire(st, w.startOf(end), end, 'on-time', out)
+      if (this.sliding !== undefined) this.fireSliding(st, w.startOf(end), end, out)
+      else this.fire(st, w.startOf(end), end, 'on-time', out)
       st.fired = end
       st.counts?.delete(end)
     }
@@ -142,6 +178,7 @@ export class SlicedWindowOperator<T, A> implements Processor<T, unknown> {
     dirty.length = kept
     if (kept === 0) {
       this.state.clear()
+      this.sliding?.delete(this.ctx.currentKey as Key)
       return
     }
     this.state.set(st)
@@ -197,6 +234,70 @@ export class SlicedWindowOperator<T, A> implements Processor<T, unknown> {
     }
     if (merged) this.logic.emit(key, start, end, firing, acc, out)
     else if (only >= 0) this.logic.emit(key, start, end, firing, accs[only]!, out)
+  }
+
+  /**
+   * Fires the window `[start, end)` on time from the key's partial merges: adds the slices sealed
+   * since the last firing, drops those before `start`, and merges front and back.
+   */
+  private fireSliding(st: KeyWindows<A>, start: number, end: number, out: Collector<unknown>): void {
+    const key = this.ctx.currentKey as Key
+    const fold = this.fold
+    let m = this.sliding!.get(key)
+    if (m === undefined) {
+      m = { starts: [], accs: [], suffix: [], head: 0, split: 0, back: undefined }
+      this.sliding!.set(key, m)
+    }
+    // New sealed slices, in time order (usually one).
+    const last = m.starts.length > 0 ? m.starts[m.starts.length - 1]! : Number.NEGATIVE_INFINITY
+    const fresh: number[] = []
+    for (let i = 0; i < st.starts.length; i++) {
+      const s = st.starts[i]!
+      if (s > last && s < end && s >= start) fresh.push(i)
+    }
+    fresh.sort((a, b) => st.starts[a]! - st.starts[b]!)
+    for (const i of fresh) {
+      m.starts.push(st.starts[i]!)
+      m.accs.push(st.accs[i]!)
+      m.back = fold.merge(m.back ?? fold.create(), st.accs[i]!)
+    }
+    // Slices before the window leave from the front; an empty front takes the back over.
+    while (m.head < m.starts.length && m.starts[m.head]! < start) {
+      if (m.head >= m.split) this.flip(m)
+      m.head++
+    }
+    if (m.head > 32 && m.head * 2 > m.starts.length) {
+      m.starts = m.starts.slice(m.head)
+      m.accs = m.accs.slice(m.head)
+      m.suffix = m.suffix.slice(m.head)
+      m.split -= m.head
+      m.head = 0
+    }
+    const front = m.head < m.split ? m.suffix[m.head] : undefined
+    const back = m.split < m.starts.length ? m.back : undefined
+    if (front === undefined && back === undefined) return
+    // The running back merge changes at the next firing: what is emitted is a copy of it.
+    const acc =
+      front === undefined
+        ? fold.merge(fold.create(), back!)
+        : back === undefined
+          ? front
+          : fold.merge(fold.merge(fold.create(), front), back)
+    this.logic.emit(key, start, end, 'on-time', acc, out)
+  }
+
+  /** Turns the back of `m` into front suffixes: `suffix[i]` = slices `i … n-1` merged, in time order. */
+  private flip(m: SlidingMerges<A>): void {
+    const fold = this.fold
+    const n = m.starts.length
+    let next: A | undefined
+    for (let i = n - 1; i >= m.split; i--) {
+      const own = fold.merge(fold.create(), m.accs[i]!)
+      next = next === undefined ? own : fold.merge(own, next)
+      m.suffix[i] = next
+    }
+    m.split = n
+    m.back = undefined
   }
 
   /** Re-fires the windows of slice `s` that the watermark has passed but that are within the grace. */

@@ -12,6 +12,12 @@ export interface Fold<T, A> {
   create(): A
   add(acc: A, value: T): A
   merge(a: A, b: A): A
+  /**
+   * True when an accumulator stays small whatever the number of values folded into it (an
+   * aggregate's own accumulator, not a buffer of values): hopping windows may then keep partial
+   * merges of their slices to fire each window with a few merges instead of one per slice.
+   */
+  readonly incremental?: boolean
 }
 
 /**
@@ -51,6 +57,7 @@ export function aggregateLogic<T, A, R>(agg: Aggregate<T, A, R>): WindowLogic<T,
       create: () => agg.create(),
       add: (a, v) => agg.add(a, v),
       merge: (a, b) => merge(a, b),
+      incremental: agg.growing !== true,
     }
     return {
       fold: fold as Fold<T, unknown>,

@@ -1,0 +1,174 @@
+import { describe, expect, it } from 'vitest'
+import { Aggregates } from '../../../src/core/window/aggregates.ts'
+import { CumulatingWindows, HoppingWindows } from '../../../src/core/window/assigners.ts'
+import type { WindowResult } from '../../../src/core/window/window.ts'
+import { type Click, atParallelism1And3, sorted, topology } from './support.ts'
+
+// Hopping windows over many slices fire from partial merges of sealed slices. These tests compare
+// every firing with windows computed directly from the input.
+
+/** Deterministic clicks of three users over `seconds`, a little out of order (within 2 s). */
+function traffic(seconds: number): { value: Click; time: number }[] {
+  const out: { value: Click; time: number }[] = []
+  let x = 7
+  for (let ms = 0; ms < seconds * 1000; ms += 137) {
+    x = (x * 1103515245 + 12345) % 2 ** 31
+    if (x % 5 === 0) continue
+    const at = Math.max(0, ms - (x % 2000))
+    out.push({ value: { user: ['a', 'b', 'c'][x % 3]!, at, n: x % 100 }, time: at })
+  }
+  return out
+}
+
+/** Every window `[end - size, end)` with `end` a multiple of `slide`: sum, first and last `n` per user. */
+function expected(events: Click[], sizeMs: number, slideMs: number) {
+  const out: string[] = []
+  const maxAt = Math.max(...events.map((e) => e.at))
+  for (const user of ['a', 'b', 'c']) {
+    const mine = events.filter((e) => e.user === user).sort((p, q) => p.at - q.at)
+    for (let end = slideMs; end < maxAt + sizeMs + slideMs; end += slideMs) {
+      const inside = mine.filter((e) => e.at >= end - sizeMs && e.at < end)
+      if (inside.length === 0) continue
+      const sum = inside.reduce((s, e) => s + e.n!, 0)
+      out.push(`${user}[${end - sizeMs},${end}):${sum}`)
+    }
+  }
+  return out.sort()
+}
+
+const brief = (rs: WindowResult<number>[]) =>
+  sorted(rs.map((r) => `${r.key}[${r.windowStart},${r.windowEnd}):${r.value}`))
+
+describe('hopping windows fired from partial merges of slices', () => {
+  it('20 s windows every second give the sums of a direct computation, at parallelism 1 and 3', () => {
+    const input = traffic(90)
+    const d = atParallelism1And3(
+      () =>
+        topology(
+          (e) =>
+            e
+              .keyBy((c) => c.user)
+              .window(HoppingWindows.of('20s', '1s'))
+              .aggregate(
+                'sums',
+                Aggregates.sum((c: Click) => c.n!),
+              ),
+          2_000,
+        ),
+      (d) => {
+        d.pushRecords('events', input)
+        d.end()
+      },
+    )
+    const got = d.values<WindowResult<number>>('out')
+    expect(got.every((r) => r.firing === 'on-time')).toBe(true)
+    expect(brief(got)).toEqual(
+      expected(
+        input.map((r) => r.value),
+        20_000,
+        1_000,
+      ),
+    )
+  })
+
+  it('order-sensitive aggregates still see slices in time order', () => {
+    const input = traffic(40).sort((p, q) => p.time - q.time)
+    const d = atParallelism1And3(
+      () =>
+        topology((e) => {
+          const keyed = e.keyBy((c) => c.user)
+          return keyed
+            .window(HoppingWindows.of('10s', '1s'))
+            .aggregate(
+              'firsts',
+              Aggregates.first((c: Click) => c.at),
+            )
+            .union(
+              keyed.window(HoppingWindows.of('10s', '1s')).aggregate(
+                'lasts',
+                Aggregates.last((c: Click) => -c.at),
+              ),
+            )
+        }),
+      (d) => {
+        d.pushRecords('events', input)
+        d.end()
+      },
+    )
+    for (const r of d.values<WindowResult<number>>('out')) {
+      const inside = input.filter(
+        (e) => e.value.user === r.key && e.time >= r.windowStart && e.time < r.windowEnd,
+      )
+      const want = r.value >= 0 ? inside[0]!.time : -inside[inside.length - 1]!.time
+      expect(r.value).toBe(want)
+    }
+    expect(d.values('out').length).toBeGreaterThan(200)
+  })
+
+  it('a late record within the grace re-fires its windows and counts in the later ones', () => {
+    const build = () =>
+      topology((e) => {
+        const counts = e
+          .keyBy((c) => c.user)
+          .window(HoppingWindows.of('10s', '1s').withGrace('30s'))
+          .count('counts')
+        return [counts, counts.lateData()]
+      })
+    const at = (...seconds: number[]) =>
+      seconds.map((s) => ({ value: { user: 'a', at: s * 1000 }, time: s * 1000 }))
+    const d = atParallelism1And3(build, (d) => {
+      d.pushRecords('events', at(1, 2, 3, 12, 13))
+      d.pushRecords('events', at(5))
+      d.pushRecords('events', at(14, 25))
+      d.end()
+    })
+    const out = d.values<WindowResult<number>>('out')
+    const onTime = (end: number) =>
+      out.find((r) => r.windowEnd === end * 1000 && r.firing === 'on-time')?.value
+    // Before the late record: [3, 13) holds 3, 12; after it, [4, 14) holds 5, 12, 13 and [5, 15) 5, 12, 13, 14.
+    expect(onTime(13)).toBe(2)
+    expect(onTime(14)).toBe(3)
+    expect(onTime(15)).toBe(4)
+    expect(onTime(16)).toBe(3)
+    const late = out.filter((r) => r.firing === 'late').map((r) => [r.windowEnd / 1000, r.value])
+    expect(late).toEqual([
+      [6, 4],
+      [7, 4],
+      [8, 4],
+      [9, 4],
+      [10, 4],
+      [11, 4],
+      [12, 3],
+      [13, 3],
+    ])
+    expect(d.values('late')).toEqual([])
+  })
+
+  it('cumulating windows over many steps give running sums that reset each period', () => {
+    const input = traffic(60).sort((p, q) => p.time - q.time)
+    const d = atParallelism1And3(
+      () =>
+        topology((e) =>
+          e
+            .keyBy((c) => c.user)
+            .window(CumulatingWindows.of('1s', '20s'))
+            .aggregate(
+              'running',
+              Aggregates.sum((c: Click) => c.n!),
+            ),
+        ),
+      (d) => {
+        d.pushRecords('events', input)
+        d.end()
+      },
+    )
+    const got = d.values<WindowResult<number>>('out')
+    expect(got.length).toBeGreaterThan(100)
+    for (const r of got) {
+      const want = input
+        .filter((e) => e.value.user === r.key && e.time >= r.windowStart && e.time < r.windowEnd)
+        .reduce((s, e) => s + e.value.n!, 0)
+      expect(r.value).toBe(want)
+    }
+  })
+})
