@@ -19,6 +19,12 @@ export interface Aggregate<I, A, R> {
   merge?(a: A, b: A): A
   result(acc: A): R
   /**
+   * `result(merge(copy of a, b))` without building the merge (optional): windows firing from
+   * partial merges of their slices call it when it is cheaper, e.g. a distinct count of two sets.
+   * Must give exactly what the merge would.
+   */
+  mergedResult?(a: A, b: A): R
+  /**
    * True when the accumulator grows with the values (a list, an exact set). Hopping windows then
    * merge their slices anew at each firing instead of keeping partial merges, which would hold
    * several copies of the values.

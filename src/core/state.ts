@@ -56,3 +56,10 @@ export interface KeyedState {
   list<T>(name: string, options?: StateOptions): ListState<T>
   reducing<T>(name: string, reduce: (a: T, b: T) => T, options?: StateOptions): ReducingState<T>
 }
+
+/**
+ * A state value may have a method under this symbol that returns a copy of it as it is now, which
+ * later changes to the value leave alone (for example a snapshot, or a view of append-only data).
+ * Checkpoints call it, when present, instead of deep-copying a value the task is about to change.
+ */
+export const copyState: unique symbol = Symbol.for('squall.copyState')

@@ -5,7 +5,7 @@ import { type Duration, toMillis } from '../core/duration.ts'
 import { check } from '../core/errors.ts'
 import { type Action, type Decision, formatMillis, formatNumber, severity } from './decision.ts'
 import { hashString } from './hash.ts'
-import { arrayField, float64Bytes, float64Field, snapshotError, uint8Field } from './snapshot.ts'
+import { arrayField, float64Field, snapshotError, uint8Field } from './snapshot.ts'
 
 /** One HTTP request as an access log records it. */
 export interface HttpRequest {
@@ -333,20 +333,39 @@ export class CrawlerDetector {
 
   /** Plain data for a checkpoint: per client its tracked requests (times, path hashes, asset flags). */
   snapshot(): CrawlerSnapshot {
-    const keys: string[] = []
-    const clients: CrawlerSnapshot['clients'] = []
-    for (const [key, c] of this.clients) {
-      keys.push(key)
-      clients.push({
-        times: float64Bytes(Float64Array.from(c.times.slice(c.head))),
-        paths: new Uint8Array(Int32Array.from(c.paths.slice(c.head)).buffer),
-        assets: Uint8Array.from(c.assets.slice(c.head)),
-        recent: c.times.length - c.recentHead,
-        bot: c.bot ?? null,
-        action: c.action,
-      })
-    }
-    return { kind: 'crawler', version: 2, keys, clients }
+    return this.freeze()()
+  }
+
+  /**
+   * The snapshot as it is now, built when the returned function is called: requests are only ever
+   * appended to a client's lists and dropped from their front (a compaction makes new lists), so
+   * keeping each client's lists and bounds is enough, however the detector changes meanwhile.
+   */
+  freeze(): () => CrawlerSnapshot {
+    const keys = [...this.clients.keys()]
+    const views = [...this.clients.values()].map((c) => ({
+      times: c.times,
+      paths: c.paths,
+      assets: c.assets,
+      head: c.head,
+      end: c.times.length,
+      recent: c.times.length - c.recentHead,
+      bot: c.bot ?? null,
+      action: c.action,
+    }))
+    return () => ({
+      kind: 'crawler',
+      version: 2,
+      keys,
+      clients: views.map((v) => ({
+        times: new Uint8Array(Float64Array.from(v.times.slice(v.head, v.end)).buffer),
+        paths: new Uint8Array(Int32Array.from(v.paths.slice(v.head, v.end)).buffer),
+        assets: Uint8Array.from(v.assets.slice(v.head, v.end)),
+        recent: v.recent,
+        bot: v.bot,
+        action: v.action,
+      })),
+    })
   }
 
   /**

@@ -30,6 +30,24 @@ function alpha(m: number): number {
 }
 
 /**
+ * The HyperLogLog estimate of 2^p registers (`registers.length` = m): the harmonic-mean estimator,
+ * with linear counting for small ranges; 0 when every register is 0.
+ */
+export function estimateDistinct(registers: Uint8Array): number {
+  const m = registers.length
+  let sum = 0
+  let zeros = 0
+  for (let i = 0; i < m; i++) {
+    const r = registers[i]!
+    sum += POW2_NEG[r]!
+    if (r === 0) zeros++
+  }
+  const raw = (alpha(m) * m * m) / sum
+  if (raw <= 2.5 * m && zeros > 0) return Math.round(m * Math.log(m / zeros))
+  return Math.round(raw)
+}
+
+/**
  * HyperLogLog distinct counter (Flajolet et al., 2007) over a 64-bit hash.
  *
  * - Memory: m = 2^p bytes. Relative standard error of `count()`: 1.04/√m (p = 14: 0.81 %;
@@ -108,18 +126,7 @@ export class HyperLogLog {
 
   /** The estimated number of distinct values added (and merged) so far; 0 when empty. */
   count(): number {
-    const regs = this.registers
-    const m = this.m
-    let sum = 0
-    let zeros = 0
-    for (let i = 0; i < m; i++) {
-      const r = regs[i]!
-      sum += POW2_NEG[r]!
-      if (r === 0) zeros++
-    }
-    const raw = (alpha(m) * m * m) / sum
-    if (raw <= 2.5 * m && zeros > 0) return Math.round(m * Math.log(m / zeros))
-    return Math.round(raw)
+    return estimateDistinct(this.registers)
   }
 
   /** Folds `other` into this counter (register-wise max). Throws ERR_ARGUMENT when the precisions differ. */

@@ -4,7 +4,7 @@
 import type { Aggregate } from '../core/operators.ts'
 import type { Collector, Processor, ProcessorContext, Timer } from '../core/processor.ts'
 import type { Key, Record } from '../core/record.ts'
-import type { MapState, StateOptions, ValueState } from '../core/state.ts'
+import { copyState, type MapState, type StateOptions, type ValueState } from '../core/state.ts'
 import { toMillis } from '../core/duration.ts'
 import { check } from '../core/errors.ts'
 import type { WindowResult } from '../core/window/window.ts'
@@ -17,7 +17,7 @@ import {
 import { type CrawlerDecision, CrawlerDetector, type CrawlerOptions, type HttpRequest } from './crawler.ts'
 import type { Action } from './decision.ts'
 import { hashLow, hashNumber, hashString } from './hash.ts'
-import { HyperLogLog } from './hyperloglog.ts'
+import { estimateDistinct } from './hyperloglog.ts'
 import {
   SlidingWindowLimiter,
   type SlidingWindowOptions,
@@ -42,7 +42,7 @@ interface KitCell<K> {
  * rides along as a non-enumerable property that copies leave behind. A cell read back from a
  * checkpoint or from LMDB carries only `data`, and is restored on first use.
  */
-class KitState<K extends { snapshot(): unknown }> {
+class KitState<K extends { snapshot(): unknown; freeze?(): () => unknown }> {
   private cell: KitCell<K> | undefined
   constructor(
     private readonly store: ValueState<KitCell<K>>,
@@ -82,13 +82,26 @@ class KitState<K extends { snapshot(): unknown }> {
   }
 }
 
-function cellOf<K extends { snapshot(): unknown }>(live: K): KitCell<K> {
+function cellOf<K extends { snapshot(): unknown; freeze?(): () => unknown }>(live: K): KitCell<K> {
   const cell = {
     get data() {
       return live.snapshot()
     },
   }
   Object.defineProperty(cell, 'live', { value: live, enumerable: false })
+  // A checkpoint's copy: the snapshot now, or, for objects that can freeze cheaply, later.
+  Object.defineProperty(cell, copyState, {
+    value: () => {
+      const later = live.freeze?.()
+      if (later === undefined) return { data: live.snapshot() }
+      return {
+        get data() {
+          return later()
+        },
+      }
+    },
+    enumerable: false,
+  })
   return cell as KitCell<K>
 }
 
@@ -136,6 +149,7 @@ export function distinctCountAggregate<T>(
   const limit = options.exactUpTo ?? (1 << p) >>> 4
   check(Number.isInteger(limit) && limit >= 0, 'distinctCount.exactUpTo', 'an integer ≥ 0', options.exactUpTo)
   const shift = 32 - p
+  let scratch: Uint8Array | undefined
 
   const addHash = (regs: Uint8Array, hi: number, lo: number): void => {
     const index = hi >>> shift
@@ -180,8 +194,25 @@ export function distinctCountAggregate<T>(
       return a
     },
     result(acc) {
-      if (acc.registers === null) return acc.hashes!.size
-      return HyperLogLog.restore({ kind: 'hyperloglog', version: 1, p, registers: acc.registers }).count()
+      return acc.registers === null ? acc.hashes!.size : estimateDistinct(acc.registers)
+    },
+    mergedResult(a, b) {
+      if (a.registers === null && b.registers === null) {
+        const small = a.hashes!.size <= b.hashes!.size ? a.hashes! : b.hashes!
+        const large = small === a.hashes ? b.hashes! : a.hashes!
+        let n = large.size
+        for (const h of small) if (!large.has(h)) n++
+        if (n <= limit) return n
+      }
+      // What `merge` would make: registers of both, whichever form each has.
+      const regs = (scratch ??= new Uint8Array(1 << p))
+      regs.fill(0)
+      for (const s of [a, b]) {
+        const other = s.registers
+        if (other === null) for (const h of s.hashes!) addKey(regs, h)
+        else for (let i = 0; i < regs.length; i++) if (other[i]! > regs[i]!) regs[i] = other[i]!
+      }
+      return estimateDistinct(regs)
     },
   }
 }

@@ -4,13 +4,14 @@ import { toMillis } from '../core/duration.ts'
 import { SquallError } from '../core/errors.ts'
 import { keyGroupOf } from '../core/key-group.ts'
 import type { Key } from '../core/record.ts'
-import type {
-  KeyedState,
-  ListState,
-  MapState,
-  ReducingState,
-  StateOptions,
-  ValueState,
+import {
+  copyState,
+  type KeyedState,
+  type ListState,
+  type MapState,
+  type ReducingState,
+  type StateOptions,
+  type ValueState,
 } from '../core/state.ts'
 
 /** One named store: a value per key, plus the last write time per key when it has a TTL. */
@@ -77,6 +78,12 @@ function protectReplace(s: KeyedStore, k: Key, next: unknown): void {
   else if (next === undefined || nextIsObject) keep(pending, k, LISTED)
 }
 
+/** A copy of an object value: its own `copyState` copy when it has one, else a deep copy. */
+function copyOf(v: object): unknown {
+  const own = (v as { [copyState]?: () => unknown })[copyState]
+  return typeof own === 'function' ? own.call(v) : structuredClone(v)
+}
+
 /** Has every pending capture that has not yet kept `k` keep a copy of `v`. */
 function keep(pending: readonly Pending[], k: Key, v: unknown): void {
   let copy: unknown
@@ -84,7 +91,7 @@ function keep(pending: readonly Pending[], k: Key, v: unknown): void {
   for (const p of pending) {
     if (p.frozen.has(k)) continue
     if (!copied) {
-      copy = v !== null && typeof v === 'object' ? structuredClone(v) : v
+      copy = v !== null && typeof v === 'object' ? copyOf(v) : v
       copied = true
     }
     p.frozen.set(k, copy)

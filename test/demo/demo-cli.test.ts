@@ -10,7 +10,8 @@ function demo(stateDir: string, extra: string[] = []) {
   return spawnSync(
     process.execPath,
     [BIN, 'demo', '--duration', '12s', '--rate', '40000', '--plain', '--http', 'off', '--state-dir', stateDir, ...extra],
-    { encoding: 'utf8', timeout: 90_000 },
+    // Checkpoints every 3 s, so one completes within the run even on a loaded machine.
+    { encoding: 'utf8', timeout: 90_000, env: { ...process.env, SQUALL_DEMO_CHECKPOINT: '3s' } },
   )
 }
 

@@ -153,6 +153,22 @@ describe('CrawlerDetector', () => {
     expect(resumed.evictIdle(end + 3_600_000)).toBe(straight.size)
   })
 
+  it('a frozen snapshot stays as it was while the detector goes on, through drops and compactions', () => {
+    const requests = [...people(30, 6), ...planted()].sort((a, b) => a.time - b.time)
+    const half = requests.length >> 1
+    const d = CrawlerDetector.create({ history: '10m', recent: '1m' })
+    run(d, requests.slice(0, half))
+    const now = d.snapshot()
+    const later = d.freeze()
+    run(d, requests.slice(half))
+    // Hours later every client has dropped its old requests; new ones make the lists compact.
+    const end = requests[requests.length - 1]!.time
+    for (let i = 0; i < 3000; i++)
+      d.observe({ time: end + i * 1000, ip: '10.1.0.1', agent: BROWSER, path: `/p${i}` })
+    expect(later()).toEqual(now)
+    expect(d.snapshot()).not.toEqual(now)
+  })
+
   it('restores a version-1 snapshot, which kept the paths themselves', () => {
     const requests = [...people(50, 5), ...planted()].sort((a, b) => a.time - b.time)
     const half = requests.length >> 1

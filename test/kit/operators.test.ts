@@ -85,6 +85,26 @@ describe('distinctCountAggregate', () => {
     expect(agg.result(b)).toBe(80)
   })
 
+  it('mergedResult gives exactly the result of the merge, in every pair of forms, without changing either', () => {
+    const agg = distinctCountAggregate<number>((v) => v, { p: 10, exactUpTo: 64 })
+    const filled = (from: number, count: number) => {
+      let acc = agg.create()
+      for (let i = 0; i < count; i++) acc = agg.add(acc, from + i)
+      return acc
+    }
+    // Sets that stay exact together, sets whose union passes the limit, a set and registers, registers.
+    const forms = [filled(0, 20), filled(10, 30), filled(40, 50), filled(0, 3000), filled(2500, 4000)]
+    for (const a of forms) {
+      for (const b of forms) {
+        const before = [structuredClone(a), structuredClone(b)]
+        const merged = agg.result(agg.merge!(agg.merge!(agg.create(), a), b))
+        expect(agg.mergedResult!(a, b)).toBe(merged)
+        expect([a, b]).toEqual(before)
+      }
+    }
+    expect(agg.mergedResult!(forms[0]!, forms[1]!)).toBe(40)
+  })
+
   it('keeps the error within twice the stated standard error over hopping windows of a large input', () => {
     const p = 12
     const se = 1.04 / Math.sqrt(1 << p)

@@ -91,8 +91,10 @@ describe('capturing keyed state for a checkpoint', () => {
     const sum = b.reducing<{ n: number } | number>('sum', (a, c) =>
       typeof a === 'number' ? { n: a + (c as number) } : { n: a.n + (c as number) },
     )
-    for (const k of ['counter', 'toObject', 'removed', 'removedThenObject', 'reduced'])
-      (b.currentKey = k), v.set(5)
+    for (const k of ['counter', 'toObject', 'removed', 'removedThenObject', 'reduced']) {
+      b.currentKey = k
+      v.set(5)
+    }
     b.currentKey = 'reduced'
     sum.add(1)
     const capture = b.capture()

@@ -276,6 +276,10 @@ export class SlicedWindowOperator<T, A> implements Processor<T, unknown> {
     const front = m.head < m.split ? m.suffix[m.head] : undefined
     const back = m.split < m.starts.length ? m.back : undefined
     if (front === undefined && back === undefined) return
+    if (front !== undefined && back !== undefined && this.logic.emitMerged !== undefined) {
+      this.logic.emitMerged(key, start, end, 'on-time', front, back, out)
+      return
+    }
     // The running back merge changes at the next firing: what is emitted is a copy of it.
     const acc =
       front === undefined

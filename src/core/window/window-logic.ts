@@ -27,6 +27,8 @@ export interface Fold<T, A> {
 export interface WindowLogic<T, A> {
   readonly fold: Fold<T, A>
   emit(key: Key, start: number, end: number, firing: Firing, acc: A, out: Collector<unknown>): void
+  /** Emits the window of `a` merged with `b` (`a` earlier) without changing either (optional). */
+  emitMerged?(key: Key, start: number, end: number, firing: Firing, a: A, b: A, out: Collector<unknown>): void
 }
 
 /** Buffers values in arrays: for full-window functions and aggregates without `merge`. */
@@ -59,6 +61,7 @@ export function aggregateLogic<T, A, R>(agg: Aggregate<T, A, R>): WindowLogic<T,
       merge: (a, b) => merge(a, b),
       incremental: agg.growing !== true,
     }
+    const mergedResult = agg.mergedResult
     return {
       fold: fold as Fold<T, unknown>,
       emit: (key, start, end, firing, acc, out) => {
@@ -69,6 +72,18 @@ export function aggregateLogic<T, A, R>(agg: Aggregate<T, A, R>): WindowLogic<T,
           tag: '',
         })
       },
+      ...(mergedResult === undefined
+        ? {}
+        : {
+            emitMerged: (key, start, end, firing, a, b, out) => {
+              out.emitRecord({
+                value: result(key, start, end, firing, mergedResult(a as A, b as A)),
+                key,
+                time: end - 1,
+                tag: '',
+              })
+            },
+          }),
     }
   }
   return {
