@@ -31,6 +31,14 @@ export interface IntakeServer {
   close(): Promise<void>
 }
 
+/**
+ * The longest an append waits for its fdatasync under fsync `batch` (the journal's own default is
+ * 1000 ms). A network sender waits for each ack before sending more — the forward protocol handles
+ * one request per connection at a time — so a long wait caps a sender at one request per wait; a
+ * few milliseconds still lets the requests of many senders share one sync.
+ */
+const BATCH_SYNC_WAIT_MS = 5
+
 /** Options of {@link journaledSource}. */
 export interface JournaledSourceOptions {
   readonly kind: string
@@ -87,7 +95,11 @@ class JournaledReader implements SourceReader<unknown> {
         },
       )
     } else mkdirSync(dir, { recursive: true })
-    const journal = await Journal.open(dir, { fsync: this.options.fsync, log: this.ctx.log })
+    const journal = await Journal.open(dir, {
+      fsync: this.options.fsync,
+      log: this.ctx.log,
+      ...(this.options.fsync === 'batch' ? { fsyncIntervalMs: BATCH_SYNC_WAIT_MS } : {}),
+    })
     this.journal = journal
     this.reader = journal.reader(journal.start())
     const intake: JournalIntake = {
