@@ -28,6 +28,11 @@ export interface ExecutorOptions {
   remoteCredits?: number
   /** How often processing-time timers and idleness are checked, in ms (default 50). */
   tickMs?: number
+  /**
+   * Longest stretch an operator fires event timers before other tasks of the thread run, in ms
+   * (default 10; 0: a watermark's timers all fire at once, as the test driver wants).
+   */
+  timerSliceMs?: number
   report(channel: string, data: unknown): void
   /** Replaces the reader of a source partition (the test driver feeds sources this way). */
   readerFor?(node: NodePlan, partition: number, ctx: IoContext): SourceReader | undefined
@@ -131,6 +136,7 @@ export class Executor {
         let task: AnyTask
         if (spec.kind === 'operator') {
           task = new OperatorTask(node, i, id, spec.processor!(), router, channels, this.env)
+          task.timerSliceMs = this.options.timerSliceMs ?? 10
           this.operators.push(task)
         } else if (spec.kind === 'sink') {
           const ctx = this.ioContext(node, i, routers)
@@ -337,6 +343,11 @@ export class Executor {
           if (s.ended) continue
           if (this.draining) s.end()
           else produced += s.poll(this.batchSize)
+        }
+        for (const o of this.operators) {
+          if (!o.busy) continue
+          o.resume()
+          produced++
         }
         const now = clock.now()
         if (now - lastTick >= this.tickMs) {

@@ -23,10 +23,31 @@ export interface OperatorSnapshot {
   processingTimers: [number, (Key | undefined)[]][]
 }
 
+/** What reached a task while it was still firing the timers of a watermark, in arrival order. */
+type Arrival =
+  | { kind: 'records'; records: Record[] }
+  | { kind: 'watermark'; time: number }
+  | { kind: 'barrier'; id: number }
+  | { kind: 'end' }
+
+/** Event timers of watermark `upTo` still to fire (`due` from `next` on), and what arrived meanwhile. */
+interface Deferred {
+  upTo: number
+  due: [number, Key | undefined][]
+  next: number
+  arrivals: Arrival[]
+}
+
 /**
  * Runs one task of an operator node. Records from all input channels go through the InputGate
  * (watermark = minimum over channels, aligned barriers); each batch runs through the Processor
  * synchronously and the outputs are flushed to the router at the end of the batch.
+ *
+ * A watermark that makes many event timers due (every key's window ending at once) fires them in
+ * slices of `timerSliceMs`: when a slice runs out, the rest waits for `resume()` from the executor,
+ * which meanwhile runs other tasks, and what reaches this task in between (records, watermarks,
+ * barriers, end) waits in order until the watermark's timers have all fired, as in Flink's mailbox.
+ * So the output is the same, and one operator's burst of timers does not stall the whole thread.
  */
 export class OperatorTask implements GateHandler, Collector<unknown>, TimerService {
   readonly gate: InputGate
@@ -38,6 +59,11 @@ export class OperatorTask implements GateHandler, Collector<unknown>, TimerServi
   private currentKey: Key | undefined
   private readonly ctx: ProcessorContext
   finished = false
+  /** Longest stretch of event-timer firing before the rest waits for `resume()`, in ms (0: no limit). */
+  timerSliceMs = 0
+  /** The watermark being handled (its timers firing) or last handled: what `currentWatermark` says. */
+  private watermark = Number.NEGATIVE_INFINITY
+  private deferred: Deferred | undefined
   /** Called when a barrier is aligned, before it is forwarded (the checkpoint hook). */
   onCheckpoint: ((task: OperatorTask, id: number) => void) | undefined
 
@@ -80,6 +106,10 @@ export class OperatorTask implements GateHandler, Collector<unknown>, TimerServi
   // --- GateHandler ---
 
   onRecords(records: Record[]): void {
+    if (this.deferred !== undefined) {
+      this.deferred.arrivals.push({ kind: 'records', records })
+      return
+    }
     const p = this.processor
     const policy = this.node.spec.onError
     const n = records.length
@@ -99,24 +129,103 @@ export class OperatorTask implements GateHandler, Collector<unknown>, TimerServi
   }
 
   onWatermark(time: number): void {
-    this.fireTimers(this.eventTimers, time, 'event')
-    this.processor.onWatermark?.(time, this)
-    this.router.watermark(time)
+    if (this.deferred !== undefined) {
+      this.deferred.arrivals.push({ kind: 'watermark', time })
+      return
+    }
+    this.watermark = time
+    if (this.fireEventTimers(time, undefined)) this.passWatermark(time)
   }
 
   onBarrier(id: number): void {
+    if (this.deferred !== undefined) {
+      this.deferred.arrivals.push({ kind: 'barrier', id })
+      return
+    }
     this.onCheckpoint?.(this, id)
     this.router.barrier(id)
   }
 
   onEnd(): void {
+    if (this.deferred !== undefined) {
+      this.deferred.arrivals.push({ kind: 'end' })
+      return
+    }
     this.processor.finish?.(this)
     this.router.end()
     this.finished = true
   }
 
-  /** Fires processing-time timers due at `now` and expires TTL state. */
+  /** True while the timers of a watermark are still firing (the executor calls `resume`). */
+  get busy(): boolean {
+    return this.deferred !== undefined
+  }
+
+  /**
+   * Fires the next slice of the deferred timers; once they have all fired, forwards their watermark
+   * and handles what arrived meanwhile, in order (a watermark among it may defer again).
+   */
+  resume(): void {
+    const d = this.deferred
+    if (d === undefined) return
+    this.deferred = undefined
+    if (!this.fireEventTimers(d.upTo, d)) return
+    this.passWatermark(d.upTo)
+    for (const a of d.arrivals) {
+      if (a.kind === 'records') this.onRecords(a.records)
+      else if (a.kind === 'watermark') this.onWatermark(a.time)
+      else if (a.kind === 'barrier') this.onBarrier(a.id)
+      else this.onEnd()
+    }
+  }
+
+  private passWatermark(time: number): void {
+    this.processor.onWatermark?.(time, this)
+    this.router.watermark(time)
+  }
+
+  /**
+   * Fires the event timers due at `upTo`, continuing `from` a deferred firing. Returns false when
+   * the time slice ran out first: the rest is then in `deferred` (with `from`'s arrivals).
+   */
+  private fireEventTimers(upTo: number, from: Deferred | undefined): boolean {
+    const queue = this.eventTimers
+    const processor = this.processor
+    if (processor.onTimer === undefined) return true
+    const slice = this.timerSliceMs
+    const started = slice > 0 ? performance.now() : 0
+    let due = from?.due ?? []
+    let i = from?.next ?? 0
+    let fired = 0
+    for (;;) {
+      if (i >= due.length) {
+        // One timestamp at a time: a timer registered while firing, earlier than others due, fires first.
+        const at = queue.peek()
+        if (at > upTo) break
+        due = queue.popUpTo(at)
+        i = 0
+        if (due.length === 0) break
+      }
+      const [time, key] = due[i++]!
+      this.currentKey = key
+      this.state.currentKey = key
+      this.current = { value: undefined, key, time, tag: '' }
+      processor.onTimer({ time, key, domain: 'event' }, this)
+      if (slice > 0 && (++fired & 31) === 0 && performance.now() - started > slice) {
+        if (i < due.length || queue.peek() <= upTo) {
+          this.router.flush()
+          this.deferred = { upTo, due, next: i, arrivals: from?.arrivals ?? [] }
+          return false
+        }
+      }
+    }
+    this.router.flush()
+    return true
+  }
+
+  /** Fires processing-time timers due at `now` and expires TTL state (later while event timers fire). */
   onProcessingTime(now: number): void {
+    if (this.deferred !== undefined) return
     if (this.processingTimers.peek() <= now) this.fireTimers(this.processingTimers, now, 'processing')
     if (this.state.hasTtl) this.state.expire(now)
   }
@@ -135,7 +244,7 @@ export class OperatorTask implements GateHandler, Collector<unknown>, TimerServi
       for (const [time, key] of due) {
         this.currentKey = key
         this.state.currentKey = key
-        this.current = { value: undefined, key, time: domain === 'event' ? time : this.gate.current, tag: '' }
+        this.current = { value: undefined, key, time: domain === 'event' ? time : this.watermark, tag: '' }
         this.processor.onTimer({ time, key, domain }, this)
       }
     }
@@ -163,7 +272,7 @@ export class OperatorTask implements GateHandler, Collector<unknown>, TimerServi
   // --- TimerService ---
 
   currentWatermark(): number {
-    return this.gate.current
+    return this.watermark
   }
 
   currentProcessingTime(): number {

@@ -104,6 +104,7 @@ export class TestDriver {
     this.clock = new ManualClock(options.startTime ?? 0)
     const plan = planTopology(topology, parallelism, 1)
     this.executor = new Executor(plan, 0, {
+      timerSliceMs: 0,
       job: topology.name,
       log: this.log,
       clock: this.clock,

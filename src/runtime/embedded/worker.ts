@@ -26,6 +26,7 @@ interface WorkerData {
   parallelism: number
   batchSize?: number
   sinkQueueBound?: number
+  timerSliceMs?: number
   ports: { [thread: string]: MessagePort }
   /** Set when the job has a state directory: where LMDB files go and which backend to use. */
   state?: { dir: string; backend: 'memory' | 'lmdb' }
@@ -50,6 +51,7 @@ async function main(): Promise<void> {
       clock: systemClock,
       ...(data.batchSize ? { batchSize: data.batchSize } : {}),
       ...(data.sinkQueueBound ? { sinkQueueBound: data.sinkQueueBound } : {}),
+      ...(data.timerSliceMs !== undefined ? { timerSliceMs: data.timerSliceMs } : {}),
       report: (channel, payload) => parent.postMessage({ k: 'report', channel, data: payload }),
     },
     remotes,
