@@ -21,6 +21,7 @@ export type {
   ReducingState,
   StateOptions,
 } from './core/state.ts'
+export { copyState } from './core/state.ts'
 export type { Record, Key } from './core/record.ts'
 export { record, MIN_TIME, MAX_TIME } from './core/record.ts'
 export type { SourceSpec, SourceReader, SinkSpec, SinkWriter, IoContext } from './core/source.ts'
