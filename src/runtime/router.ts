@@ -49,7 +49,8 @@ class EdgeRouter {
       case 'key': {
         const key = this.edge.key!(r.value, r) as Key
         const table = this.keyTable!
-        const t = table[hashKey(key) % table.length]!
+        // One task owns every key group: no need to hash the key.
+        const t = targets === 1 ? 0 : table[hashKey(key) % table.length]!
         this.buffers[t]!.push({ value: r.value, key, time: r.time, tag: r.tag })
         return
       }
