@@ -139,7 +139,9 @@ export default function demoTopology(settings: DemoSettings = demoSettings()): T
 
   rankingPipeline(access).sink(reportSink('demo:rankings'), { name: 'rankings-out' })
   trendPipeline(posts).sink(reportSink('demo:trends'), { name: 'trends-out' })
-  fraudPipeline(logins, access).sink(reportSink('demo:alerts'), { name: 'alerts-out' })
+  fraudPipeline(logins, access, { crawler: { history: '15m' } }).sink(reportSink('demo:alerts'), {
+    name: 'alerts-out',
+  })
   // The latency probe: about one access event in 50 is stamped with the wall time it was due (the
   // generator emits event time at a fixed rate, so due = first wall time + event-time offset /
   // speedup, which counts any backlog), crosses a keyed exchange (and threads) like the real work,
