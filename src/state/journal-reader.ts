@@ -47,18 +47,30 @@ export class JournalReader {
   readBatch(max: number): unknown[] {
     const out: unknown[] = []
     const range = this.range
-    const shared = this.journal.sharedStructures()
-    if (this.packr === undefined || shared.version !== this.structuresVersion) {
-      this.packr = new Packr({ structures: copyStructures(shared.structures) as object[] })
-      this.structuresVersion = shared.version
-    }
-    const packr = this.packr
+    const packr = this.unpacker()
     this.read(max, (buf, start, end) => {
       range.start = start
       range.end = end
       out.push(packr.unpack(buf, range))
     })
     return out
+  }
+
+  /**
+   * Decodes one payload read by `readBytes` that was written by `append` (a msgpack value with the
+   * journal's shared structures): for readers of raw entries meeting entries of the other kind.
+   */
+  decode(payload: Buffer): unknown {
+    return this.unpacker().unpack(payload)
+  }
+
+  private unpacker(): Packr {
+    const shared = this.journal.sharedStructures()
+    if (this.packr === undefined || shared.version !== this.structuresVersion) {
+      this.packr = new Packr({ structures: copyStructures(shared.structures) as object[] })
+      this.structuresVersion = shared.version
+    }
+    return this.packr
   }
 
   /** Up to `max` raw payloads available now (entries written with `appendBytes`). */

@@ -114,6 +114,104 @@ export function decodeRequest(frame: Buffer, limits: DecodeLimits = DEFAULT_LIMI
   )
 }
 
+/** What `readRequestHead` learns of a request without decoding its events. */
+export interface ForwardRequestHead {
+  tag: string
+  mode: ForwardMode
+  /** The chunk id to acknowledge; absent: no answer is due. */
+  chunk: string | undefined
+  /** The event count the sender announced, if any. */
+  size: number | undefined
+}
+
+/**
+ * Reads a request's tag, mode and option without decoding its events, for a server that keeps the
+ * request's bytes and decodes them later with `decodeRequest`. `frame` must be one whole MessagePack
+ * value (as FrameReader hands out). Returns null where `decodeRequest` does. Throws
+ * ERR_FORWARD_PROTOCOL where `decodeRequest` would, with two exceptions that only decoding finds:
+ * a gzip payload that does not inflate, and values inside the entries that MessagePack cannot
+ * decode (an unknown extension type, invalid UTF-8). A PackedForward payload is checked to be whole
+ * MessagePack values by reading their headers only.
+ */
+export function readRequestHead(frame: Buffer): ForwardRequestHead | null {
+  const head = frame[0]!
+  const isArray = (head >= 0x90 && head <= 0x9f) || head === 0xdc || head === 0xdd
+  if (!isArray) return null
+  const n = head <= 0x9f ? head & 0x0f : head === 0xdc ? frame.readUInt16BE(1) : frame.readUInt32BE(1)
+  if (n < 2 || n > 4) throw protocolError(`expected an array of 2 to 4 elements, got ${n}`)
+  const starts: number[] = [head <= 0x9f ? 1 : head === 0xdc ? 3 : 5]
+  for (let i = 0; i < n; i++) {
+    const end = valueEnd(frame, starts[i]!, frame.length)
+    if (end < 0) throw protocolError('a request is not whole MessagePack')
+    starts.push(end)
+  }
+  const element = (i: number): unknown => {
+    try {
+      return unpackr.unpack(frame.subarray(starts[i]!, starts[i + 1]!))
+    } catch (error) {
+      throw protocolError(`a request is not valid MessagePack (${(error as Error).message})`)
+    }
+  }
+  const tag = element(0)
+  if (typeof tag !== 'string') throw protocolError(`the tag must be a string, got ${typeName(tag)}`)
+  const b = frame[starts[1]!]!
+  if ((b >= 0x90 && b <= 0x9f) || b === 0xdc || b === 0xdd) {
+    return headOf(tag, 'forward', optionOf(n > 2 ? element(2) : undefined, n, 3))
+  }
+  const payload = binOrStrRange(frame, starts[1]!)
+  if (payload !== null) {
+    const option = optionOf(n > 2 ? element(2) : undefined, n, 3)
+    if (option !== undefined && option.compressed === 'gzip') return headOf(tag, 'compressed', option)
+    for (let pos = payload[0]; pos < payload[1]; ) {
+      pos = valueEnd(frame, pos, payload[1])
+      if (pos < 0) throw protocolError('a PackedForward payload is not whole MessagePack entries')
+    }
+    return headOf(tag, 'packed', option)
+  }
+  const second = element(1)
+  if (typeof second === 'number' || second instanceof EventTime) {
+    if (n < 3) throw protocolError('a Message-mode request needs [tag, time, record]')
+    return headOf(tag, 'message', optionOf(n > 3 ? element(3) : undefined, n, 4))
+  }
+  throw protocolError(
+    `the second element must be a time, an array or a bin/str of entries, got ${typeName(second)}`,
+  )
+}
+
+function headOf(tag: string, mode: ForwardMode, option: ForwardRecord | undefined): ForwardRequestHead {
+  const chunk = option?.chunk
+  const size = option?.size
+  return {
+    tag,
+    mode,
+    chunk: typeof chunk === 'string' ? chunk : undefined,
+    size: typeof size === 'number' ? size : undefined,
+  }
+}
+
+/** The byte range of the bin or str that starts at `at`, or null when the value there is neither. */
+function binOrStrRange(frame: Buffer, at: number): [number, number] | null {
+  const b = frame[at]!
+  let start: number
+  let len: number
+  if (b >= 0xa0 && b <= 0xbf) {
+    start = at + 1
+    len = b & 0x1f
+  } else if (b === 0xc4 || b === 0xd9) {
+    start = at + 2
+    len = frame[at + 1]!
+  } else if (b === 0xc5 || b === 0xda) {
+    start = at + 3
+    len = frame.readUInt16BE(at + 1)
+  } else if (b === 0xc6 || b === 0xdb) {
+    start = at + 5
+    len = frame.readUInt32BE(at + 1)
+  } else {
+    return null
+  }
+  return start + len <= frame.length ? [start, start + len] : null
+}
+
 function message(
   tag: string,
   entries: ForwardEntry[],
@@ -121,16 +219,8 @@ function message(
   option: ForwardRecord | undefined,
   skipped: number,
 ): ForwardMessage {
-  const chunk = option?.chunk
-  const size = option?.size
-  return {
-    tag,
-    entries,
-    mode,
-    chunk: typeof chunk === 'string' ? chunk : undefined,
-    size: typeof size === 'number' ? size : undefined,
-    skipped,
-  }
+  const { chunk, size } = headOf(tag, mode, option)
+  return { tag, entries, mode, chunk, size, skipped }
 }
 
 function optionOf(option: unknown, n: number, at: number): ForwardRecord | undefined {

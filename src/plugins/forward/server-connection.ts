@@ -1,13 +1,14 @@
 // One accepted forward-protocol connection on the server: handshake, framing, decoding, handing
-// events to the handler one request at a time, and acknowledging only after the handler settles.
+// requests to the handler in order (a bounded number at once), and acknowledging each in order only
+// after its handler call settles.
 
 import type { Socket } from 'node:net'
 import { SquallError } from '../../core/errors.ts'
 import { unpackr } from './event-time.ts'
 import { FrameReader } from './framing.ts'
 import type { ServerHandshake } from './handshake.ts'
-import { decodeRequest, encodeAck } from './protocol.ts'
-import type { DecodeLimits, ForwardEntry, ForwardMode } from './protocol.ts'
+import { decodeRequest, encodeAck, readRequestHead } from './protocol.ts'
+import type { DecodeLimits, ForwardEntry, ForwardMode, ForwardRequestHead } from './protocol.ts'
 
 /** What the handler learns about a request besides its tag and entries. */
 export interface ForwardMeta {
@@ -21,11 +22,23 @@ export interface ForwardMeta {
 
 /**
  * Receives the events of one request. The ack (when a chunk was sent) is written only after the
- * returned promise resolves — journal the entries here to acknowledge only what is durable. While
- * it is pending, the connection reads nothing more. A throw or a rejection closes the connection
- * without an ack, so the sender retries.
+ * returned promise resolves and the acks of the connection's earlier requests are written — journal
+ * the entries here to acknowledge only what is durable. Calls are made in arrival order; with
+ * `maxInFlight` 1 (the default) the connection reads nothing more while one is pending. A throw or a
+ * rejection closes the connection: no ack not yet written is written then, so the sender retries.
  */
 export type ForwardHandler = (tag: string, entries: ForwardEntry[], meta: ForwardMeta) => Promise<void> | void
+
+/** A request handed over undecoded: its head, its bytes and its sender. */
+export interface ForwardRequest extends ForwardRequestHead {
+  /** The whole request as received, one MessagePack value (decode it with `decodeRequest`); it may be kept. */
+  bytes: Buffer
+  /** The sender, as `address:port`. */
+  remote: string
+}
+
+/** Receives one request undecoded; the same ack contract as {@link ForwardHandler}. */
+export type ForwardRequestHandler = (request: ForwardRequest) => Promise<void> | void
 
 /** Log sink: `level` is 'debug' | 'info' | 'warn' | 'error'; `fields` are structured details. */
 export type ForwardLog = (level: 'debug' | 'info' | 'warn' | 'error', message: string, fields: object) => void
@@ -45,7 +58,11 @@ export interface ForwardMetrics {
 
 /** What a connection shares with its server. */
 export interface ConnectionContext {
-  readonly handler: ForwardHandler
+  /** Exactly one of `handler` and `onRequest` is set. */
+  readonly handler: ForwardHandler | undefined
+  readonly onRequest: ForwardRequestHandler | undefined
+  /** Handler calls of one connection that may be pending at once. */
+  readonly maxInFlight: number
   readonly log: ForwardLog
   readonly metrics: ForwardMetrics
   readonly limits: DecodeLimits
@@ -53,16 +70,23 @@ export interface ConnectionContext {
   readonly handshake: (() => ServerHandshake) | undefined
 }
 
+/** A request whose handler call is pending or settled, waiting to be acknowledged in order. */
+interface InFlight {
+  readonly chunk: string | undefined
+  settled: boolean
+}
+
 /**
- * Drives one socket. Requests are handled strictly in order; at most one handler call is pending
- * at a time, and the socket is paused while it is. `shutdown()` lets a pending handler finish and
- * its ack be written, then ends the socket.
+ * Drives one socket. Handler calls start in arrival order; at most `maxInFlight` are pending at a
+ * time, and the socket is paused while that many are. Acks are written in arrival order: a request
+ * settled early waits for the ones before it. `shutdown()` lets pending handler calls finish and
+ * their acks be written, then ends the socket.
  */
 export class ServerConnection {
   private readonly reader: FrameReader
   private readonly remote: string
   private handshake: ServerHandshake | undefined
-  private busy = false
+  private readonly inFlight: InFlight[] = []
   private closing = false
   private dead = false
   /** The peer closed the socket: frames already received are still handled, nothing is written. */
@@ -91,14 +115,14 @@ export class ServerConnection {
     socket.on('close', () => {
       // A sender may write its last events and close at once: handle what was received.
       this.peerGone = true
-      if (!this.busy && !this.dead) this.drain()
+      if (!this.dead) this.drain()
     })
   }
 
-  /** Stops after the request in progress (if any) is handled and acknowledged, then ends the socket. */
+  /** Stops after the requests in progress (if any) are handled and acknowledged, then ends the socket. */
   shutdown(): void {
     this.closing = true
-    if (!this.busy) this.endSoon(250)
+    if (this.inFlight.length === 0) this.endSoon(250)
   }
 
   /** Closes at once, whatever is in progress. */
@@ -111,77 +135,110 @@ export class ServerConnection {
     if (this.dead || this.closing) return
     this.ctx.metrics.bytes += chunk.length
     this.reader.push(chunk)
-    if (!this.busy) this.drain()
+    this.drain()
   }
 
   private drain(): void {
     const { ctx } = this
-    while (!this.busy && !this.dead && !this.closing) {
+    while (this.inFlight.length < ctx.maxInFlight && !this.dead && !this.closing) {
       let frame: Buffer | null
       try {
         frame = this.reader.next()
-        if (frame === null) return
+        if (frame === null) break
         if (this.handshake !== undefined) {
           this.onPing(frame)
           continue
         }
-        const msg = decodeRequest(frame, ctx.limits)
-        if (msg === null) {
-          if (frame[0] !== 0xc0) this.warnIgnored(frame)
-          continue
-        }
-        ctx.metrics.messages++
-        ctx.metrics.events += msg.entries.length
-        if (msg.skipped > 0) {
-          ctx.metrics.skippedEvents += msg.skipped
-          ctx.log(
-            'warn',
-            `forward: skipped ${msg.skipped} invalid events of tag "${msg.tag}" from ${this.remote}`,
-            {
-              remote: this.remote,
-              tag: msg.tag,
-              skipped: msg.skipped,
-            },
-          )
-        }
-        const chunk = msg.chunk
-        const result = ctx.handler(msg.tag, msg.entries, { chunk, mode: msg.mode, remote: this.remote })
+        const handled = ctx.onRequest ? this.handOver(frame, ctx.onRequest) : this.decode(frame)
+        if (handled === null) continue
+        const { chunk, result } = handled
         if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
-          this.busy = true
-          this.socket.pause()
+          const slot: InFlight = { chunk, settled: false }
+          this.inFlight.push(slot)
           ;(result as Promise<void>).then(
-            () => this.settled(chunk),
+            () => this.settled(slot),
             (error: unknown) => this.handlerFailed(error),
           )
-          return
-        }
-        if (chunk !== undefined && !this.peerGone) this.socket.write(encodeAck(chunk))
+        } else if (this.inFlight.length > 0) this.inFlight.push({ chunk, settled: true })
+        else if (chunk !== undefined && !this.peerGone) this.socket.write(encodeAck(chunk))
       } catch (error) {
         if (error instanceof SquallError && error.code.startsWith('ERR_FORWARD_')) this.badInput(error)
         else this.handlerFailed(error)
         return
       }
     }
+    if (this.inFlight.length >= ctx.maxInFlight) this.socket.pause()
   }
 
-  private settled(chunk: string | undefined): void {
-    this.busy = false
+  /** Decodes a request and calls the events handler; null for a request that carries no events. */
+  private decode(frame: Buffer): { chunk: string | undefined; result: unknown } | null {
+    const { ctx } = this
+    const msg = decodeRequest(frame, ctx.limits)
+    if (msg === null) {
+      if (frame[0] !== 0xc0) this.warnIgnored(frame)
+      return null
+    }
+    ctx.metrics.messages++
+    ctx.metrics.events += msg.entries.length
+    if (msg.skipped > 0) {
+      ctx.metrics.skippedEvents += msg.skipped
+      ctx.log(
+        'warn',
+        `forward: skipped ${msg.skipped} invalid events of tag "${msg.tag}" from ${this.remote}`,
+        {
+          remote: this.remote,
+          tag: msg.tag,
+          skipped: msg.skipped,
+        },
+      )
+    }
+    const chunk = msg.chunk
+    return {
+      chunk,
+      result: ctx.handler!(msg.tag, msg.entries, { chunk, mode: msg.mode, remote: this.remote }),
+    }
+  }
+
+  /** Reads a request's head and hands the request over undecoded; null for one that carries no events. */
+  private handOver(
+    frame: Buffer,
+    onRequest: ForwardRequestHandler,
+  ): { chunk: string | undefined; result: unknown } | null {
+    const head = readRequestHead(frame)
+    if (head === null) {
+      if (frame[0] !== 0xc0) this.warnIgnored(frame)
+      return null
+    }
+    this.ctx.metrics.messages++
+    const request: ForwardRequest = { ...head, bytes: frame, remote: this.remote }
+    return { chunk: head.chunk, result: onRequest(request) }
+  }
+
+  /** Marks a request settled and writes the acks now due, in arrival order. */
+  private settled(slot: InFlight): void {
+    slot.settled = true
     if (this.dead) return
+    const inFlight = this.inFlight
+    while (inFlight.length > 0 && inFlight[0]!.settled) {
+      const { chunk } = inFlight.shift()!
+      if (chunk !== undefined && !this.peerGone) this.socket.write(encodeAck(chunk))
+    }
     if (this.peerGone) {
       this.drain()
       return
     }
-    if (chunk !== undefined) this.socket.write(encodeAck(chunk))
     if (this.closing) {
-      this.endSoon(250)
+      if (inFlight.length === 0) this.endSoon(250)
       return
     }
-    this.socket.resume()
-    this.drain()
+    if (inFlight.length < this.ctx.maxInFlight) {
+      this.socket.resume()
+      this.drain()
+    }
   }
 
   private handlerFailed(error: unknown): void {
-    this.busy = false
+    if (this.dead) return
     this.ctx.metrics.handlerErrors++
     const detail = error instanceof Error ? error.message : String(error)
     this.ctx.log(

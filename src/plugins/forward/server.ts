@@ -11,7 +11,13 @@ import { check } from '../../core/errors.ts'
 import { ServerHandshake } from './handshake.ts'
 import type { ForwardUser } from './handshake.ts'
 import { ServerConnection } from './server-connection.ts'
-import type { ConnectionContext, ForwardHandler, ForwardLog, ForwardMetrics } from './server-connection.ts'
+import type {
+  ConnectionContext,
+  ForwardHandler,
+  ForwardLog,
+  ForwardMetrics,
+  ForwardRequestHandler,
+} from './server-connection.ts'
 
 /** TLS material for the server, as PEM strings or buffers. */
 export interface ForwardServerTls {
@@ -43,7 +49,19 @@ export interface ForwardServerOptions {
   /** Answer UDP heartbeats on the same port; default true. */
   heartbeat?: boolean
   /** Receives every request's events; see ForwardHandler for the ack contract. */
-  onEvents: ForwardHandler
+  onEvents?: ForwardHandler
+  /**
+   * Instead of `onEvents`: receives every request undecoded, once its framing, tag and option are
+   * checked (see `readRequestHead`); for a handler that stores requests and decodes them later.
+   * `metrics.events` and `metrics.skippedEvents` then stay 0. Exactly one of the two must be set.
+   */
+  onRequest?: ForwardRequestHandler
+  /**
+   * Handler calls one connection may have pending at once; default 1. Above 1, a sender that sends
+   * several chunks before their acks come back (fluentd's out_forward with require_ack_response) has
+   * them handled together; calls still start and acks are still written in arrival order.
+   */
+  maxInFlight?: number
   /** Where problems are reported; default: warnings and errors to stderr. */
   log?: ForwardLog
   /** Clock for Message-mode requests with time 0; default Date.now. */
@@ -57,9 +75,11 @@ const defaultLog: ForwardLog = (level, message) => {
 /**
  * A running forward-protocol server. Create it with `ForwardServer.listen(options)`.
  *
- * Contract: within one connection, requests reach `onEvents` in the order they were sent, one at
- * a time; connections are independent of each other. A request's `{ack: chunk}` is written only
- * after its `onEvents` call has settled successfully, so an acknowledged request has been handled.
+ * Contract: within one connection, requests reach the handler in the order they were sent, with
+ * at most `maxInFlight` (default 1) calls pending at a time; connections are independent of each
+ * other. A request's `{ack: chunk}` is written only after its handler call has settled successfully
+ * and the acks of the requests before it are written, so acks come in order and an acknowledged
+ * request has been handled, as have all before it.
  * Bad input (malformed MessagePack, an unknown mode, an oversized request, a failed handshake)
  * is logged and counted, and closes only that connection.
  */
@@ -87,6 +107,8 @@ export class ForwardServer {
     this.log = options.log ?? defaultLog
     const ctx: ConnectionContext = {
       handler: options.onEvents,
+      onRequest: options.onRequest,
+      maxInFlight: options.maxInFlight ?? 1,
       log: this.log,
       metrics: this.metrics,
       limits: {
@@ -133,7 +155,17 @@ export class ForwardServer {
       'a port 0..65535',
       options.port,
     )
-    check(typeof options.onEvents === 'function', 'onEvents', 'a function')
+    check(
+      (typeof options.onEvents === 'function') !== (typeof options.onRequest === 'function'),
+      'onEvents',
+      'a function, or onRequest instead (exactly one of the two)',
+    )
+    check(
+      options.maxInFlight === undefined || (Number.isInteger(options.maxInFlight) && options.maxInFlight > 0),
+      'maxInFlight',
+      'a positive integer',
+      options.maxInFlight,
+    )
     check(
       options.maxChunkBytes === undefined ||
         (Number.isInteger(options.maxChunkBytes) && options.maxChunkBytes > 0),
@@ -198,7 +230,7 @@ export class ForwardServer {
   }
 
   /**
-   * Stops accepting, lets every connection finish the request it is handling (its ack is still
+   * Stops accepting, lets every connection finish the requests it is handling (their acks are still
    * written), then closes them. Connections still open after `graceMs` (default 5000) are
    * destroyed. Resolves when everything is closed.
    */

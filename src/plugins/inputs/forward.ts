@@ -1,11 +1,20 @@
 // The forward input: fluentd's in_forward. Fluentd, fluent-bit and fluent-logger clients send to it;
-// every accepted chunk is journaled before its ack, so an acknowledged event is never lost.
+// every accepted chunk is journaled as received before its ack, so an acknowledged event is never
+// lost, and decoded into events when the job reads it.
 
 import { z } from 'zod'
+import { SquallError } from '../../core/errors.ts'
+import type { Record } from '../../core/record.ts'
+import type { IoContext } from '../../core/source.ts'
+import {
+  decodeJournaledRequest,
+  encodeJournaledRequest,
+  readJournaledRequest,
+} from '../forward/journal-entry.ts'
 import { ForwardServer } from '../forward/server.ts'
 import { defineInput } from '../define.ts'
 import { port } from '../config.ts'
-import { journaledSource } from './journaled.ts'
+import { journaledRequestSource } from './journaled.ts'
 import { journalDirOf, journalOptions } from './network.ts'
 
 export const ForwardInputConfig = z.strictObject({
@@ -41,11 +50,12 @@ export default defineInput({
   example: 'sources:\n  - name: fluent\n    type: forward\n    port: 24224\n    sharedKey: ${FLUENT_KEY}',
   create(config, ctx) {
     const prefix = config.addTagPrefix ? `${config.addTagPrefix}.` : ''
-    return journaledSource({
+    return journaledRequestSource({
       kind: 'forward',
       dir: journalDirOf(config.journalDir, ctx),
       fsync: config.fsync,
       maxLagBytes: config.maxLagBytes,
+      unpack: unpackRequest,
       async start(intake, io) {
         const server = await ForwardServer.listen({
           port: config.port,
@@ -54,19 +64,18 @@ export default defineInput({
           ...(config.selfHostname === undefined ? {} : { selfHostname: config.selfHostname }),
           ...(config.users === undefined ? {} : { users: config.users }),
           ...(config.maxChunkBytes === undefined ? {} : { maxChunkBytes: config.maxChunkBytes }),
+          maxInFlight: MAX_IN_FLIGHT,
           log: (level, message, fields) => {
             if (level === 'warn' || level === 'error') io.count('protocol_errors')
             io.log(level, `forward input "${io.nodeName}": ${message}`, { node: io.nodeName, ...fields })
           },
-          async onEvents(tag, entries) {
+          async onRequest(request) {
+            // Waiting whenever busy keeps the journal in arrival order (see Backpressure.busy).
             if (intake.busy()) {
               io.count('busy')
               await intake.room()
             }
-            const events: [string, number, unknown][] = new Array(entries.length)
-            const t = prefix + tag
-            for (let i = 0; i < entries.length; i++) events[i] = [t, entries[i]!.time, entries[i]!.record]
-            await intake.append(events)
+            await intake.append(encodeJournaledRequest(request, prefix + request.tag, Date.now()))
           },
         })
         io.log('info', `forward input "${io.nodeName}" listening on ${config.bind}:${server.port}`, {
@@ -79,3 +88,60 @@ export default defineInput({
     })
   },
 })
+
+/**
+ * Requests one connection may have unacknowledged: a sender that sends several chunks before their
+ * acks come back (fluentd's out_forward with require_ack_response) has them journaled together, so
+ * they share an fdatasync instead of waiting for one each.
+ */
+const MAX_IN_FLIGHT = 16
+
+/**
+ * Decodes one journaled request into records. Invalid events are skipped (fluentd's
+ * skip_invalid_event) and a request that cannot be decoded at all is dropped, each counted
+ * (`skipped_events`, `bad_requests`) and logged with the sender, tag and chunk id.
+ */
+function unpackRequest(entry: Buffer, io: IoContext): Record<unknown>[] {
+  let header: ReturnType<typeof readJournaledRequest>['header'] | undefined
+  try {
+    const read = readJournaledRequest(entry)
+    header = read.header
+    const message = decodeJournaledRequest(header, read.bytes)
+    const { tag } = header
+    const entries = message.entries
+    const out: Record<unknown>[] = new Array(entries.length)
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!
+      out[i] = { value: e.record, key: undefined, time: e.time, tag }
+    }
+    if (message.skipped > 0) {
+      io.count('skipped_events', message.skipped)
+      io.log(
+        'warn',
+        `forward input "${io.nodeName}": skipped ${message.skipped} invalid events ${whence(header)}`,
+        {
+          node: io.nodeName,
+          remote: header.remote,
+          tag,
+          chunk: header.chunk,
+          skipped: message.skipped,
+        },
+      )
+    }
+    return out
+  } catch (error) {
+    if (!(error instanceof SquallError)) throw error
+    io.count('bad_requests')
+    io.log(
+      'error',
+      `forward input "${io.nodeName}": dropped a journaled request ${header ? whence(header) : 'of unknown origin'}: ${error.message}`,
+      { node: io.nodeName, code: error.code, ...(header ?? {}) },
+    )
+    return []
+  }
+}
+
+function whence(header: { remote: string; tag: string; chunk: string | undefined }): string {
+  const chunk = header.chunk === undefined ? '' : ` in chunk ${header.chunk}`
+  return `of tag "${header.tag}"${chunk} from ${header.remote}`
+}

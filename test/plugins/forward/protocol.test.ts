@@ -1,7 +1,12 @@
 import { gzipSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
 import { EventTime, packr, unpackr } from '../../../src/plugins/forward/event-time.ts'
-import { decodeRequest, encodeAck, encodePackedForward } from '../../../src/plugins/forward/protocol.ts'
+import {
+  decodeRequest,
+  encodeAck,
+  encodePackedForward,
+  readRequestHead,
+} from '../../../src/plugins/forward/protocol.ts'
 
 // Hand-written MessagePack, byte by byte, from the spec's examples.
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex')
@@ -133,6 +138,41 @@ describe('forward protocol decoding', () => {
     ]
     const msg = decodeRequest(encodePackedForward('web.access', entries, 'abc'))!
     expect(msg).toEqual({ tag: 'web.access', entries, mode: 'packed', chunk: 'abc', size: 2, skipped: 0 })
+  })
+
+  it('readRequestHead reads the tag, mode, chunk and size of every mode as decodeRequest does, without the events', () => {
+    const entries = [{ time: 1_700_000_000_123, nanos: 123_000_000, record: { n: 1 } }]
+    const packed = encodePackedForward('p', entries, 'c1')
+    const requests = [
+      packr.pack(['m', T, { n: 1 }, { chunk: 'c0' }]),
+      packr.pack(['m0', new EventTime(T, 5), { n: 1 }]),
+      packr.pack([
+        'f',
+        [
+          [T, { n: 1 }],
+          ['bad', { n: 2 }],
+        ],
+        { chunk: 'c2', size: 2 },
+      ]),
+      packed,
+      packr.pack(['z', gzipSync(hex(threeEntries(() => `ce${u32(T)}`))), { compressed: 'gzip', size: 3 }]),
+    ]
+    for (const r of requests) {
+      const { tag, mode, chunk, size } = decodeRequest(r)!
+      expect(readRequestHead(r)).toEqual({ tag, mode, chunk, size })
+    }
+    expect(readRequestHead(Buffer.from([0xc0]))).toBeNull()
+    expect(() => readRequestHead(packr.pack(['t', true]))).toThrow(/second element/)
+    expect(() => readRequestHead(packr.pack([42, 1, {}]))).toThrow(/tag must be a string/)
+    expect(() => readRequestHead(packr.pack(['t']))).toThrow(/2 to 4 elements/)
+    expect(() => readRequestHead(packr.pack(['t', 1]))).toThrow(/Message-mode/)
+    expect(() => readRequestHead(packr.pack(['t', [], 'opt']))).toThrow(/option must be a map/)
+    expect(() => readRequestHead(packr.pack(['t', Buffer.from([0x92, 0x01])]))).toThrow(
+      /PackedForward payload/,
+    )
+    // Only decoding finds a gzip payload that does not inflate.
+    const gz = packr.pack(['t', Buffer.from('nope'), { compressed: 'gzip', chunk: 'g' }])
+    expect(readRequestHead(gz)).toEqual({ tag: 't', mode: 'compressed', chunk: 'g', size: undefined })
   })
 
   it('msgpackr keeps reading its own undefined (fixext1 type 0) as undefined', () => {

@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto'
 import { createSocket } from 'node:dgram'
 import { afterEach, describe, expect, it } from 'vitest'
 import { EventTime, packr } from '../../../src/plugins/forward/event-time.ts'
-import { encodePackedForward } from '../../../src/plugins/forward/protocol.ts'
+import { decodeRequest, encodePackedForward } from '../../../src/plugins/forward/protocol.ts'
 import { ForwardServer } from '../../../src/plugins/forward/server.ts'
 import type { ForwardServerOptions } from '../../../src/plugins/forward/server.ts'
+import type { ForwardRequest } from '../../../src/plugins/forward/server-connection.ts'
 import { Collector, RawPeer, sleep } from './support.ts'
 
 const servers: ForwardServer[] = []
@@ -119,6 +120,89 @@ describe('forward server', () => {
     expect(await peer.next()).toEqual({ ack: 's' })
     expect(await peer.next()).toEqual({ ack: 'f' })
     expect(calls).toEqual(['start slow', 'end slow', 'start fast', 'end fast'])
+    peer.end()
+  })
+
+  it('with maxInFlight 3: three requests are handled at once, the fourth waits, and acks come in arrival order though later ones settle first', async () => {
+    const started: string[] = []
+    const release = new Map<string, () => void>()
+    const { server } = await start({
+      maxInFlight: 3,
+      onEvents: (tag) => {
+        started.push(tag)
+        return new Promise<void>((resolve) => release.set(tag, resolve))
+      },
+    })
+    const peer = await RawPeer.open(server.port)
+    for (const t of ['a', 'b', 'c', 'd']) peer.write(packr.pack([t, 1, { t }, { chunk: t }]))
+    await sleep(100)
+    expect(started).toEqual(['a', 'b', 'c'])
+    release.get('c')!()
+    release.get('b')!()
+    await sleep(50)
+    // b and c are handled, but a is not: no ack may overtake a's, and d still waits for room.
+    expect(peer.unread).toBe(0)
+    expect(started).toEqual(['a', 'b', 'c'])
+    release.get('a')!()
+    expect(await peer.next()).toEqual({ ack: 'a' })
+    expect(await peer.next()).toEqual({ ack: 'b' })
+    expect(await peer.next()).toEqual({ ack: 'c' })
+    await sleep(20)
+    expect(started).toEqual(['a', 'b', 'c', 'd'])
+    expect(peer.unread).toBe(0)
+    release.get('d')!()
+    expect(await peer.next()).toEqual({ ack: 'd' })
+    peer.end()
+  })
+
+  it('with maxInFlight: a failing request closes the connection; neither its ack nor a later one is written', async () => {
+    const { server } = await start({
+      maxInFlight: 4,
+      onEvents: async (tag) => {
+        await sleep(tag === 'a' ? 10 : 30)
+        if (tag === 'b') throw new Error('disk full')
+      },
+    })
+    const peer = await RawPeer.open(server.port)
+    for (const t of ['a', 'b', 'c']) peer.write(packr.pack([t, 1, { t }, { chunk: t }]))
+    expect(await peer.next()).toEqual({ ack: 'a' })
+    await peer.closedPromise
+    expect(peer.unread).toBe(0)
+    expect(server.metrics.handlerErrors).toBe(1)
+  })
+
+  it('with onRequest: a request arrives undecoded with its tag, chunk and bytes; a PackedForward payload that is not whole MessagePack closes the connection unacknowledged', async () => {
+    const requests: ForwardRequest[] = []
+    const server = await ForwardServer.listen({
+      port: 0,
+      heartbeat: false,
+      onRequest: (request) => {
+        requests.push(request)
+      },
+      log: (level, message) => logs.push({ level, message }),
+    })
+    servers.push(server)
+    const entries = [
+      { time: 1_700_000_000_000, nanos: 5, record: { path: '/a' } },
+      { time: 1_700_000_000_001, nanos: 1_000_000, record: { path: '/b' } },
+    ]
+    const peer = await RawPeer.open(server.port)
+    peer.write(encodePackedForward('web', entries, 'k1'))
+    expect(await peer.next()).toEqual({ ack: 'k1' })
+    expect(requests.map(({ tag, chunk, mode, size }) => ({ tag, chunk, mode, size }))).toEqual([
+      { tag: 'web', chunk: 'k1', mode: 'packed', size: 2 },
+    ])
+    expect(requests[0]!.remote).toMatch(/^127\.0\.0\.1:\d+$/)
+    expect(decodeRequest(requests[0]!.bytes)!.entries).toEqual(entries)
+    expect(server.metrics).toMatchObject({ messages: 1, events: 0 })
+
+    const bad = await RawPeer.open(server.port)
+    bad.write(packr.pack(['web', Buffer.from([0x93, 0x01]), { chunk: 'k2' }]))
+    await bad.closedPromise
+    expect(bad.unread).toBe(0)
+    expect(requests.length).toBe(1)
+    expect(server.metrics.badFrames).toBe(1)
+    expect(logs.some((l) => /PackedForward payload is not whole MessagePack/.test(l.message))).toBe(true)
     peer.end()
   })
 

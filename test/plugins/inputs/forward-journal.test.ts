@@ -1,19 +1,37 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { type IoContext, type SourceReader, systemClock } from '../../../src/index.ts'
+import { type IoContext, type Record, type SourceReader, systemClock } from '../../../src/index.ts'
 import { ForwardClient } from '../../../src/plugins/forward/client.ts'
+import { packr } from '../../../src/plugins/forward/event-time.ts'
 import type { InputContext } from '../../../src/plugins/define.ts'
 import forwardInput, { ForwardInputConfig } from '../../../src/plugins/inputs/forward.ts'
+import { RawPeer } from '../forward/support.ts'
+import { Journal } from '../../../src/state/journal.ts'
 
-const open: Array<{ reader: SourceReader<unknown>; client: ForwardClient }> = []
+const open: Array<{ reader: SourceReader<unknown>; client?: ForwardClient }> = []
+const dirs: string[] = []
 afterEach(async () => {
   for (const { reader, client } of open.splice(0)) {
-    await client.close()
+    await client?.close()
     await reader.close?.()
   }
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
 })
 
-/** Opens a forward input with its default journal settings (fsync `batch`); resolves with its port. */
-async function startInput(): Promise<{ reader: SourceReader<unknown>; port: number }> {
+interface Input {
+  reader: SourceReader<unknown>
+  port: number
+  counts: Map<string, number>
+  logs: string[]
+}
+
+/**
+ * Opens a forward input with its default journal settings (fsync `batch`), in `journalDir` if given
+ * (else a temporary journal); resolves with its port and what it counts and logs.
+ */
+async function startInput(journalDir?: string): Promise<Input> {
   const ctx: InputContext = {
     name: 'fluent',
     path: 'sources[0]',
@@ -23,15 +41,22 @@ async function startInput(): Promise<{ reader: SourceReader<unknown>; port: numb
     tag: 'fluent',
     parser: undefined,
   }
-  const spec = forwardInput.create(ForwardInputConfig.parse({ port: 0, bind: '127.0.0.1' }), ctx)
+  const config = { port: 0, bind: '127.0.0.1', ...(journalDir ? { journalDir } : {}) }
+  const spec = forwardInput.create(ForwardInputConfig.parse(config), ctx)
   let port = 0
+  const counts = new Map<string, number>()
+  const logs: string[] = []
   const io: IoContext = {
     nodeName: 'fluent',
     partition: 0,
     partitions: 1,
-    log: () => {},
+    log: (_level, message) => {
+      logs.push(message)
+    },
     clock: systemClock,
-    count: () => {},
+    count: (metric, n = 1) => {
+      counts.set(metric, (counts.get(metric) ?? 0) + n)
+    },
     report: (channel, data) => {
       if (channel === 'listening:fluent') port = (data as { port: number }).port
     },
@@ -41,7 +66,18 @@ async function startInput(): Promise<{ reader: SourceReader<unknown>; port: numb
   }
   const reader = spec.create(io)
   await reader.open?.()
-  return { reader, port }
+  return { reader, port, counts, logs }
+}
+
+const seqOf = (records: Record<unknown>[]): number[] => records.map((r) => (r.value as { seq: number }).seq)
+
+/** `n` events numbered from `from`, one millisecond apart. */
+function events(from: number, n: number) {
+  return Array.from({ length: n }, (_, i) => ({
+    time: 1_700_000_000_000 + from + i,
+    nanos: (from + i) * 1_000_000,
+    record: { seq: from + i },
+  }))
 }
 
 describe('forward input journal', () => {
@@ -67,5 +103,101 @@ describe('forward input journal', () => {
     )
     expect(records[0]!.tag).toBe('app.web')
     expect(records[99]!.time).toBe(1_700_000_000_099)
+  })
+
+  it('a sender with several chunks in flight gets every ack, and the journal keeps them in sending order', async () => {
+    const input = await startInput()
+    const client = new ForwardClient({ servers: [{ host: '127.0.0.1', port: input.port }] })
+    open.push({ reader: input.reader, client })
+    await Promise.all(Array.from({ length: 12 }, (_, chunk) => client.send('app', events(chunk * 5, 5))))
+    expect(seqOf(input.reader.nextBatch(1000) ?? [])).toEqual(Array.from({ length: 60 }, (_, i) => i))
+    expect(input.counts.get('journaled_requests')).toBe(12)
+  })
+
+  it('a crash after the acks: restoring a checkpoint taken inside a request replays every acknowledged event exactly once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'squall-forward-journal-'))
+    dirs.push(dir)
+    const first = await startInput(dir)
+    const client = new ForwardClient({ servers: [{ host: '127.0.0.1', port: first.port }] })
+    await Promise.all(Array.from({ length: 5 }, (_, chunk) => client.send('app', events(chunk * 10, 10))))
+    await client.close()
+    // The job reads in batches that cut requests, and a checkpoint records where it stands.
+    const before: Record<unknown>[] = []
+    for (const max of [7, 7, 7, 3]) before.push(...(first.reader.nextBatch(max) ?? []))
+    const checkpoint = first.reader.snapshot!()
+    expect(checkpoint).toEqual({ at: expect.any(Number), event: 4 })
+    // Processed after the checkpoint, so rolled back by the crash.
+    expect(seqOf(first.reader.nextBatch(10) ?? [])).toEqual(Array.from({ length: 10 }, (_, i) => 24 + i))
+    await first.reader.close!()
+
+    const second = await startInput(dir)
+    open.push({ reader: second.reader })
+    second.reader.restore!(checkpoint)
+    const after: Record<unknown>[] = []
+    for (
+      let batch = second.reader.nextBatch(6);
+      batch && batch.length > 0;
+      batch = second.reader.nextBatch(6)
+    )
+      after.push(...batch)
+    expect(seqOf([...before, ...after])).toEqual(Array.from({ length: 50 }, (_, i) => i))
+    expect(after[0]!.tag).toBe('app')
+    expect(after[0]!.time).toBe(1_700_000_000_024)
+    expect(second.reader.snapshot!()).toMatchObject({ event: 0 })
+  })
+
+  it('events journaled one at a time by an earlier version are read after an upgrade, then new requests', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'squall-forward-journal-'))
+    dirs.push(dir)
+    // What the input wrote before journaling whole requests: one [tag, time, record] entry per event.
+    const old = await Journal.open(dir)
+    await old.append(events(0, 3).map((e) => ['app', e.time, e.record]))
+    await old.close()
+    const input = await startInput(dir)
+    open.push({ reader: input.reader })
+    const client = new ForwardClient({ servers: [{ host: '127.0.0.1', port: input.port }] })
+    await client.send('app', events(3, 4))
+    await client.close()
+    const read: Record<unknown>[] = []
+    for (let batch = input.reader.nextBatch(5); batch && batch.length > 0; batch = input.reader.nextBatch(5))
+      read.push(...batch)
+    expect(seqOf(read)).toEqual([0, 1, 2, 3, 4, 5, 6])
+    expect(read.every((r) => r.tag === 'app')).toBe(true)
+    expect(read[0]!.time).toBe(1_700_000_000_000)
+    expect(input.counts.get('bad_requests')).toBeUndefined()
+  })
+
+  it('invalid events inside an acknowledged request are skipped when the job reads it, counted and logged with the sender and chunk', async () => {
+    const input = await startInput()
+    open.push({ reader: input.reader })
+    const peer = await RawPeer.open(input.port)
+    const entries = [
+      [1_441_588_984, { seq: 1 }],
+      ['soon', { seq: -1 }],
+      [1_441_588_985, 'not a map'],
+      [1_441_588_986, { seq: 2 }],
+    ]
+    peer.write(packr.pack(['app', entries, { chunk: 'c-bad' }]))
+    expect(await peer.next()).toEqual({ ack: 'c-bad' })
+    // A gzip payload that does not inflate is only found when the job decodes the request.
+    peer.write(packr.pack(['app', Buffer.from('not gzip'), { chunk: 'c-gz', compressed: 'gzip' }]))
+    expect(await peer.next()).toEqual({ ack: 'c-gz' })
+    peer.write(packr.pack(['app', 1_441_588_987, { seq: 3 }, { chunk: 'c-ok' }]))
+    expect(await peer.next()).toEqual({ ack: 'c-ok' })
+    peer.end()
+    expect(input.counts.get('skipped_events')).toBeUndefined()
+    const records = input.reader.nextBatch(100) ?? []
+    expect(seqOf(records)).toEqual([1, 2, 3])
+    expect(records.map((r) => r.time)).toEqual([1_441_588_984_000, 1_441_588_986_000, 1_441_588_987_000])
+    expect(input.counts.get('skipped_events')).toBe(2)
+    expect(input.counts.get('bad_requests')).toBe(1)
+    expect(input.logs).toContainEqual(
+      expect.stringMatching(/skipped 2 invalid events of tag "app" in chunk c-bad from 127\.0\.0\.1:\d+/),
+    )
+    expect(input.logs).toContainEqual(
+      expect.stringMatching(
+        /dropped a journaled request of tag "app" in chunk c-gz from 127\.0\.0\.1:\d+: .*does not inflate/,
+      ),
+    )
   })
 })
