@@ -331,41 +331,43 @@ export class CrawlerDetector {
     return { action, key, reason: reasons.join('; '), profile }
   }
 
-  /** Plain data for a checkpoint: per client its tracked requests (times, path hashes, asset flags). */
+  /** Plain data: per client its tracked requests (times, path hashes, asset flags). */
   snapshot(): CrawlerSnapshot {
-    return this.freeze()()
+    const keys: string[] = []
+    const clients: CrawlerSnapshot['clients'] = []
+    for (const [key, c] of this.clients) {
+      keys.push(key)
+      clients.push({
+        times: new Uint8Array(Float64Array.from(c.times.slice(c.head)).buffer),
+        paths: new Uint8Array(Int32Array.from(c.paths.slice(c.head)).buffer),
+        assets: Uint8Array.from(c.assets.slice(c.head)),
+        recent: c.times.length - c.recentHead,
+        bot: c.bot ?? null,
+        action: c.action,
+      })
+    }
+    return { kind: 'crawler', version: 2, keys, clients }
   }
 
   /**
-   * The snapshot as it is now, built when the returned function is called: requests are only ever
-   * appended to a client's lists and dropped from their front (a compaction makes new lists), so
-   * keeping each client's lists and bounds is enough, however the detector changes meanwhile.
+   * The detector as it is now, in the compact binary form checkpoints keep (`restore` reads it),
+   * built when the returned function is called: requests are only ever appended to a client's
+   * lists and dropped from their front (a compaction makes new lists), so keeping each client's
+   * lists and bounds is enough, however the detector changes meanwhile.
    */
-  freeze(): () => CrawlerSnapshot {
-    const keys = [...this.clients.keys()]
-    const views = [...this.clients.values()].map((c) => ({
+  freeze(): () => Uint8Array {
+    const views = [...this.clients].map(([key, c]) => ({
+      key,
       times: c.times,
       paths: c.paths,
       assets: c.assets,
       head: c.head,
       end: c.times.length,
       recent: c.times.length - c.recentHead,
-      bot: c.bot ?? null,
+      bot: c.bot,
       action: c.action,
     }))
-    return () => ({
-      kind: 'crawler',
-      version: 2,
-      keys,
-      clients: views.map((v) => ({
-        times: new Uint8Array(Float64Array.from(v.times.slice(v.head, v.end)).buffer),
-        paths: new Uint8Array(Int32Array.from(v.paths.slice(v.head, v.end)).buffer),
-        assets: Uint8Array.from(v.assets.slice(v.head, v.end)),
-        recent: v.recent,
-        bot: v.bot,
-        action: v.action,
-      })),
-    })
+    return () => encodeClients(views)
   }
 
   /**
@@ -374,6 +376,10 @@ export class CrawlerDetector {
    */
   static restore(options: CrawlerOptions, data: unknown): CrawlerDetector {
     const detector = CrawlerDetector.create(options)
+    if (data instanceof Uint8Array) {
+      for (const [key, c] of decodeClients(data)) detector.clients.set(key, c)
+      return detector
+    }
     if (typeof data !== 'object' || data === null)
       throw snapshotError('crawler', 'snapshot', 'an object', data)
     const d = data as { readonly [field: string]: unknown }
@@ -408,6 +414,107 @@ export class CrawlerDetector {
     })
     return detector
   }
+}
+
+/** What `freeze` keeps of a client: its lists and bounds at that moment. */
+interface ClientView {
+  key: string
+  times: readonly number[]
+  paths: readonly number[]
+  assets: readonly number[]
+  head: number
+  end: number
+  recent: number
+  bot: string | undefined
+  action: Action
+}
+
+/** "SQCR", then the binary form's version. */
+const BINARY_MAGIC = 0x52435153
+const BINARY_VERSION = 3
+const ACTIONS: readonly Action[] = ['allow', 'throttle', 'block']
+
+/**
+ * The binary form (little-endian): magic, u8 version, u32 clients; per client u32 key bytes and the
+ * UTF-8 key, i32 bot bytes (−1: none) and the bot agent, u8 action, u32 requests n, u32 recent,
+ * then n f64 times, n i32 path hashes, n u8 asset flags. One buffer per detector: a checkpoint
+ * copies it as bytes, with no per-request or per-client objects to encode.
+ */
+function encodeClients(views: readonly ClientView[]): Uint8Array {
+  let size = 9
+  const names = views.map((v) => Buffer.from(v.key))
+  const bots = views.map((v) => (v.bot === undefined ? undefined : Buffer.from(v.bot)))
+  for (let i = 0; i < views.length; i++) {
+    const n = views[i]!.end - views[i]!.head
+    size += 4 + names[i]!.length + 4 + (bots[i]?.length ?? 0) + 1 + 8 + n * 13
+  }
+  const buf = Buffer.alloc(size)
+  let at = buf.writeUInt32LE(BINARY_MAGIC, 0)
+  at = buf.writeUInt8(BINARY_VERSION, at)
+  at = buf.writeUInt32LE(views.length, at)
+  for (let i = 0; i < views.length; i++) {
+    const v = views[i]!
+    const n = v.end - v.head
+    at = buf.writeUInt32LE(names[i]!.length, at)
+    at += names[i]!.copy(buf, at)
+    const bot = bots[i]
+    at = buf.writeInt32LE(bot === undefined ? -1 : bot.length, at)
+    if (bot !== undefined) at += bot.copy(buf, at)
+    at = buf.writeUInt8(ACTIONS.indexOf(v.action), at)
+    at = buf.writeUInt32LE(n, at)
+    at = buf.writeUInt32LE(v.recent, at)
+    for (let j = v.head; j < v.end; j++) at = buf.writeDoubleLE(v.times[j]!, at)
+    for (let j = v.head; j < v.end; j++) at = buf.writeInt32LE(v.paths[j]!, at)
+    for (let j = v.head; j < v.end; j++) buf[at++] = v.assets[j]!
+  }
+  return buf
+}
+
+/** Reads `encodeClients` output; throws ERR_KIT_SNAPSHOT on bytes of another form or cut short. */
+function decodeClients(bytes: Uint8Array): [string, Client][] {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const bad = (what: string) => snapshotError('crawler', 'bytes', what, `${buf.length} bytes`)
+  if (buf.length < 9 || buf.readUInt32LE(0) !== BINARY_MAGIC)
+    throw bad('the binary form of a crawler detector')
+  if (buf.readUInt8(4) !== BINARY_VERSION) throw bad(`version ${BINARY_VERSION}`)
+  const out: [string, Client][] = []
+  let at = 9
+  try {
+    for (let i = buf.readUInt32LE(5); i > 0; i--) {
+      const keyBytes = buf.readUInt32LE(at)
+      const key = buf.toString('utf8', at + 4, at + 4 + keyBytes)
+      at += 4 + keyBytes
+      const botBytes = buf.readInt32LE(at)
+      at += 4
+      const c = new Client()
+      if (botBytes >= 0) {
+        c.bot = buf.toString('utf8', at, at + botBytes)
+        c.testedAgent = c.bot
+        at += botBytes
+      }
+      c.action = ACTIONS[buf.readUInt8(at)] ?? 'allow'
+      const n = buf.readUInt32LE(at + 1)
+      const recent = buf.readUInt32LE(at + 5)
+      at += 9
+      if (at + n * 13 > buf.length) throw bad(`${n} requests`)
+      for (let j = 0; j < n; j++, at += 8) c.times.push(buf.readDoubleLE(at))
+      for (let j = 0; j < n; j++, at += 4) {
+        const p = buf.readInt32LE(at)
+        c.paths.push(p)
+        c.pathCounts.set(p, (c.pathCounts.get(p) ?? 0) + 1)
+      }
+      for (let j = 0; j < n; j++, at++) {
+        c.assets.push(buf[at]!)
+        c.assetCount += buf[at]!
+      }
+      c.recentHead = Math.max(0, n - recent)
+      out.push([key, c])
+    }
+  } catch (e) {
+    if (e instanceof RangeError) throw bad('a complete detector')
+    throw e
+  }
+  return out
 }
 
 /** Version 1 paths: the strings themselves, hashed now. */

@@ -85,7 +85,7 @@ class KitState<K extends { snapshot(): unknown; freeze?(): () => unknown }> {
 function cellOf<K extends { snapshot(): unknown; freeze?(): () => unknown }>(live: K): KitCell<K> {
   const cell = {
     get data() {
-      return live.snapshot()
+      return live.freeze === undefined ? live.snapshot() : live.freeze()()
     },
   }
   Object.defineProperty(cell, 'live', { value: live, enumerable: false })

@@ -159,9 +159,9 @@ export async function writeSnapshotFile(
     parts.push(packr.pack(header))
     for (let s = 0; s < state.stores.length; s++) {
       const { keys, values } = await columnsOf(state, s)
-      // Frames of small values pack in microseconds, those of large objects (sketches, detector
-      // state) in milliseconds: yield by time, so records keep flowing whatever the values are.
-      const frame = values.length > 0 && typeof values[0] === 'object' ? FRAME / 16 : FRAME
+      // Frames of small values pack in microseconds, those of objects (sketches, detector state)
+      // in up to milliseconds each: 32 of them per frame, so a time slice ends close to its 8 ms.
+      const frame = values.length > 0 && typeof values[0] === 'object' ? FRAME / 256 : FRAME
       let sliceStart = performance.now()
       for (let from = 0; from < keys.length; from += frame) {
         const to = Math.min(from + frame, keys.length)

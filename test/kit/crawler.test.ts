@@ -165,8 +165,22 @@ describe('CrawlerDetector', () => {
     const end = requests[requests.length - 1]!.time
     for (let i = 0; i < 3000; i++)
       d.observe({ time: end + i * 1000, ip: '10.1.0.1', agent: BROWSER, path: `/p${i}` })
-    expect(later()).toEqual(now)
+    expect(CrawlerDetector.restore({}, later()).snapshot()).toEqual(now)
     expect(d.snapshot()).not.toEqual(now)
+  })
+
+  it('the binary form restores through msgpackr to the same detector, and bad bytes are refused', () => {
+    const requests = [...people(40, 7), ...planted()].sort((a, b) => a.time - b.time)
+    const half = requests.length >> 1
+    const expected = run(CrawlerDetector.create(), requests)
+    const first = CrawlerDetector.create()
+    const before = run(first, requests.slice(0, half))
+    const bytes = first.freeze()()
+    const resumed = CrawlerDetector.restore({}, unpack(pack(bytes)))
+    expect(resumed.snapshot()).toEqual(first.snapshot())
+    expect([...before, ...run(resumed, requests.slice(half))]).toEqual(expected)
+    expect(() => CrawlerDetector.restore({}, bytes.subarray(0, bytes.length - 5))).toThrow(/crawler/)
+    expect(() => CrawlerDetector.restore({}, new Uint8Array(12))).toThrow(/binary form/)
   })
 
   it('restores a version-1 snapshot, which kept the paths themselves', () => {
