@@ -1,26 +1,12 @@
-import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { ForwardClient } from '../../src/plugins/forward/client.ts'
-import { until } from './pipeline-support.ts'
-
-const BIN = join(import.meta.dirname, '../../bin/squall.js')
+import { startSquall, until } from './pipeline-support.ts'
 
 /** Starts `squall run pipeline.yaml` and resolves with the process and the port of its forward input. */
-function start(path: string): Promise<{ child: ChildProcess; port: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'run', path], { stdio: ['ignore', 'ignore', 'pipe'] })
-    let err = ''
-    child.stderr!.on('data', (d: Buffer) => {
-      err += d.toString()
-      const m = /forward input "fluent" listening on [^:]+:(\d+)/.exec(err)
-      if (m) resolve({ child, port: Number(m[1]) })
-    })
-    child.on('exit', (code) => reject(new Error(`squall exited with ${code}: ${err}`)))
-  })
-}
+const start = (path: string) => startSquall(path, /forward input "fluent" listening on [^:]+:(\d+)/)
 
 /** The `id` of every record in the published files of an exactly-once file output. */
 function published(dir: string): number[] {

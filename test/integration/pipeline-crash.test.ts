@@ -1,25 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { jsonLines, until } from './pipeline-support.ts'
-
-const BIN = join(import.meta.dirname, '../../bin/squall.js')
+import { jsonLines, startSquall, until } from './pipeline-support.ts'
 
 /** Starts `squall run pipeline.yaml` and resolves with the process and the port of its http input. */
-function start(path: string): Promise<{ child: ChildProcess; port: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'run', path], { stdio: ['ignore', 'ignore', 'pipe'] })
-    let err = ''
-    child.stderr!.on('data', (d: Buffer) => {
-      err += d.toString()
-      const m = /http input "api" listening on [^:]+:(\d+)/.exec(err)
-      if (m) resolve({ child, port: Number(m[1]) })
-    })
-    child.on('exit', (code) => reject(new Error(`squall exited with ${code}: ${err}`)))
-  })
-}
+const start = (path: string) => startSquall(path, /http input "api" listening on [^:]+:(\d+)/)
 
 describe('a pipeline job with an http input killed with SIGKILL', () => {
   it('every acknowledged event is in the output after a restart', async () => {

@@ -1,4 +1,5 @@
 // Running pipeline files in-process for tests: write the YAML, start the job, learn the ports.
+import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, existsSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -70,4 +71,23 @@ export async function until(check: () => boolean, what: string, ms = 10_000): Pr
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
     await new Promise((r) => setTimeout(r, 20))
   }
+}
+
+const BIN = join(import.meta.dirname, '../../bin/squall.js')
+
+/**
+ * Starts `squall run <pipeline file>` as a process and resolves with it and the port its input
+ * logs once listening (`listening` matches that log line, with the port as its first group).
+ */
+export function startSquall(path: string, listening: RegExp): Promise<{ child: ChildProcess; port: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, 'run', path], { stdio: ['ignore', 'ignore', 'pipe'] })
+    let err = ''
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString()
+      const m = listening.exec(err)
+      if (m) resolve({ child, port: Number(m[1]) })
+    })
+    child.on('exit', (code) => reject(new Error(`squall exited with ${code}: ${err}`)))
+  })
 }
