@@ -284,24 +284,9 @@ function strElementRange(frame: Buffer): [number, number] | null {
   const tagEnd = valueEnd(frame, first, frame.length)
   if (tagEnd < 0 || tagEnd >= frame.length) return null
   const b = frame[tagEnd]!
-  let start: number
-  let len: number
-  if (b >= 0xa0 && b <= 0xbf) {
-    start = tagEnd + 1
-    len = b & 0x1f
-  } else if (b === 0xd9) {
-    start = tagEnd + 2
-    len = frame[tagEnd + 1]!
-  } else if (b === 0xda) {
-    start = tagEnd + 3
-    len = frame.readUInt16BE(tagEnd + 1)
-  } else if (b === 0xdb) {
-    start = tagEnd + 5
-    len = frame.readUInt32BE(tagEnd + 1)
-  } else {
-    return null
-  }
-  return start + len <= frame.length ? [start, start + len] : null
+  // A bin there is not a str.
+  if (b >= 0xc4 && b <= 0xc6) return null
+  return binOrStrRange(frame, tagEnd)
 }
 
 function typeName(v: unknown): string {
