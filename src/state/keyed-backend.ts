@@ -27,6 +27,11 @@ export interface KeyedStore {
    */
   objects: boolean
   /**
+   * Entries removed so far. Map order is insertion order and a value replaced in place keeps its
+   * place, so while this count is unchanged the keys stay in the same order, new ones after them.
+   */
+  removals: number
+  /**
    * Captures being written out. While one is pending, the first access to a key that may change its
    * value puts a copy of the value as it was into the capture's `frozen` map.
    */
@@ -137,6 +142,13 @@ export interface StateCapture {
    * barrier (copy-on-write). Call it right before reading that range, synchronously.
    */
   resolve?(index: number, from: number, to: number): void
+  /**
+   * Where the order of `columns(index)` comes from: the store it was taken of (`owner`) and how many
+   * entries that store had removed by then. Two captures of one owner with equal `removals` list
+   * the same keys in the same order, the later one with keys added since after them; an encoder
+   * may so reuse the encoded keys of the earlier one.
+   */
+  order?(index: number): { owner: object; removals: number }
   /** Releases what the capture pins (an LMDB read transaction); called once it has been read. */
   release(): void
 }
@@ -208,6 +220,7 @@ export class KeyedBackend implements StateBackend {
         ttlMs,
         touched: ttlMs > 0 ? new Map() : undefined,
         objects: kind === 'list' || kind === 'map',
+        removals: 0,
       }
       this.stores.set(name, s)
     } else if (s.kind !== kind) {
@@ -245,7 +258,7 @@ export class KeyedBackend implements StateBackend {
   private remove(s: KeyedStore): void {
     const k = this.key()
     protectReplace(s, k, undefined)
-    s.entries.delete(k)
+    if (s.entries.delete(k)) s.removals++
     s.touched?.delete(k)
   }
 
@@ -306,7 +319,9 @@ export class KeyedBackend implements StateBackend {
       update: (values) => {
         const k = this.key()
         protectReplace(s, k, values.length === 0 ? undefined : values)
-        if (values.length === 0) s.entries.delete(k)
+        if (values.length === 0) {
+          if (s.entries.delete(k)) s.removals++
+        }
         else s.entries.set(k, values)
         this.touch(s, k)
       },
@@ -351,6 +366,7 @@ export class KeyedBackend implements StateBackend {
         m.delete(mk)
         if (m.size === 0) {
           s.entries.delete(k)
+          s.removals++
           s.touched?.delete(k)
         }
       },
@@ -381,7 +397,7 @@ export class KeyedBackend implements StateBackend {
     const stores: StoreInfo[] = []
     const keys: Key[][] = []
     const values: unknown[][] = []
-    const held: { store: KeyedStore; pending: Pending }[] = []
+    const held: { store: KeyedStore; pending: Pending; removals: number }[] = []
     for (const s of this.stores.values()) {
       stores.push({ name: s.name, kind: s.kind, ttlMs: s.ttlMs })
       keys.push(Array.from(s.entries.keys()))
@@ -389,7 +405,7 @@ export class KeyedBackend implements StateBackend {
       const pending: Pending = { frozen: new Map() }
       if (s.pending === undefined) s.pending = []
       s.pending.push(pending)
-      held.push({ store: s, pending })
+      held.push({ store: s, pending, removals: s.removals })
     }
     // The value of entry i as it was at the barrier: its copy if it was touched since, else as it is.
     const valueAt = (index: number, i: number): unknown => {
@@ -408,6 +424,10 @@ export class KeyedBackend implements StateBackend {
       },
       columns(index) {
         return { keys: keys[index]!, values: values[index]! }
+      },
+      order(index) {
+        const h = held[index]!
+        return { owner: h.store, removals: h.removals }
       },
       resolve(index, from, to) {
         const vs = values[index]!
@@ -438,6 +458,7 @@ export class KeyedBackend implements StateBackend {
           protectReplace(s, k, undefined)
           s.touched.delete(k)
           s.entries.delete(k)
+          s.removals++
           dropped++
         }
       }
@@ -484,6 +505,7 @@ export class KeyedBackend implements StateBackend {
           ttlMs: snap.ttlMs,
           touched: snap.ttlMs > 0 ? new Map() : undefined,
           objects: snap.kind === 'list' || snap.kind === 'map',
+          removals: 0,
         }
         this.stores.set(snap.name, s)
       }

@@ -10,9 +10,12 @@ import type { Key } from '../core/record.ts'
 import type { StateCapture, StoreInfo, StoreSnapshot } from './keyed-backend.ts'
 
 /** Version of the task-file layout; a file of another version is refused (ERR_STATE_FORMAT). */
-export const SNAPSHOT_FILE_VERSION = 2
-/** Older layouts this version still reads: 1 (every frame carries its entries' key groups). */
-const READABLE_VERSIONS: readonly number[] = [1, SNAPSHOT_FILE_VERSION]
+export const SNAPSHOT_FILE_VERSION = 3
+/**
+ * Older layouts this version still reads: 1 (every frame carries its entries' key groups) and 2
+ * (string keys as one NUL-joined string, `ks`).
+ */
+const READABLE_VERSIONS: readonly number[] = [1, 2, SNAPSHOT_FILE_VERSION]
 
 /** Pending timers of a task as checkpoints keep them: [time, keys at that time]. */
 export type TimerEntries = [number, (Key | undefined)[]][]
@@ -44,8 +47,9 @@ interface Header {
 
 /**
  * One frame of entries of one store, in capture order: keys and values side by side. Keys are `k`,
- * or `ks` (every key a string without NUL, joined by NUL: one string to encode instead of
- * thousands); values are `v`, or `vi` / `vn` when every value is an int32 / a number. Key groups
+ * or `kb` (every key a string without NUL: their UTF-8 bytes joined by NUL, one blob to encode
+ * instead of thousands of strings, and one an encoder can reuse at the next checkpoint); values
+ * are `v`, or `vi` / `vn` when every value is an int32 / a number. Key groups
  * are not written (hashing every key at every checkpoint costs more than encoding it): they are
  * computed on restore, and only when the restoring task owns part of the file's range. Version 1
  * frames carry the key group of each entry (`gs`) or of all of them (`g`).
@@ -55,6 +59,8 @@ interface Frame {
   g?: number
   gs?: Uint8Array | Uint16Array
   k?: Key[]
+  kb?: Uint8Array
+  /** Layout 2: the keys joined by NUL. */
   ks?: string
   v?: unknown[]
   vi?: Int32Array
@@ -70,27 +76,46 @@ const FRAME = 8_192
 /** Longest stretch of encoding between two yields to the event loop, in ms. */
 const SLICE_MS = 8
 
-/** Encodes entries `[from, to)` of one store as one frame. Synchronous and allocation-light. */
+/**
+ * The encoded keys of the full frames at the start of a store's last capture, kept for the next
+ * checkpoint: while the store has removed nothing (`removals` unchanged) its keys keep their order,
+ * so those frames' keys are the same and are not encoded again. A store whose key set is stable
+ * (counters per page, per user) so costs at a checkpoint the copy of its values, not of its keys.
+ * Held weakly by the store; about the size of the keys in UTF-8.
+ */
+interface KeyFrames {
+  readonly removals: number
+  /** Entries per frame the blobs were made for. */
+  readonly frame: number
+  readonly blobs: readonly Uint8Array[]
+}
+const keyFrames = new WeakMap<object, KeyFrames>()
+
+/** Keys `[from, to)` as a `kb` blob (all strings without NUL), else as an array. */
+function encodeKeys(keys: readonly Key[], from: number, to: number): Uint8Array | Key[] {
+  const ks = keys.slice(from, to)
+  for (let i = 0; i < ks.length; i++) {
+    const k = ks[i]!
+    if (typeof k !== 'string' || k.includes('\0')) return ks
+  }
+  return Buffer.from(ks.join('\0'), 'utf8')
+}
+
+/**
+ * Encodes entries `[from, to)` of one store as one frame, its keys already encoded (`encodeKeys`).
+ * Synchronous and allocation-light.
+ */
 function packFrame(
   s: number,
-  keys: readonly Key[],
+  keys: Uint8Array | Key[],
   values: readonly unknown[],
   from: number,
   to: number,
 ): Uint8Array {
   const n = to - from
-  const ks = keys.slice(from, to)
-  let strings = true
-  for (let i = 0; i < n; i++) {
-    const k = ks[i]!
-    if (typeof k !== 'string' || k.includes('\0')) {
-      strings = false
-      break
-    }
-  }
   const f: Frame = { s }
-  if (strings) f.ks = ks.join('\0')
-  else f.k = ks
+  if (Array.isArray(keys)) f.k = keys
+  else f.kb = keys
   let ints = true
   let numbers = true
   for (let i = from; i < to; i++) {
@@ -99,7 +124,8 @@ function packFrame(
       numbers = false
       break
     }
-    if (ints && (v | 0) !== v) ints = false
+    // -0 is no int32: it would come back as 0.
+    if (ints && ((v | 0) !== v || (v === 0 && 1 / v < 0))) ints = false
   }
   if (numbers && ints) {
     const vi = new Int32Array(n)
@@ -162,16 +188,28 @@ export async function writeSnapshotFile(
       // Frames of small values pack in microseconds, those of objects (sketches, detector state)
       // in up to milliseconds each: 32 of them per frame, so a time slice ends close to its 8 ms.
       const frame = values.length > 0 && typeof values[0] === 'object' ? FRAME / 256 : FRAME
+      const order = state.order?.(s)
+      const earlier = order === undefined ? undefined : keyFrames.get(order.owner)
+      const reuse =
+        earlier !== undefined && earlier.removals === order!.removals && earlier.frame === frame
+          ? earlier.blobs
+          : []
+      const blobs: Uint8Array[] = []
       let sliceStart = performance.now()
       for (let from = 0; from < keys.length; from += frame) {
         const to = Math.min(from + frame, keys.length)
         state.resolve?.(s, from, to)
-        parts.push(packFrame(s, keys, values, from, to))
+        const index = from / frame
+        const encoded = index < reuse.length ? reuse[index]! : encodeKeys(keys, from, to)
+        // Only a run of full frames from the start can be reused.
+        if (to - from === frame && blobs.length === index && !Array.isArray(encoded)) blobs.push(encoded)
+        parts.push(packFrame(s, encoded, values, from, to))
         if (performance.now() - sliceStart > SLICE_MS) {
           await yieldToLoop()
           sliceStart = performance.now()
         }
       }
+      if (order !== undefined) keyFrames.set(order.owner, { removals: order.removals, frame, blobs })
     }
   } finally {
     capture.state.release()
@@ -214,7 +252,7 @@ export async function readSnapshotFile(
   ) {
     throw new SquallError(
       'ERR_STATE_FORMAT',
-      `checkpoint file "${path}" has format version ${JSON.stringify(header?.v ?? null)}; this Squall reads versions ${READABLE_VERSIONS.join(' and ')}`,
+      `checkpoint file "${path}" has format version ${JSON.stringify(header?.v ?? null)}; this Squall reads versions ${READABLE_VERSIONS.slice(0, -1).join(', ')} and ${READABLE_VERSIONS.at(-1)}`,
     )
   }
   const stores: StoreSnapshot[] = header.stores.map((s) => ({
@@ -229,7 +267,12 @@ export async function readSnapshotFile(
     const f = items[i] as Frame
     if (f.gs === undefined && f.g !== undefined && (f.g < from || f.g >= to)) continue
     const store = stores[f.s]!
-    const keys: Key[] = f.ks !== undefined ? f.ks.split('\0') : f.k!
+    const keys: Key[] =
+      f.kb !== undefined
+        ? Buffer.from(f.kb.buffer, f.kb.byteOffset, f.kb.byteLength).toString('utf8').split('\0')
+        : f.ks !== undefined
+          ? f.ks.split('\0')
+          : f.k!
     const values: ArrayLike<unknown> = f.vi ?? f.vn ?? f.v!
     if (whole) {
       if (store.ungrouped === undefined) store.ungrouped = []

@@ -138,6 +138,65 @@ describe('snapshot file format', () => {
     expect(restoredKeys).toBe(300)
   })
 
+  it('keys encoded at one checkpoint and reused at the next stay matched with their values, also after removals', async () => {
+    const b = new KeyedBackend('op', MAX, () => 0)
+    const v = b.value<number>('v')
+    const expected = new Map<string, number>()
+    const put = (k: string, n: number) => {
+      b.currentKey = k
+      v.set(n)
+      expected.set(k, n)
+    }
+    const check = async (name: string) => {
+      const path = join(dir, name)
+      await writeSnapshotFile(path, 'op', 0, { state: b.capture(), eventTimers: [], processingTimers: [] }, [
+        0,
+        MAX,
+      ])
+      const nb = new KeyedBackend('op', MAX, () => 0)
+      nb.restore((await readSnapshotFile(path, 0, MAX, MAX)).stores, 0, MAX)
+      expect(new Map(nb.stores.get('v')!.entries)).toEqual(expected)
+    }
+    for (let i = 0; i < 20_000; i++) put(`k${i}`, i)
+    await check('reuse-1.state')
+    // Same keys with new values, plus new keys: the first frames' keys come from the first file.
+    for (let i = 0; i < 25_000; i += 3) put(`k${i}`, -i)
+    await check('reuse-2.state')
+    // A removal moves later keys one place down: nothing encoded before may be reused.
+    b.currentKey = 'k5'
+    v.clear()
+    expected.delete('k5')
+    put('k5', 5)
+    put('new', 1)
+    await check('reuse-3.state')
+    await check('reuse-4.state')
+  })
+
+  it('reads layout-2 files (string keys joined by NUL)', async () => {
+    const { Packr } = await import('msgpackr')
+    const { writeFileSync } = await import('node:fs')
+    const packr = new Packr({ structuredClone: true })
+    const header = {
+      v: 2,
+      node: 'op',
+      task: 0,
+      groups: [0, MAX],
+      stores: [{ name: 'v', kind: 'value', ttlMs: 0 }],
+      eventTimers: [],
+      processingTimers: [],
+    }
+    const frame = { s: 0, ks: ['a', 'b', 'é'].join('\0'), vi: new Int32Array([1, 2, 3]) }
+    const path = join(dir, 'layout-2.state')
+    writeFileSync(path, Buffer.concat([packr.pack(header), packr.pack(frame)]))
+    const nb = new KeyedBackend('op', MAX, () => 0)
+    nb.restore((await readSnapshotFile(path, 0, MAX, MAX)).stores, 0, MAX)
+    expect([...nb.stores.get('v')!.entries]).toEqual([
+      ['a', 1],
+      ['b', 2],
+      ['é', 3],
+    ])
+  })
+
   it('a file of another format version is refused with ERR_STATE_FORMAT', async () => {
     const { Packr } = await import('msgpackr')
     const { writeFileSync } = await import('node:fs')
