@@ -22,6 +22,13 @@ export interface IoContext {
    * say where (file and line); `raw` is what was read.
    */
   badRecord(error: Error, raw: unknown): void
+  /**
+   * Takes the next unit of the source's shared work: returns 0, 1, 2, … each exactly once over all
+   * partitions of the node, on every thread. A source that cuts its input into splits hands them
+   * out this way (`SourceSpec.sharedWork`), so partitions that read faster read more. Absent where
+   * nothing is shared (a reader built by hand); the reader then takes p, p + P, p + 2P, ….
+   */
+  claim?(): number
 }
 
 /**
@@ -56,6 +63,12 @@ export interface SourceSpec<T = unknown> {
   readonly kind: string
   readonly bounded: boolean
   readonly maxPartitions?: number
+  /**
+   * Partitions take their work from one shared list (`IoContext.claim`), so one partition's
+   * position means nothing without the others': a restore always passes the positions through
+   * `rescale`, also at the same parallelism.
+   */
+  readonly sharedWork?: boolean
   create(ctx: IoContext): SourceReader<T>
   /**
    * Maps the positions of every partition of an earlier run (`positions[p]`, as `snapshot()`

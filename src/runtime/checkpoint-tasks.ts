@@ -237,7 +237,7 @@ export class TaskCheckpointer {
       const old = manifest.sources[name]
       if (old === undefined) continue
       let positions = old
-      if (old.length !== s.node.parallelism) {
+      if (old.length !== s.node.parallelism || s.node.spec.source!.sharedWork) {
         positions = rescaled.get(name) ?? []
         if (!rescaled.has(name)) {
           const spec = s.node.spec.source!

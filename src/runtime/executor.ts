@@ -34,6 +34,12 @@ export interface ExecutorOptions {
    */
   timerSliceMs?: number
   report(channel: string, data: unknown): void
+  /**
+   * One counter per node of the plan (by index) from which source partitions claim shared work
+   * (`IoContext.claim`); the same memory on every thread (a SharedArrayBuffer). Default: this
+   * executor's own, for a job on one thread.
+   */
+  claims?: Int32Array
   /** Replaces the reader of a source partition (the test driver feeds sources this way). */
   readerFor?(node: NodePlan, partition: number, ctx: IoContext): SourceReader | undefined
   /** Replaces the writer of a sink task (the test driver captures sink input this way). */
@@ -87,6 +93,7 @@ export class Executor {
   private draining = false
   private wake: (() => void) | undefined
   private pendingCredits = new Map<number, number>()
+  private readonly claims: Int32Array
 
   constructor(
     readonly plan: ExecutionPlan,
@@ -99,6 +106,7 @@ export class Executor {
     this.credits = options.remoteCredits ?? 32
     this.tickMs = options.tickMs ?? 50
     this.ports = ports
+    this.claims = options.claims ?? new Int32Array(plan.nodes.length)
     const metrics = this.nodeMetrics
     this.env = {
       job: options.job,
@@ -159,6 +167,8 @@ export class Executor {
 
   private ioContext(node: NodePlan, index: number, routers: Map<number, OutputRouter>): IoContext {
     const metrics = this.env.metrics(node.spec.name)
+    const claims = this.claims
+    const slot = this.plan.nodes.indexOf(node)
     return {
       nodeName: node.spec.name,
       partition: index,
@@ -174,6 +184,7 @@ export class Executor {
         const r = { value: raw, key: undefined, time: this.env.clock.now(), tag: '' }
         handleRecordError(this.env, node.spec.name, index, node.spec.onError, error, r, router, metrics)
       },
+      claim: () => Atomics.add(claims, slot, 1),
     }
   }
 

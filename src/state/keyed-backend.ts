@@ -321,8 +321,7 @@ export class KeyedBackend implements StateBackend {
         protectReplace(s, k, values.length === 0 ? undefined : values)
         if (values.length === 0) {
           if (s.entries.delete(k)) s.removals++
-        }
-        else s.entries.set(k, values)
+        } else s.entries.set(k, values)
         this.touch(s, k)
       },
       clear: () => this.remove(s),

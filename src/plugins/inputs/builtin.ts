@@ -15,19 +15,28 @@ export const FileInputConfig = z.strictObject({
     .string()
     .min(1)
     .describe(
-      'The file to read once (relative to the pipeline file); split into byte ranges read in parallel.',
+      'The file to read once (relative to the pipeline file); cut into splits that the partitions take in turn.',
     ),
   format: z
     .enum(['lines', 'jsonl'])
     .default('lines')
     .describe('`lines`: each line is text for the parser; `jsonl`: each line is a JSON value.'),
   chunkBytes: z.number().int().positive().optional().describe('Read buffer size in bytes (default 1 MiB).'),
+  splitBytes: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe(
+      'Bytes per split (default: the size / (32 × partitions), 1–64 MiB; at most an equal share per partition).',
+    ),
 })
 
-/** Reads a file once: a bounded source; its byte offset is checkpointed. */
+/** Reads a file once: a bounded source; the splits read and the offset in the last are checkpointed. */
 export const fileInput = defineInput({
   type: 'file',
-  summary: 'Reads a file once, in parallel byte ranges; the job ends when it is read.',
+  summary:
+    'Reads a file once, as splits that parallel partitions take in turn (faster ones read more); the job ends when it is read.',
   config: FileInputConfig,
   produces: 'lines',
   example: 'sources:\n  - name: logs\n    type: file\n    path: ./access.log\n    parser: { type: apache2 }',
@@ -38,6 +47,7 @@ export const fileInput = defineInput({
       format: config.format,
       tag: ctx.tag,
       ...(config.chunkBytes ? { chunkBytes: config.chunkBytes } : {}),
+      ...(config.splitBytes ? { splitBytes: config.splitBytes } : {}),
     })
     return parseLines(spec, ctx.parser, path)
   },

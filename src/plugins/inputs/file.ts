@@ -13,14 +13,30 @@ export interface FileSourceOptions {
   tag?: string
   /** Read buffer size in bytes (default 1 MiB). */
   chunkBytes?: number
+  /**
+   * Bytes per split, the unit of work partitions take in turn (default: the file's size / (32 ×
+   * partitions), between 1 MiB and 64 MiB).
+   */
+  splitBytes?: number
 }
 
 /**
- * The position of one partition: the byte offset after the last line handed out, the end of the
- * byte range being read, further ranges to read after it (after a rescale), and the file's inode.
- * A partition reads the lines that *start* in its ranges. `end` absent: the partition's own range.
+ * The position of one partition. `todo` is the job's list of byte ranges to read (the same in every
+ * partition: the file cut into splits, or what a restore left to read); `claimed` the indices of
+ * `todo` this partition took, in order — all read but the last, read up to `offset`. A partition
+ * reads the lines that *start* in its ranges. Positions of layout 1 (`offset`, `end`, `next`: one
+ * range per partition) are still restored.
  */
 export interface FilePosition {
+  ino: number
+  todo: [number, number][]
+  claimed: number[]
+  offset: number
+  line: number
+}
+
+/** Layout 1: the byte offset after the last line handed out, the range's end, further ranges. */
+interface FilePositionV1 {
   offset: number
   ino: number
   line: number
@@ -28,13 +44,35 @@ export interface FilePosition {
   next?: [number, number][]
 }
 
+const MIB = 1 << 20
+
 /**
- * Reads a file once. With P partitions, partition p reads the lines that *start* in the p-th of P
- * equal byte ranges, so every line is read exactly once at any parallelism. Empty lines are
- * skipped. An invalid JSON line goes to the node's error policy with file and line number (the
- * line number counts from the partition's start when the file is read in parallel; the byte
- * offset is exact). Rescalable: the unread byte ranges of every partition are split again over the
- * new partitions, so a restore at another parallelism reads each remaining line exactly once.
+ * Split size: `splitBytes`, else about 32 splits per partition of 1–64 MiB each; at most an equal
+ * share, so every partition has a split of its own to start with.
+ */
+function splitSize(bytes: number, partitions: number, splitBytes: number | undefined): number {
+  const p = Math.max(1, partitions)
+  const size = splitBytes ?? Math.min(64 * MIB, Math.max(MIB, Math.ceil(bytes / (32 * p))))
+  return Math.max(1, Math.min(size, Math.ceil(bytes / p)))
+}
+
+/** Cuts sorted ranges into pieces of at most `size` bytes. */
+function cut(ranges: readonly [number, number][], size: number): [number, number][] {
+  const out: [number, number][] = []
+  for (const [from, to] of ranges) {
+    for (let at = from; at < to; at += size) out.push([at, Math.min(to, at + size)])
+  }
+  return out
+}
+
+/**
+ * Reads a file once, as splits of `splitBytes` that partitions take in turn, as Flink's file source
+ * hands splits to the readers that ask: a partition that reads faster (its thread has less other
+ * work) reads more splits, so all end at about the same time. Each line is read exactly once at
+ * any parallelism: a split reads the lines that *start* in it. Empty lines are skipped. An invalid
+ * JSON line goes to the node's error policy with its byte offset (and its line number within the
+ * split). A checkpoint records the splits each partition took and how far it got in the last; a
+ * restore, at any parallelism, cuts what no partition had read into new splits.
  */
 export function file(options: FileSourceOptions): SourceSpec<unknown> {
   check(
@@ -45,28 +83,45 @@ export function file(options: FileSourceOptions): SourceSpec<unknown> {
   )
   const format = options.format ?? 'lines'
   check(format === 'lines' || format === 'jsonl', 'file.format', '"lines" or "jsonl"', format)
+  if (options.splitBytes !== undefined)
+    check(
+      Number.isInteger(options.splitBytes) && options.splitBytes >= 1,
+      'file.splitBytes',
+      'a positive integer',
+      options.splitBytes,
+    )
   return {
     kind: 'file',
     bounded: true,
+    sharedWork: true,
     create: (ctx) => new FileReader(options, format, ctx),
     rescale: (positions, partitions) =>
-      rescaleFile(options.path, positions as readonly (FilePosition | null)[], partitions),
+      rescaleFile(
+        options.path,
+        positions as readonly (FilePosition | FilePositionV1 | null)[],
+        partitions,
+        options.splitBytes,
+      ),
   }
 }
 
 /**
- * Splits the unread byte ranges of every old partition (`[offset, end)` plus its `next` ranges)
- * into `partitions` shares of about equal size, cut at any byte: a range starting mid-line leaves
- * that line to the range before it, which reads it to its end.
+ * What the partitions of an earlier run (`positions`, as `snapshot()` returned them) had not read,
+ * cut into splits again, as the position of each of `partitions` new partitions (the same for all:
+ * they take the splits in turn). Splits a partition took after its own barrier are in no position,
+ * so they are read again, as the records read from them were not in the checkpoint.
  */
 export function rescaleFile(
   path: string,
-  positions: readonly (FilePosition | null)[],
+  positions: readonly (FilePosition | FilePositionV1 | null)[],
   partitions: number,
+  splitBytes?: number,
 ): FilePosition[] {
   let size: number | undefined
   const ranges: [number, number][] = []
   let ino = 0
+  let todo: [number, number][] | undefined
+  const taken = new Set<number>()
   positions.forEach((p, index) => {
     if (p === null || typeof p?.offset !== 'number') {
       throw new SquallError(
@@ -75,38 +130,38 @@ export function rescaleFile(
       )
     }
     ino = p.ino
+    if ('todo' in p && Array.isArray(p.todo)) {
+      todo ??= p.todo
+      if (JSON.stringify(p.todo) !== JSON.stringify(todo)) {
+        throw new SquallError(
+          'ERR_STATE_FORMAT',
+          `file source "${path}": the partitions' positions in the checkpoint list different splits`,
+        )
+      }
+      p.claimed.forEach((i, n) => {
+        taken.add(i)
+        // The last split taken is read up to `offset`; the rest of it is still to read.
+        if (n === p.claimed.length - 1 && p.offset < todo![i]![1]) ranges.push([p.offset, todo![i]![1]])
+      })
+      return
+    }
+    const v1 = p as FilePositionV1
     size ??= statSync(path).size
-    const end = p.end ?? Math.floor((size * (index + 1)) / positions.length)
-    if (p.offset < end) ranges.push([p.offset, end])
-    for (const r of p.next ?? []) if (r[0] < r[1]) ranges.push([r[0], r[1]])
+    const end = v1.end ?? Math.floor((size * (index + 1)) / positions.length)
+    if (v1.offset < end) ranges.push([v1.offset, end])
+    for (const r of v1.next ?? []) if (r[0] < r[1]) ranges.push([r[0], r[1]])
   })
+  if (todo !== undefined) todo.forEach((r, i) => (taken.has(i) ? undefined : ranges.push([r[0], r[1]])))
   ranges.sort((a, b) => a[0] - b[0])
   const total = ranges.reduce((n, r) => n + r[1] - r[0], 0)
-  const out: FilePosition[] = []
-  let r = 0
-  let at = ranges[0]?.[0] ?? 0
-  for (let q = 0; q < partitions; q++) {
-    let share = Math.floor((total * (q + 1)) / partitions) - Math.floor((total * q) / partitions)
-    const mine: [number, number][] = []
-    while (share > 0 && r < ranges.length) {
-      const end = ranges[r]![1]
-      const take = Math.min(share, end - at)
-      mine.push([at, at + take])
-      share -= take
-      at += take
-      if (at >= end) {
-        r++
-        at = ranges[r]?.[0] ?? at
-      }
-    }
-    const [first, ...next] = mine
-    out.push(
-      first === undefined
-        ? { offset: 0, end: 0, ino, line: 0 }
-        : { offset: first[0], end: first[1], ino, line: 0, ...(next.length > 0 ? { next } : {}) },
-    )
-  }
-  return out
+  const next = cut(ranges, splitSize(total, partitions, splitBytes))
+  return Array.from({ length: partitions }, () => ({
+    ino,
+    todo: next,
+    claimed: [],
+    offset: next[0]?.[0] ?? 0,
+    line: 0,
+  }))
 }
 
 class FileReader implements SourceReader<unknown> {
@@ -114,14 +169,20 @@ class FileReader implements SourceReader<unknown> {
   private ino = 0
   private start = 0
   private end = 0
-  /** Ranges to read after `[start, end)`. */
-  private next: [number, number][] = []
+  /** The job's byte ranges to read; this partition takes them in turn with the others. */
+  private todo: [number, number][] = []
+  /** Indices of `todo` this partition took; the last is `[start, end)`. */
+  private claimed: number[] = []
+  /** Splits taken in this run: the first is split p, the rest come from the shared claims. */
+  private taken = 0
   /** File offset of `buf[0]`. */
   private bufStart = 0
   private buf: Buffer = Buffer.alloc(0)
   private pos = 0
   private line = 0
   private eof = false
+  /** No split left to take: the partition has ended. */
+  private done = false
   private readonly chunk: Buffer
 
   constructor(
@@ -129,7 +190,7 @@ class FileReader implements SourceReader<unknown> {
     private readonly format: 'lines' | 'jsonl',
     private readonly ctx: IoContext,
   ) {
-    this.chunk = Buffer.allocUnsafe(options.chunkBytes ?? 1 << 20)
+    this.chunk = Buffer.allocUnsafe(options.chunkBytes ?? MIB)
   }
 
   open(): void {
@@ -148,11 +209,24 @@ class FileReader implements SourceReader<unknown> {
     const st = fstatSync(this.fd)
     this.ino = st.ino
     const size = st.size
-    const { partition, partitions } = this.ctx
-    this.start = Math.floor((size * partition) / partitions)
-    this.end = Math.floor((size * (partition + 1)) / partitions)
-    this.bufStart = this.start
-    if (this.start > 0) this.skipPartialLine()
+    this.todo = cut([[0, size]], splitSize(size, this.ctx.partitions, this.options.splitBytes))
+  }
+
+  /**
+   * Takes the next split; false when none is left. Partition p starts with split p, so every
+   * partition has work from the start (a partition that ends early ends periodic checkpoints); the
+   * splits after the first P go to whichever partition asks first (`IoContext.claim`), or without
+   * shared claims to p + P, p + 2P, ….
+   */
+  private claimNext(): boolean {
+    const { partition, partitions, claim } = this.ctx
+    const n = this.taken++
+    const i = n === 0 ? partition : claim !== undefined ? partitions + claim() : partition + n * partitions
+    const range = this.todo[i]
+    if (range === undefined) return false
+    this.claimed.push(i)
+    this.enterRange(range[0], range[1])
+    return true
   }
 
   /** Starts reading the range `[start, end)`. */
@@ -162,6 +236,7 @@ class FileReader implements SourceReader<unknown> {
     this.bufStart = start
     this.buf = Buffer.alloc(0)
     this.pos = 0
+    this.line = 0
     this.eof = false
     if (start > 0 && start < end) this.skipPartialLine()
   }
@@ -201,6 +276,7 @@ class FileReader implements SourceReader<unknown> {
   }
 
   nextBatch(max: number): Record<unknown>[] | null {
+    if (this.done) return null
     const out: Record<unknown>[] = []
     const now = this.ctx.clock.now()
     const tag = this.options.tag ?? ''
@@ -208,10 +284,9 @@ class FileReader implements SourceReader<unknown> {
     while (out.length < max) {
       const lineStart = this.bufStart + this.pos
       if (lineStart >= this.end || (this.eof && this.pos >= this.buf.length)) {
-        const range = this.next.shift()
-        if (range === undefined) break
-        this.enterRange(range[0], range[1])
-        continue
+        if (this.claimNext()) continue
+        this.done = true
+        break
       }
       let nl = this.buf.indexOf(0x0a, this.pos)
       if (nl < 0) {
@@ -249,26 +324,20 @@ class FileReader implements SourceReader<unknown> {
       }
       out.push({ value, key: undefined, time: now, tag })
     }
-    if (
-      out.length === 0 &&
-      this.next.length === 0 &&
-      (this.bufStart + this.pos >= this.end || (this.eof && this.pos >= this.buf.length))
-    )
-      return null
-    return out
+    return out.length === 0 && this.done ? null : out
   }
 
   snapshot(): FilePosition {
-    const p: FilePosition = {
-      offset: this.bufStart + this.pos,
+    return {
       ino: this.ino,
+      todo: this.todo,
+      claimed: this.claimed.slice(),
+      offset: this.bufStart + this.pos,
       line: this.line,
-      end: this.end,
     }
-    if (this.next.length > 0) p.next = this.next.map((r): [number, number] => [r[0], r[1]])
-    return p
   }
 
+  /** Takes a position made by `rescaleFile` (restores always go through it: see `sharedWork`). */
   restore(position: unknown): void {
     const p = position as FilePosition
     if (typeof p?.offset !== 'number') return
@@ -279,9 +348,24 @@ class FileReader implements SourceReader<unknown> {
         { where: { node: this.ctx.nodeName, file: this.options.path } },
       )
     }
-    this.next = (p.next ?? []).map((r): [number, number] => [r[0], r[1]])
-    this.enterRange(p.offset, p.end ?? this.end)
-    this.line = p.line
+    if (!Array.isArray(p.todo) || !Array.isArray(p.claimed)) {
+      throw new SquallError(
+        'ERR_STATE_FORMAT',
+        `file source "${this.ctx.nodeName}": the checkpoint's position of "${this.options.path}" lists no splits; it must pass through rescaleFile`,
+        { where: { node: this.ctx.nodeName, file: this.options.path } },
+      )
+    }
+    this.todo = p.todo
+    this.claimed = p.claimed.slice()
+    this.taken = this.claimed.length
+    this.start = this.end = 0
+    this.bufStart = this.pos = 0
+    this.buf = Buffer.alloc(0)
+    const last = this.claimed.at(-1)
+    if (last !== undefined) {
+      this.enterRange(p.offset, this.todo[last]![1])
+      this.line = p.line
+    }
   }
 
   close(): void {

@@ -67,6 +67,7 @@ export function parseLines(
     bounded: spec.bounded,
     ...(spec.maxPartitions === undefined ? {} : { maxPartitions: spec.maxPartitions }),
     ...(spec.rescale ? { rescale: spec.rescale.bind(spec) } : {}),
+    ...(spec.sharedWork ? { sharedWork: true } : {}),
     create(ctx) {
       const inner = spec.create(ctx)
       const decoder = new LineDecoder(parser, ctx)

@@ -226,6 +226,8 @@ class ThreadedJob implements Job {
       : undefined
     const checkpoints = new ThreadCheckpoints(topology, threads, parallelism, state, log)
     this.checkpoints = checkpoints
+    // Split claims shared by every thread: one counter per node of the plan (validate() orders them).
+    const claims = new SharedArrayBuffer(4 * Math.max(1, topology.validate().length))
     this.done = new Promise<JobResult>((resolve, reject) => {
       let ready = 0
       let ran = 0
@@ -261,6 +263,7 @@ class ThreadedJob implements Job {
             sinkQueueBound: options.sinkQueueBound,
             timerSliceMs: options.timerSliceMs,
             ports: Object.fromEntries(own),
+            claims,
             ...(state ? { state: { dir: state.dir, backend: state.backend } } : {}),
           },
           transferList: [...own.values()],

@@ -28,6 +28,8 @@ interface WorkerData {
   sinkQueueBound?: number
   timerSliceMs?: number
   ports: { [thread: string]: MessagePort }
+  /** One counter per plan node, shared by all threads: source partitions claim splits from it. */
+  claims: SharedArrayBuffer
   /** Set when the job has a state directory: where LMDB files go and which backend to use. */
   state?: { dir: string; backend: 'memory' | 'lmdb' }
 }
@@ -53,6 +55,7 @@ async function main(): Promise<void> {
       ...(data.sinkQueueBound ? { sinkQueueBound: data.sinkQueueBound } : {}),
       ...(data.timerSliceMs !== undefined ? { timerSliceMs: data.timerSliceMs } : {}),
       report: (channel, payload) => parent.postMessage({ k: 'report', channel, data: payload }),
+      claims: new Int32Array(data.claims),
     },
     remotes,
   )

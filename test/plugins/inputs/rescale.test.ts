@@ -14,8 +14,10 @@ import {
 const dir = mkdtempSync(join(tmpdir(), 'squall-rescale-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-function context(partition: number, partitions: number): IoContext {
+/** A partition's context; partitions given one `claims` array share their splits, as on threads. */
+function context(partition: number, partitions: number, claims?: Int32Array): IoContext {
   return {
+    ...(claims ? { claim: () => Atomics.add(claims, 0, 1) } : {}),
     nodeName: 'src',
     partition,
     partitions,
@@ -35,8 +37,9 @@ async function open<T>(
   positions?: unknown[],
 ): Promise<SourceReader<T>[]> {
   const readers: SourceReader<T>[] = []
+  const claims = new Int32Array(1)
   for (let p = 0; p < partitions; p++) {
-    const r = spec.create(context(p, partitions))
+    const r = spec.create(context(p, partitions, claims))
     await r.open?.()
     if (positions) r.restore?.(positions[p])
     readers.push(r)
@@ -75,7 +78,10 @@ async function readAcross<T>(
     out.push(...read(readers, batches, max))
     const positions = readers.map((r) => r.snapshot?.() ?? null)
     for (const r of readers) await r.close?.()
-    readers = await open(spec, steps[i]!, spec.rescale!(positions, steps[i]!))
+    // A source sharing its work is restored through rescale also at the same parallelism.
+    const again =
+      spec.sharedWork || steps[i] !== steps[i - 1] ? spec.rescale!(positions, steps[i]!) : positions
+    readers = await open(spec, steps[i]!, again)
   }
   out.push(...read(readers, Number.POSITIVE_INFINITY, max))
   for (const r of readers) await r.close?.()
@@ -87,15 +93,35 @@ describe('file source rescaling', () => {
   const path = join(dir, 'lines.txt')
   writeFileSync(path, `${lines.join('\n')}\n`)
 
-  it.each([[[2, 3]], [[2, 1]], [[3, 2, 5, 1]], [[1, 4]]])(
+  it.each([[[2, 3]], [[2, 1]], [[3, 2, 5, 1]], [[1, 4]], [[2, 2, 2]]])(
     'read at parallelism %j in turn, every line is read exactly once',
     async (steps) => {
-      const spec = file({ path, chunkBytes: 256 })
-      const got = await readAcross(spec, steps, 3, 97)
-      expect(got.length).toBe(lines.length)
-      expect([...got].sort()).toEqual([...lines].sort())
+      for (const splitBytes of [undefined, 1000, 4096]) {
+        const spec = file({ path, chunkBytes: 256, ...(splitBytes ? { splitBytes } : {}) })
+        const got = await readAcross(spec, steps, 3, 97)
+        expect(got.length).toBe(lines.length)
+        expect([...got].sort()).toEqual([...lines].sort())
+      }
     },
   )
+
+  it('partitions take splits in turn: one that reads first reads more, each line still once', async () => {
+    const spec = file({ path, chunkBytes: 256, splitBytes: 2048 })
+    const readers = await open(spec, 2)
+    const first = read([readers[0]!], Number.POSITIVE_INFINITY, 50) as string[]
+    const rest = read([readers[1]!], Number.POSITIVE_INFINITY, 50) as string[]
+    // Partition 1 only read split 1, its own to start with; partition 0 took every other split.
+    expect(rest.length).toBeGreaterThan(20)
+    expect(rest.length).toBeLessThan(80)
+    expect([...first, ...rest].sort()).toEqual([...lines].sort())
+    // Without a shared claim each partition takes every other split: p, p + P, …
+    const alone = file({ path, chunkBytes: 256, splitBytes: 2048 })
+    const r0 = alone.create(context(0, 2))
+    await r0.open?.()
+    const own = read([r0], Number.POSITIVE_INFINITY, 50) as string[]
+    expect(own.length).toBeGreaterThan(800)
+    expect(own.length).toBeLessThan(1200)
+  })
 
   it('a file without a final newline, rescaled right after opening, still gives every line once', async () => {
     const p2 = join(dir, 'no-newline.txt')
