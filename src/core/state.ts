@@ -63,3 +63,13 @@ export interface KeyedState {
  * Checkpoints call it, when present, instead of deep-copying a value the task is about to change.
  */
 export const copyState: unique symbol = Symbol.for('squall.copyState')
+
+/**
+ * A copy of a state value that later changes to the value leave alone: its own `copyState` copy
+ * when it has one, else a deep copy (`structuredClone`); primitives are returned as they are.
+ */
+export function copyStateValue<V>(v: V): V {
+  if (v === null || typeof v !== 'object') return v
+  const own = (v as { [copyState]?: () => unknown })[copyState]
+  return (typeof own === 'function' ? own.call(v) : structuredClone(v)) as V
+}

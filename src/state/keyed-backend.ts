@@ -5,7 +5,7 @@ import { SquallError } from '../core/errors.ts'
 import { keyGroupOf } from '../core/key-group.ts'
 import type { Key } from '../core/record.ts'
 import {
-  copyState,
+  copyStateValue,
   type KeyedState,
   type ListState,
   type MapState,
@@ -83,12 +83,6 @@ function protectReplace(s: KeyedStore, k: Key, next: unknown): void {
   else if (next === undefined || nextIsObject) keep(pending, k, LISTED)
 }
 
-/** A copy of an object value: its own `copyState` copy when it has one, else a deep copy. */
-function copyOf(v: object): unknown {
-  const own = (v as { [copyState]?: () => unknown })[copyState]
-  return typeof own === 'function' ? own.call(v) : structuredClone(v)
-}
-
 /** Has every pending capture that has not yet kept `k` keep a copy of `v`. */
 function keep(pending: readonly Pending[], k: Key, v: unknown): void {
   let copy: unknown
@@ -96,7 +90,7 @@ function keep(pending: readonly Pending[], k: Key, v: unknown): void {
   for (const p of pending) {
     if (p.frozen.has(k)) continue
     if (!copied) {
-      copy = v !== null && typeof v === 'object' ? copyOf(v) : v
+      copy = copyStateValue(v)
       copied = true
     }
     p.frozen.set(k, copy)

@@ -2,8 +2,9 @@
 // (pane) of its key; a firing window combines the slices it covers. One timer chain per key.
 
 import type { Collector, Processor, ProcessorContext, Timer, TimerService } from '../processor.ts'
+import { hashKey } from '../key-group.ts'
 import type { Key, Record } from '../record.ts'
-import type { ValueState } from '../state.ts'
+import { type ValueState, copyState, copyStateValue } from '../state.ts'
 import { CumulatingWindows, HoppingWindows, type SlicedWindows } from './assigners.ts'
 import type { Trigger, Firing } from './triggers.ts'
 import type { Fold, WindowLogic } from './window-logic.ts'
@@ -11,19 +12,66 @@ import type { Fold, WindowLogic } from './window-logic.ts'
 /**
  * The window state of one key, kept in the node's keyed value store `windows`. A key has few live
  * slices (window size / slice, plus out-of-orderness), so they sit in small parallel arrays that a
- * linear scan searches faster than a Map, and that copy cheaply into checkpoints.
+ * linear scan searches faster than a Map.
+ *
+ * A checkpoint's copy (`copyState`) copies the arrays but shares the accumulators, and marks them
+ * `shared`: the operator copies a shared accumulator before it next folds into it. Records go to
+ * one or two recent slices, so a 60-minute window of 1-minute slices copies one accumulator per
+ * key and checkpoint instead of sixty. Accumulators are only ever changed by `Fold.add` (merges
+ * start from `Fold.create()`), which is what makes sharing them safe.
  */
-interface KeyWindows<A> {
+class KeyWindows<A> {
   /** Slice start times, and each slice's accumulator and "changed since the last early firing". */
-  starts: number[]
-  accs: A[]
-  dirty: boolean[]
+  starts: number[] = []
+  accs: A[] = []
+  dirty: boolean[] = []
   /** The end of the latest window fired on time. */
-  fired: number
+  fired = Number.NEGATIVE_INFINITY
   /** A processing-time early firing is pending. */
-  early: boolean
+  early = false
   /** Records per unfired window end, for `Trigger.everyRecords`. */
-  counts: Map<number, number> | null
+  counts: Map<number, number> | null = null
+  /** Per slice: its accumulator is shared with a checkpoint's copy. Not part of the state. */
+  declare shared: boolean[]
+
+  constructor() {
+    Object.defineProperty(this, 'shared', { value: [], writable: true, enumerable: false })
+  }
+
+  /** The state as a checkpoint restored it (plain data), with its methods back. */
+  static from<A>(data: KeyWindows<A>): KeyWindows<A> {
+    const st = new KeyWindows<A>()
+    st.starts = data.starts
+    st.accs = data.accs
+    st.dirty = data.dirty
+    st.fired = data.fired
+    st.early = data.early
+    st.counts = data.counts
+    return st
+  }
+
+  /** Slice `i`'s accumulator, ready to be changed: copied first if a checkpoint shares it. */
+  own(i: number): A {
+    if (this.shared[i] === true) {
+      this.shared[i] = false
+      this.accs[i] = copyStateValue(this.accs[i]!)
+    }
+    return this.accs[i]!
+  }
+
+  [copyState](): unknown {
+    const shared = this.shared
+    shared.length = this.accs.length
+    shared.fill(true)
+    return {
+      starts: this.starts.slice(),
+      accs: this.accs.slice(),
+      dirty: this.dirty.slice(),
+      fired: this.fired,
+      early: this.early,
+      counts: this.counts === null ? null : new Map(this.counts),
+    }
+  }
 }
 
 /**
@@ -33,6 +81,12 @@ interface KeyWindows<A> {
  * merge (`back`). A window is then `suffix[head] ⊕ back`: two merges however many slices it covers;
  * a slice leaving the window is dropped from the front, and when the front is empty the back is
  * turned into suffixes (one merge per slice, once). Derived data: not checkpointed, rebuilt on use.
+ *
+ * Every key's windows end at the same times, so left to itself every key would rebuild its
+ * suffixes at the same firing — a window's worth of merges for every key at once, every window
+ * length. Each key so also rebuilds them (front and back together) when the firing's slice number,
+ * modulo the slices in a window, equals its `phase` (from the key's hash): the rebuilds spread
+ * evenly over the firings, about one per window length per key as before.
  */
 interface SlidingMerges<A> {
   starts: number[]
@@ -41,6 +95,7 @@ interface SlidingMerges<A> {
   head: number
   split: number
   back: A | undefined
+  phase: number
 }
 
 /** A window covering at least this many slices fires from partial merges (below, merging them all is as cheap). */
@@ -72,6 +127,8 @@ export class SlicedWindowOperator<T, A> implements Processor<T, unknown> {
   private readonly singleSlice: boolean
   /** Per key, partial merges for on-time firings; only for incremental folds over many slices. */
   private readonly sliding: Map<Key, SlidingMerges<A>> | undefined
+  /** Slices in the longest window (for the rebuild phase of `SlidingMerges`). */
+  private readonly spanSlices: number
 
   constructor(
     private readonly windows: SlicedWindows,
@@ -90,7 +147,8 @@ export class SlicedWindowOperator<T, A> implements Processor<T, unknown> {
         : windows instanceof CumulatingWindows
           ? windows.maxSizeMs
           : 0
-    this.sliding = this.fold.incremental && span / windows.sliceMs >= SLIDING_FROM ? new Map() : undefined
+    this.spanSlices = Math.max(1, Math.round(span / windows.sliceMs))
+    this.sliding = this.fold.incremental && this.spanSlices >= SLIDING_FROM ? new Map() : undefined
   }
 
   open(ctx: ProcessorContext): void {
@@ -108,9 +166,8 @@ export class SlicedWindowOperator<T, A> implements Processor<T, unknown> {
       out.side('late', r.value)
       return
     }
-    let st = this.state.get()
-    if (st === undefined)
-      st = { starts: [], accs: [], dirty: [], fired: Number.NEGATIVE_INFINITY, early: false, counts: null }
+    let st = this.read()
+    if (st === undefined) st = new KeyWindows<A>()
     const starts = st.starts
     let i = starts.length - 1
     while (i >= 0 && starts[i] !== s) i--
@@ -119,10 +176,11 @@ export class SlicedWindowOperator<T, A> implements Processor<T, unknown> {
       starts.push(s)
       st.accs.push(this.fold.add(this.fold.create(), r.value))
       st.dirty.push(false)
+      st.shared.push(false)
       const next = this.nextAction(s, wm)
       if (next !== Number.POSITIVE_INFINITY) this.timers.registerEventTimer(next)
     } else {
-      st.accs[i] = this.fold.add(st.accs[i]!, r.value)
+      st.accs[i] = this.fold.add(st.own(i), r.value)
     }
     if (this.sliding !== undefined) {
       // A record in a slice the partial merges hold (late, within the grace) makes them stale.
@@ -144,8 +202,17 @@ export class SlicedWindowOperator<T, A> implements Processor<T, unknown> {
     }
   }
 
-  onTimer(timer: Timer, out: Collector<unknown>): void {
+  /** The current key's window state; state restored from a checkpoint gets its methods back. */
+  private read(): KeyWindows<A> | undefined {
     const st = this.state.get()
+    if (st === undefined || st instanceof KeyWindows) return st as KeyWindows<A> | undefined
+    const live = KeyWindows.from<A>(st as KeyWindows<A>)
+    this.state.set(live)
+    return live
+  }
+
+  onTimer(timer: Timer, out: Collector<unknown>): void {
+    const st = this.read()
     if (st === undefined) return
     if (timer.domain === 'processing') {
       this.earlyFiring(st, out)
@@ -161,7 +228,7 @@ export class SlicedWindowOperator<T, A> implements Processor<T, unknown> {
       st.counts?.delete(end)
     }
     let next = Number.POSITIVE_INFINITY
-    const { starts, accs, dirty } = st
+    const { starts, accs, dirty, shared } = st
     let kept = 0
     for (let i = 0; i < starts.length; i++) {
       const s = starts[i]!
@@ -169,6 +236,7 @@ export class SlicedWindowOperator<T, A> implements Processor<T, unknown> {
       starts[kept] = s
       accs[kept] = accs[i]!
       dirty[kept] = dirty[i]!
+      shared[kept] = shared[i] === true
       kept++
       const a = this.nextAction(s, t)
       if (a < next) next = a
@@ -176,6 +244,7 @@ export class SlicedWindowOperator<T, A> implements Processor<T, unknown> {
     starts.length = kept
     accs.length = kept
     dirty.length = kept
+    shared.length = kept
     if (kept === 0) {
       this.state.clear()
       this.sliding?.delete(this.ctx.currentKey as Key)
@@ -245,7 +314,8 @@ export class SlicedWindowOperator<T, A> implements Processor<T, unknown> {
     const fold = this.fold
     let m = this.sliding!.get(key)
     if (m === undefined) {
-      m = { starts: [], accs: [], suffix: [], head: 0, split: 0, back: undefined }
+      const phase = hashKey(key) % this.spanSlices
+      m = { starts: [], accs: [], suffix: [], head: 0, split: 0, back: undefined, phase }
       this.sliding!.set(key, m)
     }
     // New sealed slices, in time order (usually one).
@@ -263,9 +333,12 @@ export class SlicedWindowOperator<T, A> implements Processor<T, unknown> {
     }
     // Slices before the window leave from the front; an empty front takes the back over.
     while (m.head < m.starts.length && m.starts[m.head]! < start) {
-      if (m.head >= m.split) this.flip(m)
+      if (m.head >= m.split) this.flip(m, m.split)
       m.head++
     }
+    // This key's turn to rebuild (see SlidingMerges): the front and the back become one front.
+    if (m.split < m.starts.length && Math.floor(end / this.windows.sliceMs) % this.spanSlices === m.phase)
+      this.flip(m, m.head)
     if (m.head > 32 && m.head * 2 > m.starts.length) {
       m.starts = m.starts.slice(m.head)
       m.accs = m.accs.slice(m.head)
@@ -290,12 +363,15 @@ export class SlicedWindowOperator<T, A> implements Processor<T, unknown> {
     this.logic.emit(key, start, end, 'on-time', acc, out)
   }
 
-  /** Turns the back of `m` into front suffixes: `suffix[i]` = slices `i … n-1` merged, in time order. */
-  private flip(m: SlidingMerges<A>): void {
+  /**
+   * Turns slices `from … n-1` (the back, or the front and the back) into front suffixes:
+   * `suffix[i]` = slices `i … n-1` merged, in time order.
+   */
+  private flip(m: SlidingMerges<A>, from: number): void {
     const fold = this.fold
     const n = m.starts.length
     let next: A | undefined
-    for (let i = n - 1; i >= m.split; i--) {
+    for (let i = n - 1; i >= from; i--) {
       const own = fold.merge(fold.create(), m.accs[i]!)
       next = next === undefined ? own : fold.merge(own, next)
       m.suffix[i] = next

@@ -151,7 +151,9 @@ export function rescaleFile(
     if (v1.offset < end) ranges.push([v1.offset, end])
     for (const r of v1.next ?? []) if (r[0] < r[1]) ranges.push([r[0], r[1]])
   })
-  if (todo !== undefined) todo.forEach((r, i) => (taken.has(i) ? undefined : ranges.push([r[0], r[1]])))
+  if (todo !== undefined) {
+    for (let i = 0; i < todo.length; i++) if (!taken.has(i)) ranges.push([todo[i]![0], todo[i]![1]])
+  }
   ranges.sort((a, b) => a[0] - b[0])
   const total = ranges.reduce((n, r) => n + r[1] - r[0], 0)
   const next = cut(ranges, splitSize(total, partitions, splitBytes))
