@@ -32,6 +32,13 @@ export interface KeyedStore {
    */
   removals: number
   /**
+   * The keys in map order as of the last capture, kept while nothing is removed: the next capture
+   * only appends the keys added since (no copy of a million keys at every checkpoint). Captures
+   * share it; each reads only its own length. A removal makes the next capture start a new one.
+   */
+  keyList?: Key[]
+  keyListRemovals?: number
+  /**
    * Captures being written out. While one is pending, the first access to a key that may change its
    * value puts a copy of the value as it was into the capture's `frozen` map.
    */
@@ -97,6 +104,41 @@ function keep(pending: readonly Pending[], k: Key, v: unknown): void {
   }
 }
 
+/** The store's keys in map order, from its `keyList` when nothing was removed since (see there). */
+function keyListOf(s: KeyedStore): Key[] {
+  const list = s.keyList
+  if (list === undefined || s.keyListRemovals !== s.removals || list.length > s.entries.size) {
+    const fresh = Array.from(s.entries.keys())
+    s.keyList = fresh
+    s.keyListRemovals = s.removals
+    return fresh
+  }
+  const known = list.length
+  if (s.entries.size > known) {
+    let i = 0
+    for (const k of s.entries.keys()) if (i++ >= known) list.push(k)
+  }
+  return list
+}
+
+/**
+ * The store's values in map order: a Float64Array when the store has only ever held primitives and
+ * they are all numbers (counters, sums: off the JS heap, and encoded without a look at each), else
+ * an array.
+ */
+function valuesOf(s: KeyedStore): unknown[] | Float64Array {
+  if (!s.objects) {
+    const out = new Float64Array(s.entries.size)
+    let i = 0
+    for (const v of s.entries.values()) {
+      if (typeof v !== 'number') return Array.from(s.entries.values())
+      out[i++] = v
+    }
+    return out
+  }
+  return Array.from(s.entries.values())
+}
+
 /** A store's snapshot: its entries grouped by key group, so they can move between tasks. */
 export interface StoreSnapshot {
   name: string
@@ -127,10 +169,11 @@ export interface StateCapture {
   /** The entries of store `index` of `stores`, in any order. */
   entries(index: number): Iterable<[Key, unknown]>
   /**
-   * The same entries as two arrays side by side (`keys[i]` holds `values[i]`), when the capture
-   * holds them that way: a faster path for encoding. The arrays are the capture's own; read only.
+   * The same entries side by side (`keys[i]` holds `values[i]`, for i below `values.length`), when
+   * the capture holds them that way: a faster path for encoding. Numbers may come as a
+   * Float64Array. Read only; `keys` may be longer than `values` (the rest is not this capture's).
    */
-  columns?(index: number): { keys: readonly Key[]; values: readonly unknown[] }
+  columns?(index: number): { keys: readonly Key[]; values: ArrayLike<unknown> }
   /**
    * Brings entries `[from, to)` of `columns(index)` up to date with the values as they were at the
    * barrier (copy-on-write). Call it right before reading that range, synchronously.
@@ -389,12 +432,12 @@ export class KeyedBackend implements StateBackend {
   capture(): StateCapture {
     const stores: StoreInfo[] = []
     const keys: Key[][] = []
-    const values: unknown[][] = []
+    const values: (unknown[] | Float64Array)[] = []
     const held: { store: KeyedStore; pending: Pending; removals: number }[] = []
     for (const s of this.stores.values()) {
       stores.push({ name: s.name, kind: s.kind, ttlMs: s.ttlMs })
-      keys.push(Array.from(s.entries.keys()))
-      values.push(Array.from(s.entries.values()))
+      keys.push(keyListOf(s))
+      values.push(valuesOf(s))
       const pending: Pending = { frozen: new Map() }
       if (s.pending === undefined) s.pending = []
       s.pending.push(pending)
@@ -403,8 +446,8 @@ export class KeyedBackend implements StateBackend {
     // The value of entry i as it was at the barrier: its copy if it was touched since, else as it is.
     const valueAt = (index: number, i: number): unknown => {
       const frozen = held[index]!.pending.frozen
-      const k = keys[index]![i]!
       if (frozen.size === 0) return values[index]![i]
+      const k = keys[index]![i]!
       const kept = frozen.get(k)
       return kept === LISTED || (kept === undefined && !frozen.has(k)) ? values[index]![i] : kept
     }
@@ -413,7 +456,8 @@ export class KeyedBackend implements StateBackend {
       stores,
       *entries(index) {
         const ks = keys[index]!
-        for (let i = 0; i < ks.length; i++) yield [ks[i]!, valueAt(index, i)]
+        const n = values[index]!.length
+        for (let i = 0; i < n; i++) yield [ks[i]!, valueAt(index, i)]
       },
       columns(index) {
         return { keys: keys[index]!, values: values[index]! }
@@ -424,12 +468,15 @@ export class KeyedBackend implements StateBackend {
       },
       resolve(index, from, to) {
         const vs = values[index]!
-        if (held[index]!.pending.frozen.size === 0) return
+        // Numbers captured as a Float64Array: the store held no object at the barrier, so every key
+        // kept since is a primitive the array already has as it was (see `protect`).
+        if (!Array.isArray(vs) || held[index]!.pending.frozen.size === 0) return
         for (let i = from; i < to; i++) vs[i] = valueAt(index, i)
       },
       release() {
         if (released) return
         released = true
+        // The key lists stay: the store keeps them for its next capture.
         keys.length = 0
         values.length = 0
         for (const { store, pending } of held) {

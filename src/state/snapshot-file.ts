@@ -108,7 +108,7 @@ function encodeKeys(keys: readonly Key[], from: number, to: number): Uint8Array 
 function packFrame(
   s: number,
   keys: Uint8Array | Key[],
-  values: readonly unknown[],
+  values: ArrayLike<unknown>,
   from: number,
   to: number,
 ): Uint8Array {
@@ -135,7 +135,7 @@ function packFrame(
     const vn = new Float64Array(n)
     for (let i = 0; i < n; i++) vn[i] = values[from + i] as number
     f.vn = vn
-  } else f.v = values.slice(from, to)
+  } else f.v = Array.prototype.slice.call(values, from, to)
   return packr.pack(f)
 }
 
@@ -143,7 +143,7 @@ function packFrame(
 async function columnsOf(
   state: StateCapture,
   s: number,
-): Promise<{ keys: readonly Key[]; values: readonly unknown[] }> {
+): Promise<{ keys: readonly Key[]; values: ArrayLike<unknown> }> {
   const c = state.columns?.(s)
   if (c !== undefined) return c
   const keys: Key[] = []
@@ -196,8 +196,10 @@ export async function writeSnapshotFile(
           : []
       const blobs: Uint8Array[] = []
       let sliceStart = performance.now()
-      for (let from = 0; from < keys.length; from += frame) {
-        const to = Math.min(from + frame, keys.length)
+      // `keys` may run past this capture's entries: `values` says how many are its own.
+      const count = values.length
+      for (let from = 0; from < count; from += frame) {
+        const to = Math.min(from + frame, count)
         state.resolve?.(s, from, to)
         const index = from / frame
         const encoded = index < reuse.length ? reuse[index]! : encodeKeys(keys, from, to)

@@ -131,4 +131,52 @@ describe('capturing keyed state for a checkpoint', () => {
     b.currentKey = 'reduced'
     expect(sum.get()).toEqual({ n: 6 })
   })
+
+  it('counters: captures share one growing key list, each reads its own keys and numbers', () => {
+    const b = new KeyedBackend('op', 128, () => 0)
+    const counts = b.value<number>('counts')
+    const put = (k: string, n: number) => {
+      b.currentKey = k
+      counts.set(n)
+    }
+    for (let i = 0; i < 5; i++) put(`k${i}`, i)
+    const first = b.capture()
+    put('k0', 100)
+    put('k5', 5)
+    put('k6', -0)
+    const second = b.capture()
+    put('k7', 7)
+    put('k1', 101)
+    // The numbers come as a typed array, the keys from the store's list, which has grown since.
+    expect(first.columns!(0).values).toBeInstanceOf(Float64Array)
+    expect(entriesOf(first)).toEqual(
+      new Map([
+        ['k0', 0],
+        ['k1', 1],
+        ['k2', 2],
+        ['k3', 3],
+        ['k4', 4],
+      ]),
+    )
+    const two = entriesOf(second)
+    expect([...two.keys()]).toEqual(['k0', 'k1', 'k2', 'k3', 'k4', 'k5', 'k6'])
+    expect(two.get('k0')).toBe(100)
+    expect(Object.is(two.get('k6'), -0)).toBe(true)
+    // A removal starts a new list: the earlier captures keep theirs.
+    b.currentKey = 'k2'
+    counts.clear()
+    const third = b.capture()
+    expect([...entriesOf(third).keys()]).toEqual(['k0', 'k1', 'k3', 'k4', 'k5', 'k6', 'k7'])
+    expect([...entriesOf(second).keys()]).toEqual(['k0', 'k1', 'k2', 'k3', 'k4', 'k5', 'k6'])
+    expect(entriesOf(first).size).toBe(5)
+    for (const c of [first, second, third]) c.release()
+    // A store that holds something else than numbers is captured as an array.
+    const names = b.value<string>('names')
+    b.currentKey = 'k0'
+    names.set('zero')
+    const fourth = b.capture()
+    expect(Array.isArray(fourth.columns!(1).values)).toBe(true)
+    expect(entriesOf(fourth, 1)).toEqual(new Map([['k0', 'zero']]))
+    fourth.release()
+  })
 })

@@ -315,12 +315,14 @@ class ThreadedJob implements Job {
                 checkpoints.release()
                 const counters = checkpoints.counters()
                 if (counters) this.lastMetrics.push({ checkpoints: counters })
+                // The job ran until its last thread was done; stopping the threads is not running.
+                const runningMs = Date.now() - (this.running || this.started)
                 void Promise.all(this.workers.map((w) => w.terminate())).then(() =>
                   resolve({
                     status: 'finished',
                     metrics: mergeMetrics(this.lastMetrics),
                     durationMs: Date.now() - this.started,
-                    runningMs: Date.now() - (this.running || this.started),
+                    runningMs,
                   }),
                 )
               }
