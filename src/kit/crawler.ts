@@ -442,32 +442,55 @@ const ACTIONS: readonly Action[] = ['allow', 'throttle', 'block']
  */
 function encodeClients(views: readonly ClientView[]): Uint8Array {
   let size = 9
-  const names = views.map((v) => Buffer.from(v.key))
-  const bots = views.map((v) => (v.bot === undefined ? undefined : Buffer.from(v.bot)))
+  let longest = 0
   for (let i = 0; i < views.length; i++) {
-    const n = views[i]!.end - views[i]!.head
-    size += 4 + names[i]!.length + 4 + (bots[i]?.length ?? 0) + 1 + 8 + n * 13
+    const v = views[i]!
+    const n = v.end - v.head
+    if (n > longest) longest = n
+    size +=
+      4 + Buffer.byteLength(v.key) + 4 + (v.bot === undefined ? 0 : Buffer.byteLength(v.bot)) + 9 + n * 13
   }
-  const buf = Buffer.alloc(size)
+  // Its own memory, left unfilled (every byte is written below); not a slice of Node's shared pool,
+  // which would pin the pool's 8 KiB per blob (and broke restores from test-driver snapshots).
+  const buf = Buffer.allocUnsafeSlow(size)
+  // Times and path hashes go through typed arrays and are copied as bytes, not written one by one.
+  const f64 = scratchTimes(longest)
+  const i32 = new Int32Array(f64.buffer, 0, longest)
   let at = buf.writeUInt32LE(BINARY_MAGIC, 0)
   at = buf.writeUInt8(BINARY_VERSION, at)
   at = buf.writeUInt32LE(views.length, at)
   for (let i = 0; i < views.length; i++) {
     const v = views[i]!
     const n = v.end - v.head
-    at = buf.writeUInt32LE(names[i]!.length, at)
-    at += names[i]!.copy(buf, at)
-    const bot = bots[i]
-    at = buf.writeInt32LE(bot === undefined ? -1 : bot.length, at)
-    if (bot !== undefined) at += bot.copy(buf, at)
+    const keyBytes = buf.write(v.key, at + 4)
+    buf.writeUInt32LE(keyBytes, at)
+    at += 4 + keyBytes
+    if (v.bot === undefined) at = buf.writeInt32LE(-1, at)
+    else {
+      const botBytes = buf.write(v.bot, at + 4)
+      buf.writeInt32LE(botBytes, at)
+      at += 4 + botBytes
+    }
     at = buf.writeUInt8(ACTIONS.indexOf(v.action), at)
     at = buf.writeUInt32LE(n, at)
     at = buf.writeUInt32LE(v.recent, at)
-    for (let j = v.head; j < v.end; j++) at = buf.writeDoubleLE(v.times[j]!, at)
-    for (let j = v.head; j < v.end; j++) at = buf.writeInt32LE(v.paths[j]!, at)
-    for (let j = v.head; j < v.end; j++) buf[at++] = v.assets[j]!
+    for (let j = 0; j < n; j++) f64[j] = v.times[v.head + j]!
+    buf.set(new Uint8Array(f64.buffer, 0, n * 8), at)
+    at += n * 8
+    for (let j = 0; j < n; j++) i32[j] = v.paths[v.head + j]!
+    buf.set(new Uint8Array(i32.buffer, 0, n * 4), at)
+    at += n * 4
+    for (let j = 0; j < n; j++) buf[at++] = v.assets[v.head + j]!
   }
   return buf
+}
+
+let timesScratch = new Float64Array(256)
+
+/** A scratch array of at least `n` doubles, reused between encodings (they are synchronous). */
+function scratchTimes(n: number): Float64Array {
+  if (timesScratch.length < n) timesScratch = new Float64Array(Math.max(n, timesScratch.length * 2))
+  return timesScratch
 }
 
 /** Reads `encodeClients` output; throws ERR_KIT_SNAPSHOT on bytes of another form or cut short. */
