@@ -450,8 +450,9 @@ function encodeClients(views: readonly ClientView[]): Uint8Array {
     size +=
       4 + Buffer.byteLength(v.key) + 4 + (v.bot === undefined ? 0 : Buffer.byteLength(v.bot)) + 9 + n * 13
   }
-  // Its own memory, left unfilled (every byte is written below); not a slice of Node's shared pool,
-  // which would pin the pool's 8 KiB per blob (and broke restores from test-driver snapshots).
+  // Its own memory, left unfilled (every byte is written below). Not a slice of Node's shared pool:
+  // structuredClone copies an ArrayBuffer once, when it first meets it, so of several blobs made
+  // while one cell after another is cloned, all but the first would come out as zeros.
   const buf = Buffer.allocUnsafeSlow(size)
   // Times and path hashes go through typed arrays and are copied as bytes, not written one by one.
   const f64 = scratchTimes(longest)
