@@ -226,8 +226,8 @@ class ThreadedJob implements Job {
       : undefined
     const checkpoints = new ThreadCheckpoints(topology, threads, parallelism, state, log)
     this.checkpoints = checkpoints
-    // Split claims shared by every thread: one counter per node of the plan (validate() orders them).
-    const claims = new SharedArrayBuffer(4 * Math.max(1, topology.validate().length))
+    // Split claims shared by every thread: one counter per node of the plan (as many as the topology's).
+    const claims = new SharedArrayBuffer(4 * Math.max(1, topology.nodes.length))
     this.done = new Promise<JobResult>((resolve, reject) => {
       let ready = 0
       let ran = 0
