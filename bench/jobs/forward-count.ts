@@ -23,7 +23,7 @@ export interface ForwardCountOptions {
   onAll: () => void
   /** The input's log (the temporary-journal warning goes there). */
   log: Logger
-  /** The journal's fsync policy; default the input's own default (`batch`). */
+  /** The journal's fsync policy; default the input's own default (`always`). */
   fsync?: FsyncPolicy | undefined
 }
 
@@ -47,7 +47,7 @@ export function countingSink(expected: number, onAll: () => void): CountingSink 
 
 /**
  * Builds forward → keyBy(path) → count → counting sink. The input listens on a free port of
- * 127.0.0.1 with its default settings (journal fsync `batch`) unless `fsync` is given; without a
+ * 127.0.0.1 with its default settings (journal fsync `always`) unless `fsync` is given; without a
  * state directory its journal is a temporary directory, removed when the job ends, synced by the
  * same policy. The bound port is reported on the `listening:fluent` channel (`onReport`).
  */

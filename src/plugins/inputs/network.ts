@@ -15,9 +15,9 @@ export const journalOptions = {
     ),
   fsync: z
     .enum(['always', 'batch', 'interval', 'never'])
-    .default('batch')
+    .default('always')
     .describe(
-      'When journaled events are synced to disk before the sender is acknowledged: `always` (an fdatasync per append, shared by appends made meanwhile), `batch` (default: one fdatasync for what arrives within at most 5 ms, or sooner once 10 000 entries wait), `interval` (acknowledged once written; synced every second, so a machine crash may lose the last second), `never` (synced only at segment roll-over and close).',
+      'When journaled events are synced to disk before the sender is acknowledged: `always` (default: group commit, one fdatasync at a time, each covering every append made before it started), `batch` (one fdatasync for what arrives within at most 5 ms, or sooner once 10 000 entries wait: fewer syncs, longer acks), `interval` (acknowledged once written; synced every second, so a machine crash may lose the last second), `never` (synced only at segment roll-over and close).',
     ),
   maxLagBytes: size('64MiB').describe(
     'Journal bytes the job may lag behind before the input answers "busy" (HTTP 503, forward holds the ack).',

@@ -28,10 +28,10 @@ interface Input {
 }
 
 /**
- * Opens a forward input with its default journal settings (fsync `batch`), in `journalDir` if given
- * (else a temporary journal); resolves with its port and what it counts and logs.
+ * Opens a forward input with its default journal settings (fsync `always`) or the given `fsync`, in
+ * `journalDir` if given (else a temporary journal); resolves with its port and what it counts and logs.
  */
-async function startInput(journalDir?: string): Promise<Input> {
+async function startInput(journalDir?: string, fsync?: 'batch'): Promise<Input> {
   const ctx: InputContext = {
     name: 'fluent',
     path: 'sources[0]',
@@ -41,7 +41,12 @@ async function startInput(journalDir?: string): Promise<Input> {
     tag: 'fluent',
     parser: undefined,
   }
-  const config = { port: 0, bind: '127.0.0.1', ...(journalDir ? { journalDir } : {}) }
+  const config = {
+    port: 0,
+    bind: '127.0.0.1',
+    ...(journalDir ? { journalDir } : {}),
+    ...(fsync ? { fsync } : {}),
+  }
   const spec = forwardInput.create(ForwardInputConfig.parse(config), ctx)
   let port = 0
   const counts = new Map<string, number>()
@@ -81,29 +86,35 @@ function events(from: number, n: number) {
 }
 
 describe('forward input journal', () => {
-  it('with the default fsync (batch), a sender that waits for every ack gets each within milliseconds and every event reaches the job', async () => {
-    const { reader, port } = await startInput()
-    const client = new ForwardClient({ servers: [{ host: '127.0.0.1', port }] })
-    open.push({ reader, client })
-    const t0 = performance.now()
-    for (let chunk = 0; chunk < 10; chunk++) {
-      const entries = Array.from({ length: 10 }, (_, i) => ({
-        time: 1_700_000_000_000 + chunk * 10 + i,
-        nanos: (chunk * 10 + i) * 1_000_000,
-        record: { seq: chunk * 10 + i },
-      }))
-      await client.send('app.web', entries)
-    }
-    const elapsed = performance.now() - t0
-    // Ten acks in a row: a sync wait of a second per append would take ten seconds.
-    expect(elapsed).toBeLessThan(3000)
-    const records = reader.nextBatch(1000) ?? []
-    expect(records.map((r) => (r.value as { seq: number }).seq)).toEqual(
-      Array.from({ length: 100 }, (_, i) => i),
-    )
-    expect(records[0]!.tag).toBe('app.web')
-    expect(records[99]!.time).toBe(1_700_000_000_099)
-  })
+  it.each([
+    ['the default fsync (always)', undefined],
+    ['fsync batch', 'batch' as const],
+  ])(
+    'with %s, a sender that waits for every ack gets each within milliseconds and every event reaches the job',
+    async (_, fsync) => {
+      const { reader, port } = await startInput(undefined, fsync)
+      const client = new ForwardClient({ servers: [{ host: '127.0.0.1', port }] })
+      open.push({ reader, client })
+      const t0 = performance.now()
+      for (let chunk = 0; chunk < 10; chunk++) {
+        const entries = Array.from({ length: 10 }, (_, i) => ({
+          time: 1_700_000_000_000 + chunk * 10 + i,
+          nanos: (chunk * 10 + i) * 1_000_000,
+          record: { seq: chunk * 10 + i },
+        }))
+        await client.send('app.web', entries)
+      }
+      const elapsed = performance.now() - t0
+      // Ten acks in a row: a sync wait of a second per append would take ten seconds.
+      expect(elapsed).toBeLessThan(3000)
+      const records = reader.nextBatch(1000) ?? []
+      expect(records.map((r) => (r.value as { seq: number }).seq)).toEqual(
+        Array.from({ length: 100 }, (_, i) => i),
+      )
+      expect(records[0]!.tag).toBe('app.web')
+      expect(records[99]!.time).toBe(1_700_000_000_099)
+    },
+  )
 
   it('a sender with several chunks in flight gets every ack, and the journal keeps them in sending order', async () => {
     const input = await startInput()
