@@ -13,12 +13,13 @@ import {
   type StateOptions,
   type ValueState,
 } from '../core/state.ts'
+import { KEY_MAP_SHARDS, KeyMap } from './key-map.ts'
 
 /** One named store: a value per key, plus the last write time per key when it has a TTL. */
 export interface KeyedStore {
   readonly name: string
   readonly kind: 'value' | 'map' | 'list' | 'reducing'
-  readonly entries: Map<Key, unknown>
+  readonly entries: KeyMap
   readonly ttlMs: number
   readonly touched: Map<Key, number> | undefined
   /**
@@ -26,18 +27,6 @@ export interface KeyedStore {
    * no lookup at all. List and map stores hold objects from the start.
    */
   objects: boolean
-  /**
-   * Entries removed so far. Map order is insertion order and a value replaced in place keeps its
-   * place, so while this count is unchanged the keys stay in the same order, new ones after them.
-   */
-  removals: number
-  /**
-   * The keys in map order as of the last capture, kept while nothing is removed: the next capture
-   * only appends the keys added since (no copy of a million keys at every checkpoint). Captures
-   * share it; each reads only its own length. A removal makes the next capture start a new one.
-   */
-  keyList?: Key[]
-  keyListRemovals?: number
   /**
    * Captures being written out. While one is pending, the first access to a key that may change its
    * value puts a copy of the value as it was into the capture's `frozen` map.
@@ -104,39 +93,35 @@ function keep(pending: readonly Pending[], k: Key, v: unknown): void {
   }
 }
 
-/** The store's keys in map order, from its `keyList` when nothing was removed since (see there). */
-function keyListOf(s: KeyedStore): Key[] {
-  const list = s.keyList
-  if (list === undefined || s.keyListRemovals !== s.removals || list.length > s.entries.size) {
-    const fresh = Array.from(s.entries.keys())
-    s.keyList = fresh
-    s.keyListRemovals = s.removals
-    return fresh
-  }
-  const known = list.length
-  if (s.entries.size > known) {
-    let i = 0
-    for (const k of s.entries.keys()) if (i++ >= known) list.push(k)
-  }
-  return list
-}
-
 /**
  * The store's values in map order: a Float64Array when the store has only ever held primitives and
  * they are all numbers (counters, sums: off the JS heap, and encoded without a look at each), else
  * an array.
  */
-function valuesOf(s: KeyedStore): unknown[] | Float64Array {
+function valuesOf(s: KeyedStore, shard: number): unknown[] | Float64Array {
+  const map = s.entries.shards[shard]!
   if (!s.objects) {
-    const out = new Float64Array(s.entries.size)
+    const out = new Float64Array(map.size)
     let i = 0
-    for (const v of s.entries.values()) {
-      if (typeof v !== 'number') return Array.from(s.entries.values())
+    for (const v of map.values()) {
+      if (typeof v !== 'number') return Array.from(map.values())
       out[i++] = v
     }
     return out
   }
-  return Array.from(s.entries.values())
+  return Array.from(map.values())
+}
+
+/** A new, empty store. */
+function newStore(name: string, kind: KeyedStore['kind'], ttlMs: number): KeyedStore {
+  return {
+    name,
+    kind,
+    entries: new KeyMap(),
+    ttlMs,
+    touched: ttlMs > 0 ? new Map() : undefined,
+    objects: kind === 'list' || kind === 'map',
+  }
 }
 
 /** A store's snapshot: its entries grouped by key group, so they can move between tasks. */
@@ -168,24 +153,27 @@ export interface StateCapture {
   readonly stores: readonly StoreInfo[]
   /** The entries of store `index` of `stores`, in any order. */
   entries(index: number): Iterable<[Key, unknown]>
+  /** How many parts `columns` gives store `index` in (the shards of a sharded store); default 1. */
+  parts?(index: number): number
   /**
-   * The same entries side by side (`keys[i]` holds `values[i]`, for i below `values.length`), when
-   * the capture holds them that way: a faster path for encoding. Numbers may come as a
-   * Float64Array. Read only; `keys` may be longer than `values` (the rest is not this capture's).
+   * The entries of one part of store `index`, side by side (`keys[i]` holds `values[i]`, for i
+   * below `values.length`), when the capture holds them that way: a faster path for encoding.
+   * Numbers may come as a Float64Array. Read only; `keys` may be longer than `values` (the rest is
+   * not this capture's). The parts together hold every entry of the store.
    */
-  columns?(index: number): { keys: readonly Key[]; values: ArrayLike<unknown> }
+  columns?(index: number, part: number): { keys: readonly Key[]; values: ArrayLike<unknown> }
   /**
-   * Brings entries `[from, to)` of `columns(index)` up to date with the values as they were at the
-   * barrier (copy-on-write). Call it right before reading that range, synchronously.
+   * Brings entries `[from, to)` of `columns(index, part)` up to date with the values as they were
+   * at the barrier (copy-on-write). Call it right before reading that range, synchronously.
    */
-  resolve?(index: number, from: number, to: number): void
+  resolve?(index: number, part: number, from: number, to: number): void
   /**
-   * Where the order of `columns(index)` comes from: the store it was taken of (`owner`) and how many
-   * entries that store had removed by then. Two captures of one owner with equal `removals` list
+   * Where the order of `columns(index, part)` comes from: the map it was taken of (`owner`) and how
+   * many entries that map had removed by then. Two captures of one owner with equal `removals` list
    * the same keys in the same order, the later one with keys added since after them; an encoder
    * may so reuse the encoded keys of the earlier one.
    */
-  order?(index: number): { owner: object; removals: number }
+  order?(index: number, part: number): { owner: object; removals: number }
   /** Releases what the capture pins (an LMDB read transaction); called once it has been read. */
   release(): void
 }
@@ -250,15 +238,7 @@ export class KeyedBackend implements StateBackend {
     let s = this.stores.get(name)
     if (s === undefined) {
       const ttlMs = options?.ttl === undefined ? 0 : toMillis(options.ttl, `state "${name}".ttl`)
-      s = {
-        name,
-        kind,
-        entries: new Map(),
-        ttlMs,
-        touched: ttlMs > 0 ? new Map() : undefined,
-        objects: kind === 'list' || kind === 'map',
-        removals: 0,
-      }
+      s = newStore(name, kind, ttlMs)
       this.stores.set(name, s)
     } else if (s.kind !== kind) {
       throw new SquallError(
@@ -295,7 +275,7 @@ export class KeyedBackend implements StateBackend {
   private remove(s: KeyedStore): void {
     const k = this.key()
     protectReplace(s, k, undefined)
-    if (s.entries.delete(k)) s.removals++
+    s.entries.delete(k)
     s.touched?.delete(k)
   }
 
@@ -357,7 +337,7 @@ export class KeyedBackend implements StateBackend {
         const k = this.key()
         protectReplace(s, k, values.length === 0 ? undefined : values)
         if (values.length === 0) {
-          if (s.entries.delete(k)) s.removals++
+          s.entries.delete(k)
         } else s.entries.set(k, values)
         this.touch(s, k)
       },
@@ -402,7 +382,6 @@ export class KeyedBackend implements StateBackend {
         m.delete(mk)
         if (m.size === 0) {
           s.entries.delete(k)
-          s.removals++
           s.touched?.delete(k)
         }
       },
@@ -431,47 +410,59 @@ export class KeyedBackend implements StateBackend {
    */
   capture(): StateCapture {
     const stores: StoreInfo[] = []
-    const keys: Key[][] = []
-    const values: (unknown[] | Float64Array)[] = []
-    const held: { store: KeyedStore; pending: Pending; removals: number }[] = []
+    // [store][shard]
+    const keys: Key[][][] = []
+    const values: (unknown[] | Float64Array)[][] = []
+    const held: { store: KeyedStore; pending: Pending; removals: number[] }[] = []
     for (const s of this.stores.values()) {
       stores.push({ name: s.name, kind: s.kind, ttlMs: s.ttlMs })
-      keys.push(keyListOf(s))
-      values.push(valuesOf(s))
+      const ks: Key[][] = []
+      const vs: (unknown[] | Float64Array)[] = []
+      for (let shard = 0; shard < KEY_MAP_SHARDS; shard++) {
+        ks.push(s.entries.keyList(shard))
+        vs.push(valuesOf(s, shard))
+      }
+      keys.push(ks)
+      values.push(vs)
       const pending: Pending = { frozen: new Map() }
       if (s.pending === undefined) s.pending = []
       s.pending.push(pending)
-      held.push({ store: s, pending, removals: s.removals })
+      held.push({ store: s, pending, removals: [...s.entries.removals] })
     }
-    // The value of entry i as it was at the barrier: its copy if it was touched since, else as it is.
-    const valueAt = (index: number, i: number): unknown => {
+    // The value of entry i of a shard as it was at the barrier: its copy if it was touched since,
+    // else as it is.
+    const valueAt = (index: number, shard: number, i: number): unknown => {
       const frozen = held[index]!.pending.frozen
-      if (frozen.size === 0) return values[index]![i]
-      const k = keys[index]![i]!
+      const vs = values[index]![shard]!
+      if (frozen.size === 0) return vs[i]
+      const k = keys[index]![shard]![i]!
       const kept = frozen.get(k)
-      return kept === LISTED || (kept === undefined && !frozen.has(k)) ? values[index]![i] : kept
+      return kept === LISTED || (kept === undefined && !frozen.has(k)) ? vs[i] : kept
     }
     let released = false
     return {
       stores,
       *entries(index) {
-        const ks = keys[index]!
-        const n = values[index]!.length
-        for (let i = 0; i < n; i++) yield [ks[i]!, valueAt(index, i)]
+        for (let shard = 0; shard < KEY_MAP_SHARDS; shard++) {
+          const ks = keys[index]![shard]!
+          const n = values[index]![shard]!.length
+          for (let i = 0; i < n; i++) yield [ks[i]!, valueAt(index, shard, i)]
+        }
       },
-      columns(index) {
-        return { keys: keys[index]!, values: values[index]! }
+      parts: () => KEY_MAP_SHARDS,
+      columns(index, part) {
+        return { keys: keys[index]![part]!, values: values[index]![part]! }
       },
-      order(index) {
+      order(index, part) {
         const h = held[index]!
-        return { owner: h.store, removals: h.removals }
+        return { owner: h.store.entries.shards[part]!, removals: h.removals[part]! }
       },
-      resolve(index, from, to) {
-        const vs = values[index]!
+      resolve(index, part, from, to) {
+        const vs = values[index]![part]!
         // Numbers captured as a Float64Array: the store held no object at the barrier, so every key
         // kept since is a primitive the array already has as it was (see `protect`).
         if (!Array.isArray(vs) || held[index]!.pending.frozen.size === 0) return
-        for (let i = from; i < to; i++) vs[i] = valueAt(index, i)
+        for (let i = from; i < to; i++) vs[i] = valueAt(index, part, i)
       },
       release() {
         if (released) return
@@ -498,7 +489,6 @@ export class KeyedBackend implements StateBackend {
           protectReplace(s, k, undefined)
           s.touched.delete(k)
           s.entries.delete(k)
-          s.removals++
           dropped++
         }
       }
@@ -538,15 +528,7 @@ export class KeyedBackend implements StateBackend {
     for (const snap of snapshots) {
       let s = this.stores.get(snap.name)
       if (s === undefined) {
-        s = {
-          name: snap.name,
-          kind: snap.kind,
-          entries: new Map(),
-          ttlMs: snap.ttlMs,
-          touched: snap.ttlMs > 0 ? new Map() : undefined,
-          objects: snap.kind === 'list' || snap.kind === 'map',
-          removals: 0,
-        }
+        s = newStore(snap.name, snap.kind, snap.ttlMs)
         this.stores.set(snap.name, s)
       }
       const store = s

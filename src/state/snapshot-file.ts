@@ -1,7 +1,7 @@
 // The file form of one operator task's snapshot: keyed stores grouped by key group, and timers,
 // as a sequence of msgpack frames written off the hot path and read back by key-group range.
 
-import { readFile, writeFile } from 'node:fs/promises'
+import { open, readFile } from 'node:fs/promises'
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import { Packr } from 'msgpackr'
 import { SquallError } from '../core/errors.ts'
@@ -77,11 +77,11 @@ const FRAME = 8_192
 const SLICE_MS = 8
 
 /**
- * The encoded keys of the full frames at the start of a store's last capture, kept for the next
- * checkpoint: while the store has removed nothing (`removals` unchanged) its keys keep their order,
- * so those frames' keys are the same and are not encoded again. A store whose key set is stable
- * (counters per page, per user) so costs at a checkpoint the copy of its values, not of its keys.
- * Held weakly by the store; about the size of the keys in UTF-8.
+ * The encoded keys of the full frames at the start of a store part's last capture (a shard of its
+ * map), kept for the next checkpoint: while the part has removed nothing (`removals` unchanged) its
+ * keys keep their order, so those frames' keys are the same and are not encoded again. A store whose
+ * key set is stable (counters per page, per user) so costs at a checkpoint the copy of its values,
+ * not of its keys. Held weakly by the part's map; about the size of the keys in UTF-8.
  */
 interface KeyFrames {
   readonly removals: number
@@ -139,12 +139,16 @@ function packFrame(
   return packr.pack(f)
 }
 
-/** A capture's store as two arrays (copied from `entries` when the capture has no columns). */
+/**
+ * Part `part` of a capture's store as two arrays (when the capture has no columns, the whole store
+ * copied from `entries`, as its only part).
+ */
 async function columnsOf(
   state: StateCapture,
   s: number,
+  part: number,
 ): Promise<{ keys: readonly Key[]; values: ArrayLike<unknown> }> {
-  const c = state.columns?.(s)
+  const c = state.columns?.(s, part)
   if (c !== undefined) return c
   const keys: Key[] = []
   const values: unknown[] = []
@@ -159,8 +163,8 @@ async function columnsOf(
 /**
  * Encodes a capture into `path` and returns the file's size in bytes. Encoding runs in slices of
  * about 20 000 entries with a yield to the event loop between slices, so the task keeps processing
- * records while a large state is encoded; the file is then written and fsynced in one
- * asynchronous call. Releases the capture when done (also on failure). A rejection (e.g. ENOSPC)
+ * records while a large state is encoded; the frames are then written in one gathered write
+ * (`writev`) and fsynced. Releases the capture when done (also on failure). A rejection (e.g. ENOSPC)
  * may leave a partial file, which the caller discards with its checkpoint directory.
  */
 export async function writeSnapshotFile(
@@ -184,42 +188,54 @@ export async function writeSnapshotFile(
     }
     parts.push(packr.pack(header))
     for (let s = 0; s < state.stores.length; s++) {
-      const { keys, values } = await columnsOf(state, s)
-      // Frames of small values pack in microseconds, those of objects (sketches, detector state)
-      // in up to milliseconds each: 32 of them per frame, so a time slice ends close to its 8 ms.
-      const frame = values.length > 0 && typeof values[0] === 'object' ? FRAME / 256 : FRAME
-      const order = state.order?.(s)
-      const earlier = order === undefined ? undefined : keyFrames.get(order.owner)
-      const reuse =
-        earlier !== undefined && earlier.removals === order!.removals && earlier.frame === frame
-          ? earlier.blobs
-          : []
-      const blobs: Uint8Array[] = []
-      let sliceStart = performance.now()
-      // `keys` may run past this capture's entries: `values` says how many are its own.
-      const count = values.length
-      for (let from = 0; from < count; from += frame) {
-        const to = Math.min(from + frame, count)
-        state.resolve?.(s, from, to)
-        const index = from / frame
-        const encoded = index < reuse.length ? reuse[index]! : encodeKeys(keys, from, to)
-        // Only a run of full frames from the start can be reused.
-        if (to - from === frame && blobs.length === index && !Array.isArray(encoded)) blobs.push(encoded)
-        parts.push(packFrame(s, encoded, values, from, to))
-        if (performance.now() - sliceStart > SLICE_MS) {
-          await yieldToLoop()
-          sliceStart = performance.now()
+      const partCount = state.columns === undefined ? 1 : (state.parts?.(s) ?? 1)
+      for (let part = 0; part < partCount; part++) {
+        const { keys, values } = await columnsOf(state, s, part)
+        // Frames of small values pack in microseconds, those of objects (sketches, detector state)
+        // in up to milliseconds each: 32 of them per frame, so a time slice ends close to its 8 ms.
+        const frame = values.length > 0 && typeof values[0] === 'object' ? FRAME / 256 : FRAME
+        const order = state.order?.(s, part)
+        const earlier = order === undefined ? undefined : keyFrames.get(order.owner)
+        const reuse =
+          earlier !== undefined && earlier.removals === order!.removals && earlier.frame === frame
+            ? earlier.blobs
+            : []
+        const blobs: Uint8Array[] = []
+        let sliceStart = performance.now()
+        // `keys` may run past this capture's entries: `values` says how many are its own.
+        const count = values.length
+        for (let from = 0; from < count; from += frame) {
+          const to = Math.min(from + frame, count)
+          state.resolve?.(s, part, from, to)
+          const index = from / frame
+          const encoded = index < reuse.length ? reuse[index]! : encodeKeys(keys, from, to)
+          // Only a run of full frames from the start can be reused.
+          if (to - from === frame && blobs.length === index && !Array.isArray(encoded)) blobs.push(encoded)
+          parts.push(packFrame(s, encoded, values, from, to))
+          if (performance.now() - sliceStart > SLICE_MS) {
+            await yieldToLoop()
+            sliceStart = performance.now()
+          }
         }
+        if (order !== undefined) keyFrames.set(order.owner, { removals: order.removals, frame, blobs })
       }
-      if (order !== undefined) keyFrames.set(order.owner, { removals: order.removals, frame, blobs })
     }
   } finally {
     capture.state.release()
   }
-  // Written frame by frame: no second copy of a large state in memory.
-  await writeFile(path, parts, { flush: true })
   let bytes = 0
   for (const p of parts) bytes += p.length
+  // Frame by frame (no second copy of a large state in memory), in one gathered write: each
+  // asynchronous call waits for a turn of the task's busy event loop, so one per frame would take
+  // seconds while the job runs.
+  const file = await open(path, 'w')
+  try {
+    const { bytesWritten } = await file.writev(parts)
+    if (bytesWritten !== bytes) throw new Error(`wrote ${bytesWritten} of ${bytes} bytes`)
+    await file.sync()
+  } finally {
+    await file.close()
+  }
   return bytes
 }
 

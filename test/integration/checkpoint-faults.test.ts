@@ -9,16 +9,30 @@ const disk = vi.hoisted(() => ({ full: false }))
 
 vi.mock('node:fs/promises', async (importOriginal) => {
   const fs = await importOriginal<typeof import('node:fs/promises')>()
+  const enospc = (path: unknown) =>
+    Object.assign(new Error(`ENOSPC: no space left on device, write '${String(path)}'`), {
+      code: 'ENOSPC',
+    })
   const writeFile: typeof fs.writeFile = async (path, data, options) => {
     if (disk.full && String(path).endsWith('.state')) {
       disk.full = false
-      throw Object.assign(new Error(`ENOSPC: no space left on device, write '${String(path)}'`), {
-        code: 'ENOSPC',
-      })
+      throw enospc(path)
     }
     return fs.writeFile(path, data, options)
   }
-  return { ...fs, default: { ...fs, writeFile }, writeFile }
+  // Task files are written through a handle: while the disk is full, its first write fails.
+  const open = (async (path: Parameters<typeof fs.open>[0], ...rest: unknown[]) => {
+    const handle = await (fs.open as (...a: unknown[]) => ReturnType<typeof fs.open>)(path, ...rest)
+    if (disk.full && String(path).endsWith('.state')) {
+      disk.full = false
+      const fail = async () => {
+        throw enospc(path)
+      }
+      Object.assign(handle, { write: fail, writev: fail })
+    }
+    return handle
+  }) as typeof fs.open
+  return { ...fs, default: { ...fs, writeFile, open }, writeFile, open }
 })
 
 const dirs: string[] = []
