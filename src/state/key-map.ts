@@ -10,7 +10,7 @@ const SHIFT = 32 - Math.log2(KEY_MAP_SHARDS)
 
 /**
  * The shard of a key: for a string, a multiplicative hash of its length and of nine characters —
- * the last two and one at every eighth of its length (all of them up to eight characters), read
+ * the last two and one at every eighth of its length (all of them up to seven characters), read
  * independently of each other, so it costs a few nanoseconds whatever the length; the part of ids,
  * addresses, paths and e-mails that varies is somewhere in there. For an integer its bits, for
  * anything else the full key hash, mixed the same way. It only spreads entries: nothing outside
