@@ -50,8 +50,10 @@ interface Pending {
  * skipped). A checkpoint is complete when every task of the plan has acknowledged it; it is then
  * written (MANIFEST.json last, by rename) and every thread is told to commit. A checkpoint that
  * fails (a write error, a declined barrier, no completion within `timeoutMs`) is deleted, logged
- * and counted; the job goes on and the next trigger retries. Once a source has ended, periodic
- * checkpoints stop: the final checkpoint at the end of the job covers the rest.
+ * and counted; the job goes on and the next trigger retries. Once a task that cannot take part
+ * after ending has ended (see `TaskCheckpointer.trigger`), a thread declines with a reason saying
+ * it "has ended" and periodic checkpoints stop: the final checkpoint at the end of the job covers
+ * the rest.
  */
 export class CheckpointCoordinator implements AckSink {
   readonly counters: CheckpointCounters = {

@@ -42,28 +42,58 @@ export class TaskCheckpointer {
   private readonly sinkData = new Map<number, Map<number, unknown>>()
   /** Source positions per checkpoint, for the `onCheckpointComplete` hook of readers. */
   private readonly positions = new Map<number, Map<number, unknown>>()
+  /** Per pending checkpoint, the operator and sink tasks of this thread that still owe an ack. */
+  private readonly owed = new Map<number, Set<number>>()
 
   constructor(
     private readonly executor: Executor,
     private readonly acks: AckSink,
   ) {
-    for (const o of executor.operators) o.onCheckpoint = (task, id) => this.snapshotOperator(task, id)
-    for (const s of executor.sinks) s.onCheckpoint = (task, id, data) => this.sinkPreCommitted(task, id, data)
+    for (const o of executor.operators) {
+      o.onCheckpoint = (task, id) => this.snapshotOperator(task, id)
+      o.onFinished = (task) => this.finishedOwing(task)
+    }
+    for (const s of executor.sinks) {
+      s.onCheckpoint = (task, id, data) => this.sinkPreCommitted(task, id, data)
+      s.onInputEnded = (task) => this.sinkEndedOwing(task)
+    }
   }
 
-  /** Starts checkpoint `id` at this thread's sources; its files go to `dir`. */
+  /**
+   * Starts checkpoint `id` at this thread's sources; its files go to `dir`. Tasks that have ended
+   * take part as long as a restore brings them back as they ended (as Flink does since FLIP-147), so
+   * a job goes on checkpointing after one of its inputs is exhausted: a source partition that ended
+   * records its final position (it needs a `snapshot`), and a finished operator that holds nothing
+   * and has no `finish` step acks an empty snapshot. A finished stateful operator, or a sink whose
+   * inputs all ended, cannot: the checkpoint is declined, and periodic checkpoints stop.
+   */
   trigger(id: number, dir: string): void {
+    const ended = (what: string) => this.acks.decline(id, `${what} has ended`)
     for (const s of this.executor.sources) {
-      if (s.ended) {
-        this.acks.decline(id, `source "${s.node.spec.name}" (partition ${s.index}) has ended`)
-        return
+      if (s.ended && s.reader.snapshot === undefined) {
+        return ended(`source "${s.node.spec.name}" (partition ${s.index}), which cannot record a position,`)
       }
+    }
+    for (const o of this.executor.operators) {
+      if (o.finished && !o.restartsAsEnded) {
+        return ended(
+          `operator "${o.node.spec.name}" (task ${o.index}), which holds state or has a finish step,`,
+        )
+      }
+    }
+    for (const s of this.executor.sinks) {
+      if (s.ended) return ended(`every input of sink "${s.node.spec.name}" (task ${s.index})`)
     }
     this.dirs.set(id, dir)
     const positions = new Map<number, unknown>()
     this.positions.set(id, positions)
+    const owed = new Set<number>()
+    for (const o of this.executor.operators) if (!o.finished) owed.add(o.taskId)
+    for (const s of this.executor.sinks) owed.add(s.taskId)
+    this.owed.set(id, owed)
+    for (const o of this.executor.operators) if (o.finished) this.ackEmpty(o, id)
     for (const s of this.executor.sources) {
-      const position = s.barrier(id)
+      const position = s.ended ? (s.reader.snapshot!() ?? null) : s.barrier(id)
       positions.set(s.taskId, position)
       this.acks.ack({
         id,
@@ -76,7 +106,42 @@ export class TaskCheckpointer {
     }
   }
 
+  /** A finished operator that restarts as it ended: an empty snapshot. */
+  private ackEmpty(task: OperatorTask, id: number): void {
+    this.acks.ack({
+      id,
+      taskId: task.taskId,
+      kind: 'operator',
+      node: task.node.spec.name,
+      index: task.index,
+      file: '',
+      bytes: 0,
+    })
+  }
+
+  /** An operator finished before the barrier of a pending checkpoint reached it (none will). */
+  private finishedOwing(task: OperatorTask): void {
+    for (const [id, owed] of this.owed) {
+      if (!owed.delete(task.taskId)) continue
+      if (task.restartsAsEnded) this.ackEmpty(task, id)
+      else
+        this.acks.decline(
+          id,
+          `operator "${task.node.spec.name}" (task ${task.index}), which holds state or has a finish step, has ended`,
+        )
+    }
+  }
+
+  /** Every input of a sink ended before the barrier of a pending checkpoint reached it. */
+  private sinkEndedOwing(task: SinkTask): void {
+    for (const [id, owed] of this.owed) {
+      if (id <= task.lastBarrier || !owed.delete(task.taskId)) continue
+      this.acks.decline(id, `every input of sink "${task.node.spec.name}" (task ${task.index}) has ended`)
+    }
+  }
+
   private snapshotOperator(task: OperatorTask, id: number): void {
+    this.owed.get(id)?.delete(task.taskId)
     const dir = this.dirs.get(id)
     if (dir === undefined) return
     const t0 = performance.now()
@@ -129,6 +194,7 @@ export class TaskCheckpointer {
   }
 
   private sinkPreCommitted(task: SinkTask, id: number, data: unknown): void {
+    this.owed.get(id)?.delete(task.taskId)
     if (!this.dirs.has(id)) return
     let m = this.sinkData.get(task.taskId)
     if (m === undefined) this.sinkData.set(task.taskId, (m = new Map()))
@@ -174,6 +240,7 @@ export class TaskCheckpointer {
    */
   async commit(id: number): Promise<void> {
     for (const d of [...this.dirs.keys()]) if (d <= id) this.dirs.delete(d)
+    for (const d of [...this.owed.keys()]) if (d <= id) this.owed.delete(d)
     for (const s of this.executor.sinks) {
       const m = this.sinkData.get(s.taskId)
       if (m === undefined || !m.has(id)) continue
@@ -203,6 +270,7 @@ export class TaskCheckpointer {
   abort(id: number): void {
     this.dirs.delete(id)
     this.positions.delete(id)
+    this.owed.delete(id)
   }
 
   /** Without checkpoints, two-phase sinks publish what they wrote when the job ends. */

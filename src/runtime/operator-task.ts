@@ -66,6 +66,8 @@ export class OperatorTask implements GateHandler, Collector<unknown>, TimerServi
   private deferred: Deferred | undefined
   /** Called when a barrier is aligned, before it is forwarded (the checkpoint hook). */
   onCheckpoint: ((task: OperatorTask, id: number) => void) | undefined
+  /** Called once the task has finished (every input ended, `finish` ran). */
+  onFinished: ((task: OperatorTask) => void) | undefined
 
   constructor(
     readonly node: NodePlan,
@@ -154,6 +156,21 @@ export class OperatorTask implements GateHandler, Collector<unknown>, TimerServi
     this.processor.finish?.(this)
     this.router.end()
     this.finished = true
+    this.onFinished?.(this)
+  }
+
+  /**
+   * True when the task, finished, would come back from a restore exactly as it ended: it holds no
+   * keyed state and no timers, and its processor has no `finish` step that could emit again when
+   * its ended inputs end once more. Such a task can take part in checkpoints after finishing.
+   */
+  get restartsAsEnded(): boolean {
+    return (
+      this.processor.finish === undefined &&
+      this.state.size() === 0 &&
+      this.eventTimers.size === 0 &&
+      this.processingTimers.size === 0
+    )
   }
 
   /** True while the timers of a watermark are still firing (the executor calls `resume`). */

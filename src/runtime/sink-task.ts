@@ -19,7 +19,8 @@ export class SinkTask implements GateHandler {
   /** Batches waiting for the writer; a number is a checkpoint barrier, handled in order. */
   private readonly queue: (Record[] | number)[] = []
   private writing: Promise<void> | undefined
-  private ended = false
+  /** Every input has ended. */
+  ended = false
   finished = false
   maxQueued = 0
   /**
@@ -27,6 +28,10 @@ export class SinkTask implements GateHandler {
    * (the checkpoint hook); `data` is undefined for writers without two-phase commit.
    */
   onCheckpoint: ((task: SinkTask, id: number, data: unknown) => void) | undefined
+  /** Called once every input has ended (no barrier can reach the sink after that). */
+  onInputEnded: ((task: SinkTask) => void) | undefined
+  /** The last checkpoint barrier that reached the sink (0: none). */
+  lastBarrier = 0
   /** Resolves when the queue drains and the writer has finished (after end of input). */
   readonly done: Promise<void>
   private resolveDone!: () => void
@@ -116,6 +121,7 @@ export class SinkTask implements GateHandler {
   onWatermark(): void {}
 
   onBarrier(id: number): void {
+    this.lastBarrier = id
     if (this.writing) this.queue.push(id)
     else this.preCommit(id)
   }
@@ -178,6 +184,7 @@ export class SinkTask implements GateHandler {
 
   onEnd(): void {
     this.ended = true
+    this.onInputEnded?.(this)
     if (!this.writing) void this.complete()
   }
 

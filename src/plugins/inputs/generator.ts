@@ -67,6 +67,11 @@ export interface SeqRange {
 export interface GeneratorPosition {
   seq: number
   skip?: SeqRange[]
+  /**
+   * The partition ran out its `duration`: restored at the same parallelism it stays ended (a new
+   * run would otherwise start a new duration). A rescale drops it.
+   */
+  ended?: true
 }
 
 /**
@@ -145,6 +150,8 @@ class GeneratorReader<T> implements SourceReader<T> {
   /** Numbers an earlier run produced (after a rescale); dropped once `seq` is past them all. */
   private skip: SeqRange[] = []
   private skipUntil = 0
+  /** Ran out its duration (in this run or the one a restore came from). */
+  private durationOver = false
 
   constructor(
     private readonly options: GeneratorOptions<T>,
@@ -165,7 +172,11 @@ class GeneratorReader<T> implements SourceReader<T> {
   nextBatch(max: number): Record<T>[] | null {
     const { options } = this
     const now = this.ctx.clock.now()
-    if (this.durationMs !== undefined && now - this.startedAt >= this.durationMs) return null
+    if (this.durationOver) return null
+    if (this.durationMs !== undefined && now - this.startedAt >= this.durationMs) {
+      this.durationOver = true
+      return null
+    }
     if (options.count !== undefined && this.seq >= options.count) return null
     let n = max
     if (this.ratePerPartition > 0) {
@@ -205,8 +216,10 @@ class GeneratorReader<T> implements SourceReader<T> {
   }
 
   snapshot(): GeneratorPosition {
-    if (this.seq >= this.skipUntil) return { seq: this.seq }
-    return { seq: this.seq, skip: this.skip.filter((r) => r.to > this.seq).map((r) => ({ ...r })) }
+    const p: GeneratorPosition = { seq: this.seq }
+    if (this.seq < this.skipUntil) p.skip = this.skip.filter((r) => r.to > this.seq).map((r) => ({ ...r }))
+    if (this.durationOver) p.ended = true
+    return p
   }
 
   restore(position: unknown): void {
@@ -215,5 +228,6 @@ class GeneratorReader<T> implements SourceReader<T> {
     this.seq = p.seq
     this.skip = (p.skip ?? []).map((r) => ({ ...r }))
     this.skipUntil = this.skip.reduce((m, r) => Math.max(m, r.to), 0)
+    this.durationOver = p.ended === true
   }
 }

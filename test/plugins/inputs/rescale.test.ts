@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import {
+  ManualClock,
   type IoContext,
   type SourceReader,
   type SourceSpec,
@@ -143,4 +144,29 @@ describe('generator source rescaling', () => {
       expect([...got].sort()).toEqual([...straight].sort())
     },
   )
+})
+
+describe('generator source ended by its duration', () => {
+  it('restored at the same parallelism it stays ended; a rescale starts it again', async () => {
+    const clock = new ManualClock(0)
+    const spec = generator({ duration: '1s', make: (seq) => seq })
+    const reader = spec.create({ ...context(0, 1), clock })
+    await reader.open?.()
+    expect(reader.nextBatch(10)).toHaveLength(10)
+    clock.advance(1000)
+    expect(reader.nextBatch(10)).toBeNull()
+    const position = reader.snapshot!()
+    expect(position).toEqual({ seq: 10, ended: true })
+
+    const again = spec.create({ ...context(0, 1), clock })
+    await again.open?.()
+    again.restore!(position)
+    expect(again.nextBatch(10)).toBeNull()
+
+    const [rescaled] = spec.rescale!([position], 1)
+    const fresh = spec.create({ ...context(0, 1), clock })
+    await fresh.open?.()
+    fresh.restore!(rescaled)
+    expect(fresh.nextBatch(10)!.map((r) => r.value)).toEqual([10, 11, 12, 13, 14, 15, 16, 17, 18, 19])
+  })
 })

@@ -1,0 +1,96 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { type Job, Topology, generator, memoryLogger, runEmbedded, sinkFn } from '../../src/index.ts'
+
+const dirs: string[] = []
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
+})
+
+async function until(job: Job, ok: () => boolean, what: string): Promise<void> {
+  const end = Date.now() + 15_000
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`job "${job.name}": ${what} did not happen within 15 s`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+type Update = { key: string; count: number }
+
+/**
+ * A bounded "table" source (200 records over keys a0–a9) and an endless "live" one (keys b0–b4),
+ * united and counted per key. `statefulTable` also counts the table on its own branch, an operator
+ * that finishes with state when the table ends.
+ */
+function job(updates: Update[], statefulTable = false): Topology {
+  const t = new Topology('after-end')
+  const table = t.source('table', generator({ count: 200, make: (seq) => `a${seq % 10}` }))
+  const live = t.source('live', generator({ rate: 4000, make: (seq) => `b${seq % 5}` }))
+  const out = sinkFn<Update>((records) => {
+    for (const r of records) updates.push(r.value)
+  })
+  table
+    .map((x) => x)
+    .union(live)
+    .keyBy((x) => x)
+    .count('counts')
+    .sink(out as never, { name: 'out' })
+  if (statefulTable)
+    table
+      .keyBy((x) => x)
+      .count('table-counts')
+      .sink(
+        sinkFn(() => {}),
+        { name: 'table-out' },
+      )
+  return t
+}
+
+const lastCompleted = (job: Job) => job.checkpointStatus?.().lastCompleted?.id ?? 0
+
+describe('checkpoints after an input has ended', () => {
+  it('go on once a bounded source and the stateless operator after it have finished; a restore does not read the ended source again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'squall-after-end-'))
+    dirs.push(dir)
+    const first: Update[] = []
+    const log = memoryLogger()
+    const a = runEmbedded(job(first), { state: { dir, checkpointInterval: '50ms' }, log })
+    const tableDone = () => first.filter((u) => u.key.startsWith('a')).length === 200
+    await until(a, tableDone, 'the whole table counted')
+    const atEnd = lastCompleted(a)
+    await until(a, () => lastCompleted(a) >= atEnd + 3, 'three checkpoints after the table ended')
+    expect(log.entries.filter((e) => /has ended/.test(e.message))).toEqual([])
+    await a.stop()
+
+    const second: Update[] = []
+    const b = runEmbedded(job(second), { state: { dir, checkpointInterval: '50ms' }, log: memoryLogger() })
+    await until(b, () => second.length >= 50, 'fifty updates after the restore')
+    await b.stop()
+    expect(b.checkpointStatus?.().restoredFrom).toBeGreaterThan(atEnd)
+    // The table is not read again, and the live keys go on from their checkpointed counts.
+    expect(second.filter((u) => u.key.startsWith('a'))).toEqual([])
+    const lastBefore = new Map(first.map((u) => [u.key, u.count]))
+    for (const u of second) expect(u.count).toBeGreaterThan(0)
+    expect(second[0]!.count).toBeGreaterThan(1)
+    expect(second[0]!.count).toBeLessThanOrEqual((lastBefore.get(second[0]!.key) ?? 0) + 1)
+  })
+
+  it('stop, with a message, once an operator that holds state has finished', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'squall-after-end-'))
+    dirs.push(dir)
+    const updates: Update[] = []
+    const log = memoryLogger()
+    const a = runEmbedded(job(updates, true), { state: { dir, checkpointInterval: '50ms' }, log })
+    await until(
+      a,
+      () => log.entries.some((e) => /operator "table-counts" \(task 0\), which holds state/.test(e.message)),
+      'a checkpoint declined for the finished stateful operator',
+    )
+    const stopped = lastCompleted(a)
+    await new Promise((r) => setTimeout(r, 300))
+    expect(lastCompleted(a)).toBe(stopped)
+    await a.stop()
+  })
+})
