@@ -68,21 +68,10 @@ export class TaskCheckpointer {
    * inputs all ended, cannot: the checkpoint is declined, and periodic checkpoints stop.
    */
   trigger(id: number, dir: string): void {
-    const ended = (what: string) => this.acks.decline(id, `${what} has ended`)
-    for (const s of this.executor.sources) {
-      if (s.ended && s.reader.snapshot === undefined) {
-        return ended(`source "${s.node.spec.name}" (partition ${s.index}), which cannot record a position,`)
-      }
-    }
-    for (const o of this.executor.operators) {
-      if (o.finished && !o.restartsAsEnded) {
-        return ended(
-          `operator "${o.node.spec.name}" (task ${o.index}), which holds state or has a finish step,`,
-        )
-      }
-    }
-    for (const s of this.executor.sinks) {
-      if (s.ended) return ended(`every input of sink "${s.node.spec.name}" (task ${s.index})`)
+    const blocker = this.endedBlocker()
+    if (blocker !== undefined) {
+      this.acks.decline(id, `${blocker} has ended`)
+      return
     }
     this.dirs.set(id, dir)
     const positions = new Map<number, unknown>()
@@ -104,6 +93,22 @@ export class TaskCheckpointer {
         position: position ?? null,
       })
     }
+  }
+
+  /** The first task of this thread that has ended and cannot take part in a checkpoint, if any. */
+  private endedBlocker(): string | undefined {
+    for (const s of this.executor.sources) {
+      if (s.ended && s.reader.snapshot === undefined)
+        return `source "${s.node.spec.name}" (partition ${s.index}), which cannot record a position,`
+    }
+    for (const o of this.executor.operators) {
+      if (o.finished && !o.restartsAsEnded)
+        return `operator "${o.node.spec.name}" (task ${o.index}), which holds state or has a finish step,`
+    }
+    for (const s of this.executor.sinks) {
+      if (s.ended) return `every input of sink "${s.node.spec.name}" (task ${s.index})`
+    }
+    return undefined
   }
 
   /** A finished operator that restarts as it ended: an empty snapshot. */
