@@ -3,19 +3,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type Job, Topology, generator, memoryLogger, runEmbedded, sinkFn } from '../../src/index.ts'
+import { until } from '../integration/pipeline-support.ts'
 
 const dirs: string[] = []
 afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
 })
-
-async function until(job: Job, ok: () => boolean, what: string): Promise<void> {
-  const end = Date.now() + 15_000
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`job "${job.name}": ${what} did not happen within 15 s`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
 
 type Update = { key: string; count: number }
 
@@ -58,15 +51,15 @@ describe('checkpoints after an input has ended', () => {
     const log = memoryLogger()
     const a = runEmbedded(job(first), { state: { dir, checkpointInterval: '50ms' }, log })
     const tableDone = () => first.filter((u) => u.key.startsWith('a')).length === 200
-    await until(a, tableDone, 'the whole table counted')
+    await until(tableDone, 'the whole table counted', 15_000)
     const atEnd = lastCompleted(a)
-    await until(a, () => lastCompleted(a) >= atEnd + 3, 'three checkpoints after the table ended')
+    await until(() => lastCompleted(a) >= atEnd + 3, 'three checkpoints after the table ended', 15_000)
     expect(log.entries.filter((e) => /has ended/.test(e.message))).toEqual([])
     await a.stop()
 
     const second: Update[] = []
     const b = runEmbedded(job(second), { state: { dir, checkpointInterval: '50ms' }, log: memoryLogger() })
-    await until(b, () => second.length >= 50, 'fifty updates after the restore')
+    await until(() => second.length >= 50, 'fifty updates after the restore', 15_000)
     await b.stop()
     expect(b.checkpointStatus?.().restoredFrom).toBeGreaterThan(atEnd)
     // The table is not read again, and the live keys go on from their checkpointed counts.
@@ -84,9 +77,9 @@ describe('checkpoints after an input has ended', () => {
     const log = memoryLogger()
     const a = runEmbedded(job(updates, true), { state: { dir, checkpointInterval: '50ms' }, log })
     await until(
-      a,
       () => log.entries.some((e) => /operator "table-counts" \(task 0\), which holds state/.test(e.message)),
       'a checkpoint declined for the finished stateful operator',
+      15_000,
     )
     const stopped = lastCompleted(a)
     await new Promise((r) => setTimeout(r, 300))
