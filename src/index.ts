@@ -38,7 +38,7 @@ export type { Logger, LogLevel } from './core/logger.ts'
 export { hashKey, keyGroupOf, DEFAULT_MAX_PARALLELISM } from './core/key-group.ts'
 
 export { runEmbedded, runToEnd, runModule } from './runtime/embedded/runner.ts'
-export type { EmbeddedOptions } from './runtime/embedded/runner.ts'
+export type { EmbeddedOptions, TopologyDecorator } from './runtime/embedded/runner.ts'
 export type { Job, JobResult, JobStatus, CheckpointStatus } from './runtime/job.ts'
 export { loadTopology } from './runtime/load-module.ts'
 
@@ -116,6 +116,7 @@ export { buildPipeline } from './pipeline/build.ts'
 export { startPipeline } from './pipeline/run.ts'
 
 export { StreamBus, tapSink, busSource, withTaps } from './query/bus.ts'
+export { withThreadTaps } from './query/thread-taps.ts'
 export { QueryManager } from './query/manager.ts'
 export type { QueryPlanner, TableDeclaration } from './query/manager.ts'
 export { startServer } from './server/server.ts'

@@ -26,7 +26,7 @@ Options:
   --duration D      stop by itself after D (e.g. 30s); without it, run until Ctrl-C
   --rate N          generated events per second (default 100000)
   --speedup N       simulated seconds per wall second (default 60)
-  --threads N       worker threads (default 1; the HTTP API's queries need the job on one thread)
+  --threads N       worker threads (default 1)
   --http PORT       serve the HTTP API on PORT (default 8787; 0 picks a free one; "off" disables)
   --state-dir DIR   where checkpoints go (default ./.squall-demo)
   --fresh           delete the state directory first (start from zero)

@@ -4,7 +4,7 @@
 import { check } from '../core/errors.ts'
 import { MIN_TIME, type Record } from '../core/record.ts'
 import type { SinkSpec, SinkWriter, SourceReader, SourceSpec } from '../core/source.ts'
-import { Topology } from '../core/topology.ts'
+import { type NodeSpec, Topology } from '../core/topology.ts'
 import { WatermarkStrategy } from '../core/watermark.ts'
 
 /** Options of a StreamBus. */
@@ -40,6 +40,12 @@ interface Table {
   sample: unknown[]
   /** The event-time strategy a bus source of this table uses (mirrors the job's source). */
   watermarks: WatermarkStrategy<unknown> | undefined
+  /** Called with the number of subscribers whenever it changes (`watchSubscribers`). */
+  watchers: ((subscribers: number) => void)[]
+}
+
+function subscribersChanged(t: Table): void {
+  for (const w of t.watchers) w(t.subscribers.size)
 }
 
 /**
@@ -138,6 +144,7 @@ export class BusSubscription {
     if (this.closed) return
     this.closed = true
     this.table.subscribers.delete(this)
+    subscribersChanged(this.table)
     this.batches.length = 0
     this.size = 0
     this.releasePublishers()
@@ -186,6 +193,7 @@ export class StreamBus {
       subscribers: new Set(),
       sample: [],
       watermarks,
+      watchers: [],
     })
   }
 
@@ -249,6 +257,24 @@ export class StreamBus {
     return Promise.all(full.map((s) => s.room())).then(() => {})
   }
 
+  /**
+   * Counts `count` records of `table` that went by while nobody subscribed (they were not sent),
+   * and moves partition `partition`'s watermark: what a tap in another thread reports instead of
+   * the records themselves.
+   */
+  passed(table: string, count: number, watermark = MIN_TIME, partition = 0, partitions = 1): void {
+    const t = this.table(table, partitions)
+    if (watermark > t.partitions[partition]!) t.partitions[partition] = watermark
+    t.published += count
+  }
+
+  /** Calls `watcher` with the number of subscribers of `table` now and whenever it changes. */
+  watchSubscribers(table: string, watcher: (subscribers: number) => void): void {
+    const t = this.table(table, 0)
+    t.watchers.push(watcher)
+    watcher(t.subscribers.size)
+  }
+
   /** Marks publishing partition `partition` ended; once all have, subscribers reach their end. */
   end(table: string, partition = 0, partitions = 1): void {
     const t = this.table(table, partitions)
@@ -272,6 +298,7 @@ export class StreamBus {
     )
     const s = new BusSubscription(t, this.maxLag)
     t.subscribers.add(s)
+    subscribersChanged(t)
     return s
   }
 
@@ -386,15 +413,41 @@ export function tapName(source: string): string {
  * process). Throws ERR_ARGUMENT for a name that is not a source.
  */
 export function withTaps(topology: Topology, bus: StreamBus, sources?: readonly string[]): Topology {
+  return addTaps(topology, tappedSources(topology, sources, 'withTaps(sources)'), (n) =>
+    tapSink(bus, n.name, n.watermarks, n.source?.maxPartitions),
+  )
+}
+
+/**
+ * The source nodes of `topology` to tap: those named in `sources`, else all. Throws ERR_ARGUMENT
+ * (naming `what`) for a name that is not a source.
+ */
+export function tappedSources(
+  topology: Topology,
+  sources: readonly string[] | undefined,
+  what: string,
+): NodeSpec[] {
   const all = topology.nodes.filter((n) => n.kind === 'source')
   for (const s of sources ?? []) {
     check(
       all.some((n) => n.name === s),
-      'withTaps(sources)',
+      what,
       `names of source nodes (${all.map((a) => a.name).join(', ')})`,
       s,
     )
   }
+  return sources === undefined ? all : all.filter((n) => sources.includes(n.name))
+}
+
+/**
+ * A copy of `topology` (same names, specs and options) with a sink `tap:<source>` reading each of
+ * `tapped`, made by `tap(source, i)`: the i-th tapped source.
+ */
+export function addTaps(
+  topology: Topology,
+  tapped: readonly NodeSpec[],
+  tap: (source: NodeSpec, i: number) => SinkSpec,
+): Topology {
   const copy = new Topology(topology.name).withMaxParallelism(topology.maxParallelism)
   for (const n of topology.nodes) {
     const options = {
@@ -406,15 +459,13 @@ export function withTaps(topology: Topology, bus: StreamBus, sources?: readonly 
     else if (n.kind === 'sink') copy.addSink(n.name, n.sink!, n.inputs, options)
     else copy.addProcessor(n.name, n.processor!, n.inputs, { ...options, keyed: n.keyed })
   }
-  for (const n of all) {
-    if (sources !== undefined && !sources.includes(n.name)) continue
-    const spec = tapSink(bus, n.name, n.watermarks, n.source?.maxPartitions)
+  tapped.forEach((n, i) => {
     copy.addSink(
       tapName(n.name),
-      spec,
+      tap(n, i),
       [{ from: n.name }],
       n.parallelism === undefined ? {} : { parallelism: n.parallelism },
     )
-  }
+  })
   return copy
 }

@@ -19,7 +19,7 @@ export function moduleUrl(pathOrUrl: string): string {
  * Imports a module. A `.ts` file outside an ESM package (no `"type": "module"` above it) is
  * ambiguous to Node; it is then loaded through tsx's scoped loader, which compiles it as ESM.
  */
-async function importModule(url: string): Promise<{ [name: string]: unknown }> {
+export async function importModule(url: string): Promise<{ [name: string]: unknown }> {
   try {
     return (await import(url)) as { [name: string]: unknown }
   } catch (e) {

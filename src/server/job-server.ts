@@ -4,6 +4,7 @@
 import { type Logger, consoleLogger } from '../core/logger.ts'
 import type { Topology } from '../core/topology.ts'
 import { StreamBus, withTaps } from '../query/bus.ts'
+import { withThreadTaps } from '../query/thread-taps.ts'
 import { QueryManager, type QueryPlanner, type TableDeclaration } from '../query/manager.ts'
 import { planQuery } from '../query/planner.ts'
 import { type EmbeddedOptions, runEmbedded } from '../runtime/embedded/runner.ts'
@@ -37,8 +38,7 @@ export interface ServedJob {
 
 /**
  * Runs a copy of `topology` with every source tapped (tables named like the sources; see
- * `withTaps`) with `options`, and serves it. Queries read the taps, so they need the job on one thread: with `threads` > 1 the
- * job runs untapped and its catalog is empty (health, metrics and ingest still work).
+ * `withTaps`; `withThreadTaps` when the job runs on worker threads) with `options`, and serves it.
  * Throws before anything runs if the server cannot listen.
  */
 export async function serveTopology(
@@ -49,12 +49,10 @@ export async function serveTopology(
   const log = http.log ?? options.log ?? consoleLogger()
   const bus = new StreamBus()
   const threads = options.threads === undefined ? 1 : options.threads
-  const run = threads === 1 ? withTaps(topology, bus) : topology
-  if (threads !== 1)
-    log(
-      'warn',
-      'queries read the job on its own thread; with --threads > 1 the job exposes no tables to queries',
-    )
+  // On worker threads, the taps send their streams to this thread's bus.
+  const tapped = threads === 1 ? { topology: withTaps(topology, bus) } : withThreadTaps(topology, bus)
+  const run = tapped.topology
+  const runOptions = 'decorate' in tapped ? { ...options, decorate: tapped.decorate } : options
   const manager = await QueryManager.open({
     bus,
     planner: http.planner ?? ((sql, catalog) => planQuery(sql, catalog)),
@@ -62,7 +60,7 @@ export async function serveTopology(
     log,
     ...(http.stateDir !== undefined ? { stateDir: http.stateDir } : {}),
   })
-  const job = runEmbedded(run, options)
+  const job = runEmbedded(run, runOptions)
   let server: SquallServer
   try {
     server = await startServer({

@@ -29,6 +29,12 @@ export interface EmbeddedOptions {
   /** The module whose export is the topology (a path or URL); required when threads > 1. */
   module?: string
   exportName?: string
+  /**
+   * With threads > 1: what each worker applies to the topology it imports from `module`, so that
+   * it builds the same graph as the `topology` given here when that is a changed copy of the
+   * module's (as `withThreadTaps` makes). See `TopologyDecorator`.
+   */
+  decorate?: TopologyDecorator
   log?: Logger
   clock?: Clock
   batchSize?: number
@@ -46,6 +52,17 @@ export interface EmbeddedOptions {
    * become exactly-once. See docs/state-and-checkpoints.md.
    */
   state?: JobStateOptions
+}
+
+/**
+ * A function that each worker thread imports and applies to the topology it loads: `module`'s
+ * export `exportName`, called as `(topology, args) => Topology`. `args` crosses to the worker by
+ * structured clone (a SharedArrayBuffer in it is shared).
+ */
+export interface TopologyDecorator {
+  readonly module: string
+  readonly exportName: string
+  readonly args?: unknown
 }
 
 /** Sinks that want their reports back in the job's owner thread implement this. */
@@ -256,6 +273,15 @@ class ThreadedJob implements Job {
           workerData: {
             moduleUrl: url,
             exportName: options.exportName ?? 'default',
+            ...(options.decorate
+              ? {
+                  decorate: {
+                    moduleUrl: moduleUrl(options.decorate.module),
+                    exportName: options.decorate.exportName,
+                    args: options.decorate.args,
+                  },
+                }
+              : {}),
             thread: i,
             threads,
             parallelism,

@@ -4,7 +4,8 @@ import { type MessagePort, parentPort, workerData } from 'node:worker_threads'
 import { systemClock } from '../../core/clock.ts'
 import { consoleLogger } from '../../core/logger.ts'
 import { Executor } from '../executor.ts'
-import { loadTopology } from '../load-module.ts'
+import { importModule, loadTopology } from '../load-module.ts'
+import type { Topology } from '../../core/topology.ts'
 import { planTopology } from '../plan.ts'
 import type { RemotePort, WireMessage } from '../wire.ts'
 import { serializeError } from './worker-errors.ts'
@@ -21,6 +22,8 @@ import {
 interface WorkerData {
   moduleUrl: string
   exportName: string
+  /** Applied to the loaded topology (EmbeddedOptions.decorate). */
+  decorate?: { moduleUrl: string; exportName: string; args?: unknown }
   thread: number
   threads: number
   parallelism: number
@@ -37,8 +40,23 @@ interface WorkerData {
 const data = workerData as WorkerData
 const parent = parentPort!
 
+/** The loaded topology, with the job's decorator applied when it has one. */
+async function decorated(topology: Topology): Promise<Topology> {
+  const d = data.decorate
+  if (d === undefined) return topology
+  const mod = (await importModule(d.moduleUrl)) as { [name: string]: unknown }
+  const fn = mod[d.exportName]
+  if (typeof fn !== 'function') {
+    throw new SquallError(
+      'ERR_MODULE_LOAD',
+      `topology decorator "${d.exportName}" is not a function exported by ${d.moduleUrl}`,
+    )
+  }
+  return (fn as (t: Topology, args: unknown) => Topology)(topology, d.args)
+}
+
 async function main(): Promise<void> {
-  const topology = await loadTopology(data.moduleUrl, data.exportName)
+  const topology = await decorated(await loadTopology(data.moduleUrl, data.exportName))
   const plan = planTopology(topology, data.parallelism, data.threads)
   const remotes = new Map<number, RemotePort>()
   for (const [other, port] of Object.entries(data.ports)) {
