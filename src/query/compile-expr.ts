@@ -84,6 +84,19 @@ function readTime(v: unknown): unknown {
   return null
 }
 
+/**
+ * Builds a reader of one row field with its own function code, so the property load at its heart
+ * only ever sees one name and stays a fast named load (one shared closure over a `key` variable
+ * would see every column's name and go megamorphic). `temporal` reads the field as a time.
+ */
+function fieldReader(key: string, temporal: boolean): RowEvaluator {
+  const load = `const v = row[${JSON.stringify(key)}]`
+  const body = temporal
+    ? `${load}; return typeof v === 'number' ? v : readTime(v)`
+    : `${load}; return v === undefined ? null : v`
+  return new Function('readTime', `return function (row) { ${body} }`)(readTime) as RowEvaluator
+}
+
 class Compiler {
   constructor(
     private readonly schema: RowSchema,
@@ -193,15 +206,7 @@ class Compiler {
         },
       }
     }
-    if (isTemporal(r.type)) return { type: r.type, constant: false, fn: (row) => readTime(row[key]) }
-    return {
-      type: r.type,
-      constant: false,
-      fn: (row) => {
-        const v = row[key]
-        return v === undefined ? null : v
-      },
-    }
+    return { type: r.type, constant: false, fn: fieldReader(key, isTemporal(r.type)) }
   }
 
   private unary(op: '-' | '+' | 'NOT', a: Node, e: Expr): Node {
