@@ -3,6 +3,7 @@
 
 import { open, readFile } from 'node:fs/promises'
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
+import { encodePacer } from './encode-pacer.ts'
 import { Packr } from 'msgpackr'
 import { SquallError } from '../core/errors.ts'
 import { keyGroupOf } from '../core/key-group.ts'
@@ -73,8 +74,6 @@ const packr = new Packr({ structuredClone: true })
 const SLICE = 16_384
 /** Entries per frame at most. */
 const FRAME = 8_192
-/** Longest stretch of encoding between two yields to the event loop, in ms. */
-const SLICE_MS = 8
 
 /**
  * The encoded keys of the full frames at the start of a store part's last capture (a shard of its
@@ -161,9 +160,9 @@ async function columnsOf(
 }
 
 /**
- * Encodes a capture into `path` and returns the file's size in bytes. Encoding runs in slices of
- * about 20 000 entries with a yield to the event loop between slices, so the task keeps processing
- * records while a large state is encoded; the frames are then written in one gathered write
+ * Encodes a capture into `path` and returns the file's size in bytes. Encoding runs in the turns
+ * `encodePacer` hands out to every snapshot file of the thread (4 ms each, 4 ms apart), so the
+ * thread keeps processing records while a large state is encoded; the frames are then written in one gathered write
  * (`writev`) and fsynced. Releases the capture when done (also on failure). A rejection (e.g. ENOSPC)
  * may leave a partial file, which the caller discards with its checkpoint directory.
  */
@@ -175,6 +174,7 @@ export async function writeSnapshotFile(
   groups: [number, number],
 ): Promise<number> {
   const parts: Uint8Array[] = []
+  await encodePacer.turn()
   try {
     const { state } = capture
     const header: Header = {
@@ -187,12 +187,13 @@ export async function writeSnapshotFile(
       processingTimers: capture.processingTimers,
     }
     parts.push(packr.pack(header))
+    let sliceStart = performance.now()
     for (let s = 0; s < state.stores.length; s++) {
       const partCount = state.columns === undefined ? 1 : (state.parts?.(s) ?? 1)
       for (let part = 0; part < partCount; part++) {
         const { keys, values } = await columnsOf(state, s, part)
         // Frames of small values pack in microseconds, those of objects (sketches, detector state)
-        // in up to milliseconds each: 32 of them per frame, so a time slice ends close to its 8 ms.
+        // in up to milliseconds each: 32 of them per frame, so a turn ends close to its 4 ms.
         const frame = values.length > 0 && typeof values[0] === 'object' ? FRAME / 256 : FRAME
         const order = state.order?.(s, part)
         const earlier = order === undefined ? undefined : keyFrames.get(order.owner)
@@ -201,7 +202,6 @@ export async function writeSnapshotFile(
             ? earlier.blobs
             : []
         const blobs: Uint8Array[] = []
-        let sliceStart = performance.now()
         // `keys` may run past this capture's entries: `values` says how many are its own.
         const count = values.length
         for (let from = 0; from < count; from += frame) {
@@ -212,8 +212,9 @@ export async function writeSnapshotFile(
           // Only a run of full frames from the start can be reused.
           if (to - from === frame && blobs.length === index && !Array.isArray(encoded)) blobs.push(encoded)
           parts.push(packFrame(s, encoded, values, from, to))
-          if (performance.now() - sliceStart > SLICE_MS) {
-            await yieldToLoop()
+          if (performance.now() - sliceStart > encodePacer.sliceMs) {
+            encodePacer.done()
+            await encodePacer.turn()
             sliceStart = performance.now()
           }
         }
@@ -221,6 +222,7 @@ export async function writeSnapshotFile(
       }
     }
   } finally {
+    encodePacer.done()
     capture.state.release()
   }
   let bytes = 0
