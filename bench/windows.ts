@@ -1,12 +1,14 @@
-// Benchmark: a hopping-window count (size 60 s, slide 10 s) per key over 2 million generated events
+// Benchmarks: a hopping-window count (size 60 s, slide 10 s) per key over 2 million generated events
 // of 10 000 keys, up to 5 s out of order — Squall on one thread (array source → keyBy → window →
-// counting sink) against a hand-written plain-Node loop computing the same window counts.
+// counting sink) against a hand-written plain-Node loop computing the same window counts; and
+// session windows (30 s gap) over 1 million events of 200 000 users, where every user's session
+// ends at a time of its own (one event-time timer per user), against a plain loop of sessions.
 // Run: npm run bench -- windows   (BENCH_EVENTS=200000 for a quick run)
 
 import { Topology, WatermarkStrategy, runToEnd, sinkFn } from '../src/index.ts'
 import type { Record } from '../src/core/record.ts'
 import type { SourceSpec } from '../src/core/source.ts'
-import { HoppingWindows } from '../src/core/window/assigners.ts'
+import { HoppingWindows, SessionWindows } from '../src/core/window/assigners.ts'
 import type { WindowResult } from '../src/core/window/window.ts'
 import { Random } from '../src/plugins/inputs/generator.ts'
 import { type BenchRow, compareRates, row, runningTime } from './harness.ts'
@@ -138,5 +140,70 @@ export async function bench(): Promise<BenchRow[]> {
       0.5,
       `${EVENTS} events, ${KEYS} keys, 60s/10s${same ? '' : ` MISMATCH ${squallTotal} vs ${plainTotal}`}`,
     ),
+    await sessionRow(),
   ]
+}
+
+const SESSION_EVENTS = Math.min(EVENTS, 1_000_000)
+const USERS = 200_000
+const GAP = 30_000
+
+/** One event per ms of event time, in order, users uniform: about 30 000 sessions open at a time. */
+function makeVisits(n: number): Record<Event>[] {
+  const r = new Random(7)
+  const out = new Array<Record<Event>>(n)
+  for (let i = 0; i < n; i++) out[i] = { value: { k: r.int(USERS), at: i }, key: undefined, time: i, tag: '' }
+  return out
+}
+
+/** The plain baseline: per user its open session; a visit after the gap closes it. Returns sessions. */
+function plainSessions(events: Record<Event>[]): number {
+  const open = new Map<number, { last: number; count: number }>()
+  let sessions = 0
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!
+    const s = open.get(e.value.k)
+    if (s !== undefined && e.time - s.last <= GAP) {
+      s.last = e.time
+      s.count++
+    } else {
+      if (s !== undefined) sessions++
+      open.set(e.value.k, { last: e.time, count: 1 })
+    }
+  }
+  return sessions + open.size
+}
+
+async function sessionRow(): Promise<BenchRow> {
+  const events = makeVisits(SESSION_EVENTS)
+  let plainCount = 0
+  let squallCount = 0
+  const [plain, squall] = await compareRates(SESSION_EVENTS, 3, [
+    () => {
+      plainCount = plainSessions(events)
+    },
+    async () => {
+      squallCount = 0
+      const t = new Topology('bench-sessions')
+      t.source('visits', arraySource(events), {
+        watermarks: WatermarkStrategy.forMonotonousTimestamps<Event>(),
+      })
+        .keyBy((e) => e.k)
+        .window(SessionWindows.withGap(GAP))
+        .count('sessions')
+        .sink(
+          sinkFn<WindowResult<number>>((records) => {
+            squallCount += records.length
+          }),
+        )
+      return runningTime(await runToEnd(t, { threads: 1 }))
+    },
+  ])
+  return row(
+    'session windows (30 s gap), 1 thread vs plain loop',
+    squall!,
+    plain!,
+    0.5,
+    `${SESSION_EVENTS} events, ${USERS} users, ${plainCount} sessions${squallCount === plainCount ? '' : ` MISMATCH ${squallCount} vs ${plainCount}`}`,
+  )
 }
