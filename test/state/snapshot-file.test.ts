@@ -199,6 +199,30 @@ describe('snapshot file format', () => {
     )
   })
 
+  it('binary values (Buffers, as the kit blobs are) come back as copies that own their bytes, not views into the file', async () => {
+    const b = new KeyedBackend('op', MAX, () => 0)
+    const v = b.value<{ data: Uint8Array }>('blobs')
+    for (let i = 0; i < 200; i++) {
+      b.currentKey = `k${i}`
+      v.set({ data: Buffer.from(Uint8Array.from({ length: 64 }, (_, j) => (i + j) & 0xff)) })
+    }
+    const path = join(dir, 'blobs.state')
+    await writeSnapshotFile(path, 'op', 0, { state: b.capture(), eventTimers: [], processingTimers: [] }, [
+      0,
+      MAX,
+    ])
+    const nb = new KeyedBackend('op', MAX, () => 0)
+    nb.restore((await readSnapshotFile(path, 0, MAX, MAX)).stores, 0, MAX)
+    const restored = nb.value<{ data: Uint8Array }>('blobs')
+    for (let i = 0; i < 200; i++) {
+      nb.currentKey = `k${i}`
+      const data = restored.get()!.data
+      expect(data[1]).toBe((i + 1) & 0xff)
+      // A view into the 13 kB file would keep it alive, and a deep copy of the value would copy it all.
+      expect(data.buffer.byteLength).toBe(64)
+    }
+  })
+
   it('a file of another format version is refused with ERR_STATE_FORMAT', async () => {
     const { Packr } = await import('msgpackr')
     const { writeFileSync } = await import('node:fs')
