@@ -143,20 +143,18 @@ export default function demoTopology(settings: DemoSettings = demoSettings()): T
     name: 'alerts-out',
   })
   // The latency probe: about one access event in 50 is stamped with the wall time it was due (the
-  // generator emits event time at a fixed rate, so due = first wall time + event-time offset /
-  // speedup, which counts any backlog), crosses a keyed exchange (and threads) like the real work,
-  // and reaches the job's owner, which measures now − due.
-  let wall0 = 0
-  let event0 = 0
+  // generator emits event time at a fixed rate, so due = wall0 + event time / speedup, which counts
+  // any backlog), crosses a keyed exchange (and threads) like the real work, and reaches the job's
+  // owner, which measures now − due. wall0 is the earliest the samples allow: a first sample that
+  // came late (a resumed job's generator catching up on its start-up) must not set it.
+  let wall0 = Number.POSITIVE_INFINITY
   access
     .filter((_e, r) => r.time % 50 === 0, { name: 'probe-sample' })
     .map(
       (e) => {
-        if (wall0 === 0) {
-          wall0 = Date.now()
-          event0 = e.time
-        }
-        return { ip: e.ip, due: wall0 + (e.time - event0) / settings.speedup }
+        const at = Date.now() - e.time / settings.speedup
+        if (at < wall0) wall0 = at
+        return { ip: e.ip, due: wall0 + e.time / settings.speedup }
       },
       { name: 'probe-stamp' },
     )
