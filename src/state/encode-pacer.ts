@@ -52,6 +52,12 @@ export class EncodePacer {
   }
 
   private grant(): void {
+    // Node's timers may fire up to a millisecond early: wait out the rest of the pause.
+    const rest = this.lastEnd + this.pauseMs - performance.now()
+    if (rest > 0.05) {
+      setTimeout(() => this.grant(), Math.max(1, rest))
+      return
+    }
     const next = this.waiting.shift()
     if (next === undefined) this.busy = false
     else next()
