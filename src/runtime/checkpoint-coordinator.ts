@@ -213,7 +213,9 @@ export class CheckpointCoordinator implements AckSink {
         m.stores[a.node]!.push({ task: a.index, file: a.file, bytes: a.bytes })
         m.bytes += a.bytes
       }
+      if (a.kind !== 'source' && a.ended) ((m.ended ??= {})[a.node] ??= []).push(a.index)
     }
+    for (const tasks of Object.values(m.ended ?? {})) tasks.sort((x, y) => x - y)
     for (const files of Object.values(m.stores)) files.sort((a, b) => a.task - b.task)
     return m
   }

@@ -46,6 +46,11 @@ export interface Manifest {
   sources: { [node: string]: unknown[] }
   stores: { [node: string]: TaskFile[] }
   sinks: { [node: string]: unknown[] }
+  /**
+   * Per operator or sink node, the tasks that had finished (all their inputs ended) when the
+   * checkpoint was taken: they are restored finished. Absent when none had.
+   */
+  ended?: { [node: string]: number[] }
   bytes: number
 }
 

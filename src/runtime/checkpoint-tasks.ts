@@ -13,8 +13,18 @@ import type { SinkTask } from './sink-task.ts'
 /** One task's acknowledgement of a checkpoint, sent to the coordinator (plain data: it may cross threads). */
 export type TaskAck =
   | { id: number; taskId: number; kind: 'source'; node: string; index: number; position: unknown }
-  | { id: number; taskId: number; kind: 'operator'; node: string; index: number; file: string; bytes: number }
-  | { id: number; taskId: number; kind: 'sink'; node: string; index: number; data: unknown }
+  | {
+      id: number
+      taskId: number
+      kind: 'operator'
+      node: string
+      index: number
+      file: string
+      bytes: number
+      /** The task had finished: it holds nothing a restore needs, and restores as finished. */
+      ended?: true
+    }
+  | { id: number; taskId: number; kind: 'sink'; node: string; index: number; data: unknown; ended?: true }
 
 /** What the tasks of one thread tell the coordinator. */
 export interface AckSink {
@@ -61,11 +71,11 @@ export class TaskCheckpointer {
 
   /**
    * Starts checkpoint `id` at this thread's sources; its files go to `dir`. Tasks that have ended
-   * take part as long as a restore brings them back as they ended (as Flink does since FLIP-147), so
-   * a job goes on checkpointing after one of its inputs is exhausted: a source partition that ended
-   * records its final position (it needs a `snapshot`), and a finished operator that holds nothing
-   * and has no `finish` step acks an empty snapshot. A finished stateful operator, or a sink whose
-   * inputs all ended, cannot: the checkpoint is declined, and periodic checkpoints stop.
+   * take part, as Flink's do since FLIP-147, so a job goes on checkpointing after one of its inputs
+   * is exhausted: a source partition that ended records its final position (it needs a `snapshot`);
+   * a finished operator acks that it has finished (its results are downstream already: a restore
+   * brings it back finished, with no state, and does not run its `finish` step again); a sink whose
+   * inputs all ended pre-commits what it wrote since its last barrier, and acks as finished too.
    */
   trigger(id: number, dir: string): void {
     const blocker = this.endedBlocker()
@@ -78,9 +88,10 @@ export class TaskCheckpointer {
     this.positions.set(id, positions)
     const owed = new Set<number>()
     for (const o of this.executor.operators) if (!o.finished) owed.add(o.taskId)
-    for (const s of this.executor.sinks) owed.add(s.taskId)
+    for (const s of this.executor.sinks) if (!s.ended) owed.add(s.taskId)
     this.owed.set(id, owed)
-    for (const o of this.executor.operators) if (o.finished) this.ackEmpty(o, id)
+    for (const o of this.executor.operators) if (o.finished) this.ackFinished(o, id)
+    for (const s of this.executor.sinks) if (s.ended) void this.ackEndedSink(s, id)
     for (const s of this.executor.sources) {
       const position = s.ended ? (s.reader.snapshot!() ?? null) : s.barrier(id)
       positions.set(s.taskId, position)
@@ -101,18 +112,11 @@ export class TaskCheckpointer {
       if (s.ended && s.reader.snapshot === undefined)
         return `source "${s.node.spec.name}" (partition ${s.index}), which cannot record a position,`
     }
-    for (const o of this.executor.operators) {
-      if (o.finished && !o.restartsAsEnded)
-        return `operator "${o.node.spec.name}" (task ${o.index}), which holds state or has a finish step,`
-    }
-    for (const s of this.executor.sinks) {
-      if (s.ended) return `every input of sink "${s.node.spec.name}" (task ${s.index})`
-    }
     return undefined
   }
 
-  /** A finished operator that restarts as it ended: an empty snapshot. */
-  private ackEmpty(task: OperatorTask, id: number): void {
+  /** A finished operator's ack: nothing to restore, and it restores finished. */
+  private ackFinished(task: OperatorTask, id: number): void {
     this.acks.ack({
       id,
       taskId: task.taskId,
@@ -121,27 +125,37 @@ export class TaskCheckpointer {
       index: task.index,
       file: '',
       bytes: 0,
+      ended: true,
     })
+  }
+
+  /**
+   * A sink whose inputs all ended: once it has written everything and finished, pre-commits what
+   * it wrote since its last barrier (its last records, what `finish` flushed) for checkpoint `id`.
+   */
+  private async ackEndedSink(task: SinkTask, id: number): Promise<void> {
+    let data: unknown
+    try {
+      await task.done
+      if (!this.dirs.has(id)) return
+      data = await task.preCommitNow(id)
+    } catch (e) {
+      this.acks.decline(id, (e as Error).message)
+      return
+    }
+    this.sinkPreCommitted(task, id, data, true)
   }
 
   /** An operator finished before the barrier of a pending checkpoint reached it (none will). */
   private finishedOwing(task: OperatorTask): void {
-    for (const [id, owed] of this.owed) {
-      if (!owed.delete(task.taskId)) continue
-      if (task.restartsAsEnded) this.ackEmpty(task, id)
-      else
-        this.acks.decline(
-          id,
-          `operator "${task.node.spec.name}" (task ${task.index}), which holds state or has a finish step, has ended`,
-        )
-    }
+    for (const [id, owed] of this.owed) if (owed.delete(task.taskId)) this.ackFinished(task, id)
   }
 
   /** Every input of a sink ended before the barrier of a pending checkpoint reached it. */
   private sinkEndedOwing(task: SinkTask): void {
     for (const [id, owed] of this.owed) {
       if (id <= task.lastBarrier || !owed.delete(task.taskId)) continue
-      this.acks.decline(id, `every input of sink "${task.node.spec.name}" (task ${task.index}) has ended`)
+      void this.ackEndedSink(task, id)
     }
   }
 
@@ -198,7 +212,7 @@ export class TaskCheckpointer {
     }
   }
 
-  private sinkPreCommitted(task: SinkTask, id: number, data: unknown): void {
+  private sinkPreCommitted(task: SinkTask, id: number, data: unknown, ended = false): void {
     this.owed.get(id)?.delete(task.taskId)
     if (!this.dirs.has(id)) return
     let m = this.sinkData.get(task.taskId)
@@ -211,6 +225,7 @@ export class TaskCheckpointer {
       node: task.node.spec.name,
       index: task.index,
       data: data ?? null,
+      ...(ended ? { ended: true as const } : {}),
     })
   }
 
@@ -297,6 +312,7 @@ export class TaskCheckpointer {
       )
     }
     for (const o of this.executor.operators) {
+      if (restoresEnded(manifest, o.node.spec.name, o.node.parallelism, o.index)) o.restoreEnded()
       const files = manifest.stores[o.node.spec.name]
       if (files === undefined || files.length === 0) continue
       const [from, to] = keyGroupRange(o.index, max, o.node.parallelism)
@@ -304,6 +320,8 @@ export class TaskCheckpointer {
       for (const f of files) snapshots.push(await readSnapshotFile(join(dir, f.file), from, to, max))
       o.restore(snapshots, from, to)
     }
+    for (const s of this.executor.sinks)
+      if (restoresEnded(manifest, s.node.spec.name, s.node.parallelism, s.index)) s.restoreEnded()
     const rescaled = new Map<string, unknown[]>()
     for (const s of this.executor.sources) {
       const name = s.node.spec.name
@@ -328,4 +346,15 @@ export class TaskCheckpointer {
       if (p !== null && p !== undefined) s.reader.restore?.(p)
     }
   }
+}
+
+/**
+ * True when task `index` of `node` (now at `parallelism`) is restored finished: at the checkpoint's
+ * parallelism, when that task had finished; at another, when every task of the node had.
+ */
+function restoresEnded(manifest: Manifest, node: string, parallelism: number, index: number): boolean {
+  const ended = manifest.ended?.[node]
+  if (ended === undefined) return false
+  const before = manifest.parallelism[node]
+  return before === parallelism ? ended.includes(index) : ended.length === before
 }

@@ -59,6 +59,8 @@ export class OperatorTask implements GateHandler, Collector<unknown>, TimerServi
   private currentKey: Key | undefined
   private readonly ctx: ProcessorContext
   finished = false
+  /** Restored from a checkpoint taken after this task had finished (see `restoreEnded`). */
+  private restoredEnded = false
   /** Longest stretch of event-timer firing before the rest waits for `resume()`, in ms (0: no limit). */
   timerSliceMs = 0
   /** The watermark being handled (its timers firing) or last handled: what `currentWatermark` says. */
@@ -153,24 +155,19 @@ export class OperatorTask implements GateHandler, Collector<unknown>, TimerServi
       this.deferred.arrivals.push({ kind: 'end' })
       return
     }
-    this.processor.finish?.(this)
+    // Restored finished, it emitted its final results before the checkpoint: they are downstream.
+    if (!this.restoredEnded) this.processor.finish?.(this)
     this.router.end()
     this.finished = true
     this.onFinished?.(this)
   }
 
   /**
-   * True when the task, finished, would come back from a restore exactly as it ended: it holds no
-   * keyed state and no timers, and its processor has no `finish` step that could emit again when
-   * its ended inputs end once more. Such a task can take part in checkpoints after finishing.
+   * Marks the task as restored from a checkpoint taken after it had finished: its inputs end at
+   * once, and its `finish` step, which ran before the checkpoint, does not run again.
    */
-  get restartsAsEnded(): boolean {
-    return (
-      this.processor.finish === undefined &&
-      this.state.size() === 0 &&
-      this.eventTimers.size === 0 &&
-      this.processingTimers.size === 0
-    )
+  restoreEnded(): void {
+    this.restoredEnded = true
   }
 
   /** True while the timers of a watermark are still firing (the executor calls `resume`). */
@@ -271,8 +268,13 @@ export class OperatorTask implements GateHandler, Collector<unknown>, TimerServi
   // --- Collector ---
 
   emit(value: unknown): void {
-    const c = this.current!
+    const c = this.current ?? this.noRecord()
     this.router.emit({ value, key: c.key, time: c.time, tag: c.tag })
+  }
+
+  /** What an output is stamped with when no record or timer is current (a `finish` step on no input). */
+  private noRecord(): Record {
+    return { value: undefined, key: this.currentKey, time: this.watermark, tag: '' }
   }
 
   emitRecord(record: Record): void {
@@ -280,7 +282,7 @@ export class OperatorTask implements GateHandler, Collector<unknown>, TimerServi
   }
 
   side(output: string, value: unknown): void {
-    const c = this.current!
+    const c = this.current ?? this.noRecord()
     const n = `side.${output}`
     this.metrics[n] = (this.metrics[n] ?? 0) + 1
     this.router.emitSide(output, { value, key: c.key, time: c.time, tag: c.tag })

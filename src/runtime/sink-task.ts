@@ -22,6 +22,8 @@ export class SinkTask implements GateHandler {
   /** Every input has ended. */
   ended = false
   finished = false
+  /** Restored from a checkpoint taken after its inputs had all ended (see `restoreEnded`). */
+  private restoredEnded = false
   maxQueued = 0
   /**
    * Called with the writer's pre-commit data once a barrier has passed every batch before it
@@ -188,11 +190,19 @@ export class SinkTask implements GateHandler {
     if (!this.writing) void this.complete()
   }
 
+  /**
+   * Marks the task as restored from a checkpoint taken after its inputs had all ended: the
+   * writer's `finish`, which ran before the checkpoint, does not run again.
+   */
+  restoreEnded(): void {
+    this.restoredEnded = true
+  }
+
   private async complete(): Promise<void> {
     if (this.finished) return
     this.finished = true
     try {
-      await this.writer.finish?.()
+      if (!this.restoredEnded) await this.writer.finish?.()
     } catch (e) {
       this.env.fail(
         wrapError('ERR_SINK_FAILED', `sink "${this.node.spec.name}" failed to finish`, e, {

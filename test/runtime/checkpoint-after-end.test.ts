@@ -14,10 +14,11 @@ type Update = { key: string; count: number }
 
 /**
  * A bounded "table" source (200 records over keys a0–a9) and an endless "live" one (keys b0–b4),
- * united and counted per key. `statefulTable` also counts the table on its own branch, an operator
- * that finishes with state when the table ends.
+ * united and counted per key. `statefulTable` adds a branch on the table alone that finishes with
+ * state when the table ends: a count per key, and a total the operator emits from its `finish`
+ * step, both into `tableOut`.
  */
-function job(updates: Update[], statefulTable = false): Topology {
+function job(updates: Update[], statefulTable = false, tableOut: Update[] = []): Topology {
   const t = new Topology('after-end')
   const table = t.source('table', generator({ count: 200, make: (seq) => `a${seq % 10}` }))
   const live = t.source('live', generator({ rate: 4000, make: (seq) => `b${seq % 5}` }))
@@ -30,14 +31,26 @@ function job(updates: Update[], statefulTable = false): Topology {
     .keyBy((x) => x)
     .count('counts')
     .sink(out as never, { name: 'out' })
-  if (statefulTable)
-    table
-      .keyBy((x) => x)
-      .count('table-counts')
-      .sink(
-        sinkFn(() => {}),
-        { name: 'table-out' },
-      )
+  if (statefulTable) {
+    const collect = sinkFn<Update>((records) => {
+      for (const r of records) tableOut.push(r.value)
+    })
+    const keyed = table.keyBy((x) => x)
+    keyed.count('table-counts').sink(collect as never, { name: 'table-out' })
+    keyed
+      .process<Update>('table-total', () => {
+        let n = 0
+        return {
+          process() {
+            n++
+          },
+          finish(o) {
+            o.emit({ key: 'total', count: n })
+          },
+        }
+      })
+      .sink(collect, { name: 'total-out' })
+  }
   return t
 }
 
@@ -70,20 +83,34 @@ describe('checkpoints after an input has ended', () => {
     expect(second[0]!.count).toBeLessThanOrEqual((lastBefore.get(second[0]!.key) ?? 0) + 1)
   })
 
-  it('stop, with a message, once an operator that holds state has finished', async () => {
+  it('go on once operators that hold state or emit at their finish, and their sinks, have finished; a restore runs none of them again', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'squall-after-end-'))
     dirs.push(dir)
-    const updates: Update[] = []
+    const first: Update[] = []
+    const firstTable: Update[] = []
     const log = memoryLogger()
-    const a = runEmbedded(job(updates, true), { state: { dir, checkpointInterval: '50ms' }, log })
-    await until(
-      () => log.entries.some((e) => /operator "table-counts" \(task 0\), which holds state/.test(e.message)),
-      'a checkpoint declined for the finished stateful operator',
-      15_000,
-    )
-    const stopped = lastCompleted(a)
-    await new Promise((r) => setTimeout(r, 300))
-    expect(lastCompleted(a)).toBe(stopped)
+    const a = runEmbedded(job(first, true, firstTable), { state: { dir, checkpointInterval: '50ms' }, log })
+    await until(() => firstTable.some((u) => u.key === 'total'), 'the table branch to finish', 15_000)
+    const atEnd = lastCompleted(a)
+    await until(() => lastCompleted(a) >= atEnd + 3, 'three checkpoints after the table branch ended', 15_000)
+    expect(log.entries.filter((e) => /has ended/.test(e.message))).toEqual([])
     await a.stop()
+    expect(firstTable.filter((u) => u.key !== 'total')).toHaveLength(200)
+    expect(firstTable.filter((u) => u.key === 'total')).toEqual([{ key: 'total', count: 200 }])
+
+    const second: Update[] = []
+    const secondTable: Update[] = []
+    const b = runEmbedded(job(second, true, secondTable), {
+      state: { dir, checkpointInterval: '50ms' },
+      log: memoryLogger(),
+    })
+    await until(() => second.length >= 50, 'fifty updates after the restore', 15_000)
+    const restored = lastCompleted(b)
+    await until(() => lastCompleted(b) > restored, 'a checkpoint after the restore', 15_000)
+    await b.stop()
+    expect(b.checkpointStatus?.().restoredFrom).toBeGreaterThan(atEnd)
+    // The finished branch neither reads the table again nor emits its total a second time.
+    expect(secondTable).toEqual([])
+    expect(second.filter((u) => u.key.startsWith('a'))).toEqual([])
   })
 })

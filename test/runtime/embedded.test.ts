@@ -155,6 +155,22 @@ describe('embedded runner', () => {
     expect(out.values).toEqual(['v0', 'v1', 'v2', 'last'])
   })
 
+  it('a finish step may emit with emit() even when the task saw no record', async () => {
+    const out = collect<string>()
+    const t = new Topology('empty-finish')
+    t.source('gen', generator({ count: 0, make: (s) => s }))
+      .process('summary', () => {
+        let n = 0
+        return {
+          process: () => void n++,
+          finish: (o) => o.emit(`saw ${n}`),
+        }
+      })
+      .sink(out)
+    await runToEnd(t)
+    expect(out.values).toEqual(['saw 0'])
+  })
+
   it('a slow sink slows the source down and its queue never exceeds the bound', async () => {
     let maxBacklog = 0
     let written = 0
