@@ -5,6 +5,7 @@
 import { MIN_TIME, type Record } from '../core/record.ts'
 import type { SinkSpec, SinkWriter } from '../core/source.ts'
 import type { Topology } from '../core/topology.ts'
+import type { WatermarkStrategy } from '../core/watermark.ts'
 import type { TopologyDecorator } from '../runtime/embedded/runner.ts'
 import { type StreamBus, addTaps, tapSink, tappedSources } from './bus.ts'
 
@@ -99,7 +100,7 @@ export function threadTaps(topology: Topology, args: ThreadTapArgs): Topology {
 }
 
 function sendingTap(
-  watermarks: Topology['nodes'][number]['watermarks'],
+  watermarks: WatermarkStrategy<unknown> | undefined,
   maxParallelism: number | undefined,
   slots: Int32Array,
   i: number,
