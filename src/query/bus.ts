@@ -317,6 +317,21 @@ export class StreamBus {
 }
 
 /**
+ * A tap partition's watermark: `(records)` takes a batch's event times into account and returns
+ * the watermark after it (`MIN_TIME` without a strategy, as the source it reads emits none).
+ */
+export function tapWatermark(
+  watermarks: WatermarkStrategy<unknown> | undefined,
+): (records: Record[]) => number {
+  const generator = watermarks?.createGenerator()
+  if (generator === undefined) return () => MIN_TIME
+  return (records) => {
+    for (let i = 0; i < records.length; i++) generator.onEvent(records[i]!.time)
+    return generator.current()
+  }
+}
+
+/**
  * A sink that publishes every batch it receives to `table` on `bus`, with its partition's
  * watermark computed by `watermarks` (the strategy of the source it reads, so it equals that
  * source's watermark). `write` returns a promise while a subscriber lags (backpressure); `finish`
@@ -334,19 +349,11 @@ export function tapSink(
     kind: 'tap',
     ...(maxParallelism !== undefined ? { maxParallelism } : {}),
     create(ctx): SinkWriter {
-      const generator = watermarks?.createGenerator()
+      const watermark = tapWatermark(watermarks)
       const { partition, partitions } = ctx
       return {
         write(records) {
-          if (generator !== undefined)
-            for (let i = 0; i < records.length; i++) generator.onEvent(records[i]!.time)
-          return bus.publish(
-            table,
-            records,
-            generator === undefined ? MIN_TIME : generator.current(),
-            partition,
-            partitions,
-          )
+          return bus.publish(table, records, watermark(records), partition, partitions)
         },
         finish() {
           bus.end(table, partition, partitions)

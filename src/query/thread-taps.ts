@@ -7,7 +7,7 @@ import type { SinkSpec, SinkWriter } from '../core/source.ts'
 import type { Topology } from '../core/topology.ts'
 import type { WatermarkStrategy } from '../core/watermark.ts'
 import type { TopologyDecorator } from '../runtime/embedded/runner.ts'
-import { type StreamBus, addTaps, tapSink, tappedSources } from './bus.ts'
+import { type StreamBus, addTaps, tapSink, tapWatermark, tappedSources } from './bus.ts'
 
 /** What each worker needs to build the same taps (the decorator's arguments). */
 export interface ThreadTapArgs {
@@ -110,23 +110,22 @@ function sendingTap(
     kind: 'tap',
     ...(maxParallelism !== undefined ? { maxParallelism } : {}),
     create(ctx): SinkWriter {
-      const generator = watermarks?.createGenerator()
+      const advance = tapWatermark(watermarks)
       const { partition, partitions } = ctx
       const channel = `sink:${ctx.nodeName}`
       let sampled = 0
       let unreported = 0
       let lastReport = 0
-      const watermark = () => (generator === undefined ? MIN_TIME : generator.current())
+      let watermark = MIN_TIME
       return {
         write(records) {
-          if (generator !== undefined)
-            for (let k = 0; k < records.length; k++) generator.onEvent(records[k]!.time)
+          watermark = advance(records)
           unreported += records.length
           if (Atomics.load(slots, 2 * i) === 0 && sampled >= SAMPLE) {
             const now = performance.now()
             if (now - lastReport < QUIET_REPORT_MS) return undefined
             lastReport = now
-            ctx.report(channel, { partition, partitions, watermark: watermark(), count: unreported })
+            ctx.report(channel, { partition, partitions, watermark, count: unreported })
             unreported = 0
             return undefined
           }
@@ -134,7 +133,7 @@ function sendingTap(
           const report: TapReport = {
             partition,
             partitions,
-            watermark: watermark(),
+            watermark,
             count: unreported,
             records,
           }
@@ -144,7 +143,7 @@ function sendingTap(
           return inFlight > maxLag ? below(slots, 2 * i + 1, maxLag) : undefined
         },
         finish() {
-          ctx.report(channel, { partition, partitions, watermark: watermark(), count: unreported, end: true })
+          ctx.report(channel, { partition, partitions, watermark, count: unreported, end: true })
           unreported = 0
         },
       }
