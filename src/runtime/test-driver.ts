@@ -1,6 +1,7 @@
 // The test driver (Kafka Streams' TopologyTestDriver for Squall): runs a topology synchronously on
 // records a test pushes, with a manual clock, and captures what every sink receives.
 
+import { join } from 'node:path'
 import { ManualClock } from '../core/clock.ts'
 import { type Duration, toMillis } from '../core/duration.ts'
 import { SquallError, check } from '../core/errors.ts'
@@ -9,6 +10,7 @@ import { type LogLevel, memoryLogger } from '../core/logger.ts'
 import type { Key, Record } from '../core/record.ts'
 import type { SourceReader } from '../core/source.ts'
 import type { Topology } from '../core/topology.ts'
+import { readSnapshotFile, writeSnapshotFile } from '../state/snapshot-file.ts'
 import { Executor } from './executor.ts'
 import type { OperatorSnapshot } from './operator-task.ts'
 import { planTopology } from './plan.ts'
@@ -37,6 +39,16 @@ export interface TestRecord<T> {
 export interface TestSnapshot {
   readonly clock: number
   readonly operators: { readonly [node: string]: readonly OperatorSnapshot[] }
+}
+
+/**
+ * What `snapshotToFiles()` returns: the directory of the task files, each node's files in task
+ * order, and the clock.
+ */
+export interface TestFileSnapshot {
+  readonly clock: number
+  readonly dir: string
+  readonly files: { readonly [node: string]: readonly string[] }
 }
 
 /** A source partition fed by the driver: hands out what was pushed, ends when told to. */
@@ -260,6 +272,50 @@ export class TestDriver {
     for (const o of this.executor.operators) {
       const [from, to] = keyGroupRange(o.index, max, o.node.parallelism)
       o.restore(snapshot.operators[o.node.spec.name] ?? [], from, to)
+    }
+    return this
+  }
+
+  /**
+   * Writes every operator task's keyed state and timers into `dir` as checkpoint task files
+   * (`<node>-<task>.state`), captured and encoded as a running job's checkpoint does it. Restore
+   * them with `restoreFromFiles` into a new driver of the same topology, at any parallelism. Push
+   * nothing until the promise settles. A write error rejects it (files may be left behind).
+   */
+  async snapshotToFiles(dir: string): Promise<TestFileSnapshot> {
+    const max = this.topology.maxParallelism
+    const clock = this.clock.now()
+    const files: { [node: string]: string[] } = {}
+    const writes: Promise<number>[] = []
+    for (const o of this.executor.operators) {
+      const node = o.node.spec.name
+      const file = `${node}-${o.index}.state`
+      ;(files[node] ??= [])[o.index] = file
+      const groups = keyGroupRange(o.index, max, o.node.parallelism)
+      writes.push(writeSnapshotFile(join(dir, file), node, o.index, o.capture(), groups))
+    }
+    await Promise.all(writes)
+    return { clock, dir, files }
+  }
+
+  /**
+   * Loads task files written by `snapshotToFiles`; only before the first push. As in a job's
+   * recovery, each task reads every file of its node and keeps the key groups it owns.
+   */
+  async restoreFromFiles(snapshot: TestFileSnapshot): Promise<this> {
+    if (this.started)
+      throw new SquallError(
+        'ERR_ARGUMENT',
+        'restoreFromFiles(snapshot): call it before pushing anything into the driver',
+      )
+    this.clock.set(snapshot.clock)
+    const max = this.topology.maxParallelism
+    for (const o of this.executor.operators) {
+      const [from, to] = keyGroupRange(o.index, max, o.node.parallelism)
+      const loaded = []
+      for (const file of snapshot.files[o.node.spec.name] ?? [])
+        loaded.push(await readSnapshotFile(join(snapshot.dir, file), from, to, max))
+      o.restore(loaded, from, to)
     }
     return this
   }

@@ -1,3 +1,6 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import type { Processor } from '../../src/core/processor.ts'
 import { Topology } from '../../src/core/topology.ts'
@@ -153,5 +156,30 @@ describe('keyed timers', () => {
     d.advanceTime(5_000)
     expect(d.values('out')).toEqual(['a:2000:processing', 'b:2000:processing', 'a:4000:processing'])
     expect(d.timerCount('timers')).toBe(0)
+  })
+
+  it('snapshotToFiles writes a task file per operator task, and restoreFromFiles refuses a driver already pushed into', async () => {
+    const build = () =>
+      topology((e) =>
+        e
+          .keyBy((c) => c.user)
+          .window(SessionWindows.withGap('15s'))
+          .count('ses'),
+      )
+    const dir = mkdtempSync(join(tmpdir(), 'squall-driver-'))
+    try {
+      const d = new TestDriver(build(), { parallelism: 2 })
+      d.pushRecords('events', clicks('a', 1, 5))
+      const snap = await d.snapshotToFiles(dir)
+      expect(snap.files).toEqual({ ses: ['ses-0.state', 'ses-1.state'] })
+      for (const f of snap.files.ses!) expect(existsSync(join(dir, f))).toBe(true)
+      const used = new TestDriver(build()).pushRecords('events', clicks('b', 2))
+      await expect(used.restoreFromFiles(snap)).rejects.toMatchObject({ code: 'ERR_ARGUMENT' })
+      const fresh = await new TestDriver(build()).restoreFromFiles(snap)
+      expect(fresh.stateSize('ses')).toBe(1)
+      expect(fresh.timerCount('ses')).toBe(1)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
