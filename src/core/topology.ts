@@ -50,6 +50,11 @@ export interface NodeSpec {
   readonly onError: ErrorPolicy
   /** Operators only: needs keyed input (its state and timers are per key). */
   readonly keyed: boolean
+  /**
+   * Operators with one input only: run as many tasks as that input, joined by a forward exchange,
+   * whatever the default parallelism (a join's tagging nodes, so each key keeps its order).
+   */
+  readonly followsInput?: boolean
   readonly processor?: ProcessorFactory<unknown, unknown>
   readonly source?: SourceSpec
   readonly sink?: SinkSpec
@@ -132,7 +137,7 @@ export class Topology {
     name: string,
     factory: ProcessorFactory<I, O>,
     inputs: InputSpec[],
-    options: NodeOptions & { keyed?: boolean } = {},
+    options: NodeOptions & { keyed?: boolean; followsInput?: boolean } = {},
   ): this {
     check(typeof factory === 'function', `processor "${name}"`, 'a function returning a Processor', factory)
     this.push({
@@ -142,6 +147,7 @@ export class Topology {
       options,
       keyed: options.keyed ?? false,
       processor: factory as ProcessorFactory<unknown, unknown>,
+      ...(options.followsInput ? { followsInput: true } : {}),
     })
     return this
   }
@@ -180,6 +186,7 @@ export class Topology {
     source?: SourceSpec
     sink?: SinkSpec
     watermarks?: WatermarkStrategy<unknown>
+    followsInput?: boolean
   }): void {
     check(typeof n.name === 'string' && NAME.test(n.name), 'node name', 'letters, digits, _ . : -', n.name)
     if (this.node(n.name)) {
@@ -212,6 +219,7 @@ export class Topology {
       ...(n.source ? { source: n.source } : {}),
       ...(n.sink ? { sink: n.sink } : {}),
       ...(n.watermarks ? { watermarks: n.watermarks } : {}),
+      ...(n.followsInput && n.inputs.length === 1 ? { followsInput: true } : {}),
     })
   }
 

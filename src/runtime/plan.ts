@@ -50,6 +50,7 @@ export function planTopology(topology: Topology, defaultParallelism: number, thr
   const nodes: NodePlan[] = []
   for (const spec of order) {
     let p = spec.parallelism ?? defaultParallelism
+    if (spec.followsInput) p = byName.get(spec.inputs[0]!.from)?.parallelism ?? p
     if (spec.source?.maxPartitions !== undefined) p = Math.min(p, spec.source.maxPartitions)
     if (spec.sink?.maxParallelism !== undefined) p = Math.min(p, spec.sink.maxParallelism)
     if (spec.inputs.some((i) => i.exchange?.type === 'global')) p = 1

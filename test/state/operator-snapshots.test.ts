@@ -385,10 +385,8 @@ const cases: [string, Build][] = [
 /**
  * Jobs with a late-data output, run on `lateInput`; each is resumed at parallelism 1 and at the
  * pairs (before, after) listed. Which records are late, and what a late firing holds, depends on
- * the order records reach the node. A join's inputs first pass through tagging nodes
- * (`<join>.left`, `.right`) of the join's parallelism, fed round-robin by the source, so above
- * parallelism 1 a key's records can reach the join in another order, in an uninterrupted run too:
- * joins are resumed at parallelism 1 only.
+ * the order records reach the node, which a key exchange keeps per key (a join's tagging nodes run
+ * beside their inputs for that reason).
  */
 const lateCases: [string, Build, (readonly [number, number])[]][] = [
   [
@@ -445,7 +443,10 @@ const lateCases: [string, Build, (readonly [number, number])[]][] = [
         .apply('late-wjoin', (a, b, win) => `${a.user} ${win.start} ${win.firing}: ${a.at}+${b.at}`)
       return [w, w.lateData()]
     },
-    [],
+    [
+      [2, 3],
+      [3, 1],
+    ],
   ],
   [
     'interval join with a late-data output',
@@ -457,7 +458,10 @@ const lateCases: [string, Build, (readonly [number, number])[]][] = [
         .map('late-interval', (a, b) => `${a.user} ${a.at}+${b.at}`)
       return [j, j.lateData()]
     },
-    [],
+    [
+      [2, 3],
+      [3, 1],
+    ],
   ],
 ]
 

@@ -21,9 +21,14 @@ export function sidedInput(topology: Topology, joinName: string, input: InputSpe
   if (exchange?.type !== 'key') throw new TypeError(`join "${joinName}": side ${side} is not keyed`)
   const keyOf = exchange.key as unknown as (value: unknown, record: Record) => Key
   const name = `${joinName}.${side === 0 ? 'left' : 'right'}`
-  topology.addProcessor(name, () => mapProcessor<unknown, Sided<unknown>>((v) => ({ s: side, v })), [
-    { from: input.from, ...(input.sideOutput ? { sideOutput: input.sideOutput } : {}) },
-  ])
+  // The tagging node runs beside its input (a forward exchange, same parallelism), so each key's
+  // records keep their order on the way to the join: a round-robin hop here would reorder them.
+  topology.addProcessor(
+    name,
+    () => mapProcessor<unknown, Sided<unknown>>((v) => ({ s: side, v })),
+    [{ from: input.from, ...(input.sideOutput ? { sideOutput: input.sideOutput } : {}) }],
+    { followsInput: true },
+  )
   const key = (w: Sided<unknown>, r: Record<Sided<unknown>>): Key =>
     keyOf(w.v, { value: w.v, key: r.key, time: r.time, tag: r.tag })
   return {
