@@ -1,14 +1,25 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { type IoContext, type Record, type SourceReader, systemClock } from '../../../src/index.ts'
+import {
+  collect,
+  type IoContext,
+  memoryLogger,
+  type Record,
+  runEmbedded,
+  type SourceReader,
+  systemClock,
+  Topology,
+} from '../../../src/index.ts'
 import { ForwardClient } from '../../../src/plugins/forward/client.ts'
 import { packr } from '../../../src/plugins/forward/event-time.ts'
+import { encodeJournaledRequest } from '../../../src/plugins/forward/journal-entry.ts'
 import type { InputContext } from '../../../src/plugins/define.ts'
 import forwardInput, { ForwardInputConfig } from '../../../src/plugins/inputs/forward.ts'
 import { RawPeer } from '../forward/support.ts'
 import { Journal } from '../../../src/state/journal.ts'
+import { parseSegmentFileName } from '../../../src/state/journal-segment.ts'
 
 const open: Array<{ reader: SourceReader<unknown>; client?: ForwardClient }> = []
 const dirs: string[] = []
@@ -31,6 +42,17 @@ interface Input {
  * Opens a forward input with its default journal settings (fsync `always`) or the given `fsync`, in
  * `journalDir` if given (else a temporary journal); resolves with its port and what it counts and logs.
  */
+/** The plugin context of a forward input named `fluent`. */
+const inputContext = (): InputContext => ({
+  name: 'fluent',
+  path: 'sources[0]',
+  baseDir: process.cwd(),
+  stateDir: undefined,
+  log: () => {},
+  tag: 'fluent',
+  parser: undefined,
+})
+
 async function startInput(journalDir?: string, fsync?: 'batch'): Promise<Input> {
   const ctx: InputContext = {
     name: 'fluent',
@@ -210,5 +232,101 @@ describe('forward input journal', () => {
         /dropped a journaled request of tag "app" in chunk c-gz from 127\.0\.0\.1:\d+: .*does not inflate/,
       ),
     )
+  })
+
+  it('as checkpoints complete, journal segments before the last complete checkpoint are deleted from disk, and none after it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'squall-forward-journal-'))
+    dirs.push(dir)
+    const journalDir = join(dir, 'journal')
+    // A backlog of acknowledged requests in small segments, as a lagging job leaves its journal.
+    const backlog = await Journal.open(journalDir, { segmentBytes: 1024 })
+    for (let chunk = 0; chunk < 60; chunk++) {
+      const entries = events(chunk * 10, 10).map((e) => [e.time / 1000, e.record])
+      const bytes = packr.pack(['app', entries, { chunk: `c${chunk}` }])
+      const request = {
+        tag: 'app',
+        mode: 'forward' as const,
+        chunk: `c${chunk}`,
+        size: 10,
+        bytes,
+        remote: '127.0.0.1:1',
+      }
+      await backlog.appendBytes([encodeJournaledRequest(request, 'app', Date.now())])
+    }
+    await backlog.close()
+    const segments = () =>
+      readdirSync(journalDir)
+        .map((name) => parseSegmentFileName(name))
+        .filter((base) => base !== undefined)
+        .sort((a, b) => a - b)
+    // The forward input's position in the newest complete checkpoint (which pruning never deletes).
+    const checkpointed = (): number | undefined => {
+      const ids = readdirSync(join(dir, 'state', 'checkpoints'))
+        .map((name) => /^chk-(\d+)$/.exec(name)?.[1])
+        .filter((id) => id !== undefined)
+        .map(Number)
+      if (ids.length === 0) return undefined
+      const path = join(dir, 'state', 'checkpoints', `chk-${Math.max(...ids)}`, 'MANIFEST.json')
+      const manifest = JSON.parse(readFileSync(path, 'utf8')) as { sources: { fluent: { at: number }[] } }
+      return manifest.sources.fluent[0]!.at
+    }
+    const initial = segments().length
+    expect(initial).toBeGreaterThanOrEqual(8)
+
+    const spec = forwardInput.create(
+      ForwardInputConfig.parse({ port: 0, bind: '127.0.0.1', journalDir }),
+      inputContext(),
+    )
+    const out = collect<{ seq: number }>()
+    const t = new Topology('journal-truncation')
+    t.source('fluent', spec)
+      .map((v) => {
+        // A job slower than its input: checkpoints complete while most of the backlog is unread.
+        const until = performance.now() + 0.5
+        while (performance.now() < until) {}
+        return v as { seq: number }
+      })
+      .sink(out)
+    let port = 0
+    const job = runEmbedded(t, {
+      state: { dir: join(dir, 'state'), checkpointInterval: '20ms' },
+      batchSize: 10,
+      log: memoryLogger(),
+      onReport: (channel, data) => {
+        if (channel === 'listening:fluent') port = (data as { port: number }).port
+      },
+    })
+    const deadline = Date.now() + 15_000
+    const wait = async (what: string, ok: () => boolean) => {
+      while (!ok()) {
+        if (Date.now() > deadline) throw new Error(`${what} did not happen within 15 s`)
+        await new Promise((r) => setTimeout(r, 5))
+      }
+    }
+    await wait('the input listening', () => port !== 0)
+    const client = new ForwardClient({ servers: [{ host: '127.0.0.1', port }] })
+    await client.send('app', events(600, 10))
+    await client.close()
+
+    // Whenever looked at, the segment holding the last complete checkpoint's position is still on
+    // disk; older ones go while the job reads on, newer ones stay until it has read past them.
+    let partly = 0
+    while (out.values.length < 610) {
+      if (Date.now() > deadline) throw new Error(`only ${out.values.length} of 610 events read within 15 s`)
+      const held = segments()
+      const at = checkpointed()
+      if (at !== undefined) {
+        expect(held[0]).toBeLessThanOrEqual(at)
+        if (held.length > 1 && held.length < initial && held.at(-1)! > at) partly++
+      }
+      await new Promise((r) => setTimeout(r, 10))
+    }
+    expect(partly).toBeGreaterThan(0)
+    // Once a checkpoint past the last event completes, only the segment being written is left.
+    await wait('the truncation of every read segment', () => segments().length === 1)
+    expect(segments()[0]).toBeLessThanOrEqual(checkpointed()!)
+    job.drain()
+    await job.done
+    expect(out.values.map((v) => v.seq)).toEqual(Array.from({ length: 610 }, (_, i) => i))
   })
 })
