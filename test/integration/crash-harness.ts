@@ -3,6 +3,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { listCheckpoints } from '../../src/runtime/checkpoint-storage.ts'
 
 const BIN = join(import.meta.dirname, '../../bin/squall.js')
 export const CRASH_JOB = join(import.meta.dirname, '../fixtures/crash-count.ts')
@@ -29,22 +30,42 @@ export function publishedRows(dir: string): string[] {
   return rows.sort()
 }
 
-/** One run of the job: resolves with its exit code (null when killed) and what it wrote to stderr. */
+/** One run of the job. */
 export interface RunOutcome {
+  /** The exit code; null when the process was killed. */
   code: number | null
   stderr: string
-}
-
-/** When to kill a run: after its `afterCheckpoints`-th completed checkpoint, plus `delayMs`. */
-export interface KillPlan {
-  afterCheckpoints: number
-  delayMs: number
+  /** True when the kill plan killed it (false when it exited, or the watchdog killed it). */
+  killed: boolean
+  /** Checkpoints the run completed, as its debug log reports them. */
+  checkpoints: number
+  /** Milliseconds from the spawn to the run's first completed checkpoint, if it had one. */
+  firstCheckpointMs: number | undefined
 }
 
 /**
- * Starts `squall run` on the crash job with `args`. With a kill plan, sends SIGKILL once the job
- * has completed that many checkpoints (read from its debug log) and the delay has passed, so the
- * moment depends on the job's progress, not on how long the process took to start.
+ * When to kill a run. Every moment is measured from an event of the run itself (its spawn, a line
+ * of its log), so it depends on the job's progress rather than on how long the process took to
+ * start.
+ * - `start-up`: `delayMs` after the spawn (loading, taking the lock, restoring, then running
+ *   towards the first checkpoint), or after the `restoring checkpoint` log line; at the latest when
+ *   the run's first checkpoint completes.
+ * - `checkpoint`: `delayMs` after the run's `checkpoint`-th completed checkpoint (with a delay of a
+ *   few ms, while sinks publish that checkpoint's output and old checkpoints are pruned).
+ * - `running`: `delayMs` after the run's first completed checkpoint (anywhere in the checkpoint
+ *   cycle: processing, barriers in flight, snapshots being written).
+ */
+export type KillPlan =
+  | { at: 'start-up'; from: 'spawn' | 'restore'; delayMs: number }
+  | { at: 'checkpoint'; checkpoint: number; delayMs: number }
+  | { at: 'running'; delayMs: number }
+
+/** A run is killed by SIGKILL after this long whatever its plan, and then counts as hung. */
+const WATCHDOG_MS = 170_000
+
+/**
+ * Starts `squall run` on the crash job with `args` and resolves when the process has exited.
+ * With a kill plan, sends SIGKILL at the planned moment (see KillPlan).
  */
 export function runJob(
   args: string[],
@@ -52,27 +73,52 @@ export function runJob(
   kill?: KillPlan,
 ): Promise<RunOutcome> {
   return new Promise((resolve, reject) => {
+    const started = performance.now()
     const child: ChildProcess = spawn(process.execPath, [BIN, 'run', CRASH_JOB, ...args], {
       env: { ...process.env, SQUALL_LOG: 'debug', ...env },
       stdio: ['ignore', 'ignore', 'pipe'],
     })
     let stderr = ''
-    let completed = 0
+    let partial = ''
+    let checkpoints = 0
+    let firstCheckpointMs: number | undefined
+    let killed = false
     let timer: ReturnType<typeof setTimeout> | undefined
-    const watchdog = setTimeout(() => child.kill('SIGKILL'), 170_000)
-    child.stderr!.on('data', (d: Buffer) => {
-      const text = d.toString()
+    const killNow = (): void => {
+      if (killed) return
+      killed = true
+      if (timer !== undefined) clearTimeout(timer)
+      child.kill('SIGKILL')
+    }
+    const killIn = (ms: number): void => {
+      if (timer !== undefined || killed) return
+      if (ms <= 0) killNow()
+      else timer = setTimeout(killNow, ms)
+    }
+    const watchdog = setTimeout(() => child.kill('SIGKILL'), WATCHDOG_MS)
+    if (kill?.at === 'start-up' && kill.from === 'spawn') killIn(kill.delayMs)
+    child.stderr!.setEncoding('utf8')
+    child.stderr!.on('data', (text: string) => {
       stderr += text
-      completed += text.match(/checkpoint \d+ complete/g)?.length ?? 0
-      if (kill && timer === undefined && completed >= kill.afterCheckpoints) {
-        timer = setTimeout(() => child.kill('SIGKILL'), kill.delayMs)
+      const lines = (partial + text).split('\n')
+      partial = lines.pop()!
+      for (const line of lines) {
+        if (/checkpoint \d+ complete/.test(line)) {
+          checkpoints++
+          firstCheckpointMs ??= performance.now() - started
+        }
+        if (kill === undefined) continue
+        if (kill.at === 'start-up') {
+          if (kill.from === 'restore' && /restoring checkpoint/.test(line)) killIn(kill.delayMs)
+          if (checkpoints >= 1) killNow()
+        } else if (checkpoints >= (kill.at === 'checkpoint' ? kill.checkpoint : 1)) killIn(kill.delayMs)
       }
     })
     child.on('error', reject)
     child.on('exit', (code) => {
       clearTimeout(watchdog)
       if (timer) clearTimeout(timer)
-      resolve({ code, stderr })
+      resolve({ code, stderr, killed: killed && code === null, checkpoints, firstCheckpointMs })
     })
   })
 }
@@ -89,6 +135,28 @@ export function seeded(seed: number): () => number {
   }
 }
 
+/** The kinds of kill moment. */
+export type KillMoment = KillPlan['at']
+
+/**
+ * The kind of moment of each of `kills` kills: every three kills take the three kinds in a random
+ * order, and two `start-up` kills never follow each other, so at least every other attempt
+ * completes a checkpoint before it dies and the job progresses.
+ */
+export function killMoments(kills: number, random: () => number): KillMoment[] {
+  const out: KillMoment[] = []
+  while (out.length < kills) {
+    const block: KillMoment[] = ['start-up', 'checkpoint', 'running']
+    for (let i = block.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1))
+      ;[block[i], block[j]] = [block[j]!, block[i]!]
+    }
+    if (block[0] === 'start-up' && out[out.length - 1] === 'start-up') block.push(block.shift()!)
+    out.push(...block.slice(0, kills - out.length))
+  }
+  return out
+}
+
 /** Options of a crash loop. */
 export interface CrashLoop {
   stateDir: string
@@ -99,29 +167,75 @@ export interface CrashLoop {
   /** Extra arguments per attempt (threads, backend, parallelism changes). */
   argsFor(attempt: number): string[]
   slowUs: number
+  /** The longest delay of a `running` kill after the attempt's first checkpoint; 800 ms by default. */
+  runningMs?: number
+}
+
+/** What a crash loop did. */
+export interface CrashLoopResult {
+  /** Attempts killed by SIGKILL (always the loop's `kills`). */
+  killed: number
+  /** Attempts that restored a checkpoint. */
+  restored: number
+  /** Kills by kind of planned moment. */
+  moments: { [M in KillMoment]: number }
+  /** Kills that landed before the attempt had completed a checkpoint. */
+  beforeFirstCheckpoint: number
+  /** Every attempt's stderr. */
+  log: string[]
 }
 
 /**
- * Kills the job `kills` times at random moments, then lets it finish. Returns how many restarts
- * restored a checkpoint and every attempt's stderr. Rejects when an attempt exits with an error.
+ * Kills the job `kills` times at random moments (see killMoments and KillPlan), then lets it
+ * finish. Rejects when an attempt exits with an error or hangs, and when the job finishes before
+ * it has been killed `kills` times (its input is then too short for the number of kills).
  */
-export async function crashLoop(o: CrashLoop): Promise<{ restored: number; killed: number; log: string[] }> {
+export async function crashLoop(o: CrashLoop): Promise<CrashLoopResult> {
   const random = seeded(o.seed)
   const env = { CRASH_INPUT: o.input, CRASH_OUTPUT: o.output, CRASH_SLOW_US: String(o.slowUs) }
+  const runningMs = o.runningMs ?? 800
+  const schedule = killMoments(o.kills, random)
+  const moments = { 'start-up': 0, checkpoint: 0, running: 0 }
   const log: string[] = []
   let restored = 0
   let killed = 0
+  let beforeFirstCheckpoint = 0
+  // Spawn to first checkpoint in the latest attempt that had one: the span of start-up kills.
+  let startUpMs = 1500
   for (let attempt = 0; attempt <= o.kills; attempt++) {
     const args = ['--state-dir', o.stateDir, '--checkpoint-interval', '200ms', ...o.argsFor(attempt)]
-    const last = attempt === o.kills
-    const plan = last
-      ? undefined
-      : { afterCheckpoints: 1 + Math.floor(random() * 2), delayMs: Math.floor(random() * 150) }
+    const moment = schedule[attempt]
+    // Two draws per attempt whatever the plan, so the schedule depends on the seed alone.
+    const [a, b] = [random(), random()]
+    let plan: KillPlan | undefined
+    if (moment === 'start-up') {
+      const restorable = listCheckpoints(o.stateDir).some((c) => c.complete)
+      plan =
+        restorable && a < 0.5
+          ? { at: 'start-up', from: 'restore', delayMs: Math.floor(b * 30) }
+          : { at: 'start-up', from: 'spawn', delayMs: Math.floor(b * startUpMs) }
+    } else if (moment === 'checkpoint') {
+      plan = { at: 'checkpoint', checkpoint: 1 + Math.floor(a * 2), delayMs: Math.floor(b * 5) }
+    } else if (moment === 'running') {
+      plan = { at: 'running', delayMs: Math.floor(b * runningMs) }
+    }
     const r = await runJob(args, env, plan)
     log.push(r.stderr)
+    if (r.firstCheckpointMs !== undefined) startUpMs = r.firstCheckpointMs
     if (/restoring checkpoint/.test(r.stderr)) restored++
-    if (r.code === null) killed++
-    else if (r.code !== 0) throw new Error(`attempt ${attempt} exited with ${r.code}:\n${r.stderr}`)
+    if (r.killed) {
+      killed++
+      moments[moment!]++
+      if (r.checkpoints === 0) beforeFirstCheckpoint++
+    } else if (r.code === null) {
+      throw new Error(`attempt ${attempt} hung and was killed after ${WATCHDOG_MS} ms:\n${r.stderr}`)
+    } else if (r.code !== 0) {
+      throw new Error(`attempt ${attempt} exited with ${r.code}:\n${r.stderr}`)
+    } else if (plan !== undefined) {
+      throw new Error(
+        `the job finished in attempt ${attempt}, after ${killed} of ${o.kills} kills: give it a longer input or more work per record`,
+      )
+    }
   }
-  return { restored, killed, log }
+  return { killed, restored, moments, beforeFirstCheckpoint, log }
 }

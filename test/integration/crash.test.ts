@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { listCheckpoints } from '../../src/runtime/checkpoint-storage.ts'
-import { crashLoop, publishedRows, runJob, writeEvents } from './crash-harness.ts'
+import { crashLoop, killMoments, publishedRows, runJob, seeded, writeEvents } from './crash-harness.ts'
 
 const EVENTS = 30_000
 let dir: string
@@ -23,16 +23,39 @@ beforeAll(async () => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 describe('crash recovery of a real squall process', () => {
-  it('the reference run produces one row per user and minute', () => {
+  it('the reference run produces one on-time window count per user and minute, covering every event', () => {
     expect(expected.length).toBeGreaterThan(100)
-    expect(new Set(expected).size).toBe(expected.length)
-    const total = expected.reduce((n, row) => n + (JSON.parse(row) as { count: number }).count, 0)
-    expect(total).toBe(EVENTS)
+    const rows = expected.map(
+      (row) =>
+        JSON.parse(row) as {
+          key: string
+          windowStart: number
+          windowEnd: number
+          value: number
+          firing: string
+        },
+    )
+    expect(new Set(rows.map((r) => `${r.key} ${r.windowStart}`)).size).toBe(rows.length)
+    expect(rows.every((r) => r.firing === 'on-time' && r.windowEnd - r.windowStart === 60_000)).toBe(true)
+    expect(rows.reduce((n, r) => n + r.value, 0)).toBe(EVENTS)
   })
 
-  it('killed with SIGKILL five times and restarted, the memory backend gives the same rows, none twice', async () => {
-    // Each attempt gets one or two checkpoints (several thousand records) before it is killed, so
-    // five kills need a longer input than the other tests.
+  it('the kill schedule takes every kind of moment in each three kills and never two start-up kills in a row', () => {
+    for (let seed = 0; seed < 50; seed++) {
+      const moments = killMoments(20, seeded(seed))
+      expect(moments).toHaveLength(20)
+      for (let i = 0; i + 3 <= 18; i += 3) {
+        expect(new Set(moments.slice(i, i + 3))).toEqual(new Set(['start-up', 'checkpoint', 'running']))
+      }
+      for (let i = 1; i < moments.length; i++) {
+        expect(moments[i] === 'start-up' && moments[i - 1] === 'start-up').toBe(false)
+      }
+    }
+  })
+
+  it('killed with SIGKILL five times (during start-up, right after a checkpoint, mid-run) and restarted, the memory backend gives the same rows, none twice', async () => {
+    // Most attempts get one or two checkpoints (several thousand records) before they are killed,
+    // so five kills need a longer input than the other tests.
     const longInput = join(dir, 'events-long.jsonl')
     writeEvents(longInput, EVENTS * 2)
     const reference = join(dir, 'reference-long')
@@ -50,7 +73,11 @@ describe('crash recovery of a real squall process', () => {
       slowUs: 200,
     })
     expect(r.killed).toBe(5)
-    expect(r.restored).toBeGreaterThanOrEqual(4)
+    expect(r.moments['start-up']).toBeGreaterThanOrEqual(1)
+    expect(r.moments.checkpoint).toBeGreaterThanOrEqual(1)
+    expect(r.moments.running).toBeGreaterThanOrEqual(1)
+    expect(r.beforeFirstCheckpoint).toBeGreaterThanOrEqual(1)
+    expect(r.log.at(-1)).toMatch(/restoring checkpoint/)
     expect(publishedRows(output)).toEqual(publishedRows(reference))
   }, 300_000)
 
@@ -66,6 +93,7 @@ describe('crash recovery of a real squall process', () => {
       argsFor: () => ['--state-backend', 'lmdb'],
       slowUs: 100,
     })
+    expect(r.killed).toBe(3)
     expect(r.restored).toBeGreaterThanOrEqual(1)
     expect(publishedRows(output)).toEqual(expected)
   }, 300_000)
@@ -82,6 +110,7 @@ describe('crash recovery of a real squall process', () => {
       argsFor: (attempt) => ['--threads', attempt % 2 === 0 ? '2' : '1', '--parallelism', '2'],
       slowUs: 100,
     })
+    expect(r.killed).toBe(3)
     expect(r.restored).toBeGreaterThanOrEqual(1)
     expect(publishedRows(output)).toEqual(expected)
   }, 300_000)
@@ -94,7 +123,7 @@ describe('crash recovery of a real squall process', () => {
     const killed = await runJob(
       ['--state-dir', first, '--checkpoint-interval', '200ms', '--parallelism', '2'],
       env,
-      { afterCheckpoints: 2, delayMs: 50 },
+      { at: 'checkpoint', checkpoint: 2, delayMs: 50 },
     )
     expect(killed.code).toBeNull()
     const latest = listCheckpoints(first).find((c) => c.complete)
