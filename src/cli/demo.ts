@@ -8,7 +8,15 @@ import { SquallError } from '../core/errors.ts'
 import { type Logger, consoleLogger, memoryLogger } from '../core/logger.ts'
 import demoTopology, { demoSettings } from '../demo/job.ts'
 import { LatencyHistogram } from '../demo/latency.ts'
-import { type Alert, type DemoView, type PageRank, type TagTrend, redraw, renderView } from '../demo/view.ts'
+import {
+  type Alert,
+  type DemoView,
+  type PageRank,
+  type TagTrend,
+  httpApiLine,
+  redraw,
+  renderView,
+} from '../demo/view.ts'
 import type { EmbeddedOptions } from '../runtime/embedded/runner.ts'
 import { runEmbedded } from '../runtime/embedded/runner.ts'
 import type { Job } from '../runtime/job.ts'
@@ -216,21 +224,28 @@ export const demoCommand: Command = {
         port: opts.http,
         log,
         stateDir: join(opts.stateDir, 'queries'),
+        // Every event's `time` is its event time, so queries can window the demo's tables.
+        tables: {
+          access: { timeColumn: 'time' },
+          logins: { timeColumn: 'time' },
+          posts: { timeColumn: 'time' },
+        },
       })
       job = served.job
       state.view.httpUrl = served.server.url
       close = () => served.close()
+      // A plain run prints only a summary until it ends: say at once where the API listens.
+      if (opts.plain) process.stdout.write(`${httpApiLine(served.server.url, false)}\n`)
     } else {
       job = runEmbedded(topology, runOptions)
     }
     // Ctrl-C (or the end of --duration) stops the demo at once: its state is in the last
-    // checkpoint, taken every 5 s, and the next run resumes from there.
+    // checkpoint, taken every 10 s, and the next run resumes from there.
     let stopping = false
     const stop = (why: string) => {
       if (stopping) return
       stopping = true
-      if (!opts.plain)
-        process.stdout.write(`\n${why}: stopping; the next run resumes from the last checkpoint\n`)
+      process.stdout.write(`\n${why}: stopping; the next run resumes from the last checkpoint\n`)
       void job.stop()
     }
     const onSignal = () => stop('interrupted')

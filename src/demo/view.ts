@@ -6,12 +6,29 @@ export interface PageRank {
   visitors: number
 }
 
-/** One trending tag. */
+/** One trending tag, as the trend pipeline reports it (see `TrendTracker`). */
 export interface TagTrend {
   tag: string
+  /** The Poisson z-score (recent − expected)/√(expected + α). */
   score: number
+  /** Posts with the tag in the recent window. */
   recent: number
+  /** Posts with the tag in the baseline window, which is longer than the recent one. */
   baseline: number
+}
+
+/**
+ * How many times its usual rate a tag runs now: the smoothed ratio (recent + α)/(expected + α) that
+ * `TrendTracker` compares with `minRatio`, where expected is the recent count the tag's baseline
+ * predicts. `recent / baseline` is not that figure (the baseline window is several times longer), so
+ * the ratio is recovered from the z-score instead: with u = √(expected + α), z·u = recent + α − u²,
+ * whose positive root gives ratio = ((z + √(z² + 4c)) / 2)² / c for c = recent + α. Exact for the
+ * tracker's α (default 1, the trend pipeline's).
+ */
+export function trendRatio(t: TagTrend, alpha = 1): number {
+  const c = t.recent + alpha
+  const half = (t.score + Math.sqrt(t.score * t.score + 4 * c)) / 2
+  return (half * half) / c
 }
 
 /** One decision of a detector. */
@@ -106,7 +123,7 @@ export function renderView(v: DemoView, color = true): string[] {
   if (!t || t.tags.length === 0) lines.push(c(DIM, '  nothing is rising above its usual rate'))
   else {
     for (const tag of t.tags.slice(0, 5)) {
-      const ratio = tag.baseline > 0 ? `×${(tag.recent / tag.baseline).toFixed(1)}` : 'new'
+      const ratio = tag.baseline > 0 ? `×${trendRatio(tag).toFixed(1)}` : 'new'
       lines.push(
         `  ${tag.tag.padEnd(16)} score ${tag.score.toFixed(1).padStart(6)}  ${ratio.padStart(6)}  ${num(tag.recent)} recent`,
       )
@@ -122,14 +139,16 @@ export function renderView(v: DemoView, color = true): string[] {
     )
   }
   lines.push('')
-  if (v.httpUrl) {
-    lines.push(
-      `HTTP API ${c(CYAN, v.httpUrl)} — add a query: squall query add --server ${v.httpUrl} <name> "<sql>"`,
-    )
-  }
+  if (v.httpUrl) lines.push(httpApiLine(v.httpUrl, color))
   const remaining = v.remainingMs !== undefined ? ` — ends in ${Math.ceil(v.remainingMs / 1000)} s` : ''
   lines.push(c(DIM, `Ctrl-C stops; state is checkpointed, so the next run resumes${remaining}`))
   return lines
+}
+
+/** The line that tells where the demo's HTTP API listens and how to add a query to it. */
+export function httpApiLine(url: string, color = true): string {
+  const shown = color ? `${CYAN}${url}${RESET}` : url
+  return `HTTP API ${shown} — add a query: squall query add --server ${url} <name> "<sql>"`
 }
 
 /** Redraws `lines` in place on a terminal: cursor home, each line cleared to its end. */

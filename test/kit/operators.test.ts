@@ -248,4 +248,80 @@ describe('kit operators: snapshot → restore → continue', () => {
     expect(decisions.every((d) => d.key === 'a')).toBe(true)
     expect(decisions.map((d) => d.action)).toEqual(['throttle', 'block'])
   })
+
+  it('rateLimitOperator with a token bucket throttles past the burst, blocks after blockAfter refusals in a row and allows again once refilled, the same after a restore', () => {
+    // Bucket of 3, refilled at 1 token/s. Client a bursts 6 requests 100 ms apart, then comes back
+    // at 2 s; client b sends one request every 1.5 s, within the refill rate, and is never refused.
+    const recs: TestRecord<string>[] = []
+    for (const t of [0, 100, 200, 300, 400, 500, 2000]) recs.push({ value: 'a', time: t })
+    for (let i = 0; i < 8; i++) recs.push({ value: 'b', time: i * 1500 + 1 })
+    recs.sort((x, y) => x.time! - y.time!)
+    const topo = () =>
+      build<string>((s) =>
+        s
+          .keyBy((v) => v)
+          .process(
+            'limit',
+            rateLimitOperator<string>({
+              limiter: 'token-bucket',
+              capacity: 3,
+              refillPerSecond: 1,
+              blockAfter: 3,
+            }),
+          ),
+      )
+    const { straight, resumed } = straightAndResumed(topo, recs, 6)
+    expect(resumed).toEqual(straight)
+    // 0.3 tokens left at 300 ms (0 after three requests, plus 0.3 s of refill): refused, throttled;
+    // the third refusal in a row (500 ms) blocks; at 2 s the bucket holds 2 tokens again.
+    expect(straight).toEqual([
+      { action: 'throttle', key: 'a', reason: '0.3 of 3 tokens left, refill 1/s', time: 300 },
+      {
+        action: 'block',
+        key: 'a',
+        reason: '0.5 of 3 tokens left, refill 1/s; 3 refused requests in a row',
+        time: 500,
+      },
+      { action: 'allow', key: 'a', reason: '', time: 2000 },
+    ])
+  })
+
+  it('rateLimitOperator drops a token-bucket client idle for the TTL, so a client that returns starts afresh', () => {
+    const d = new TestDriver(
+      build<string>((s) =>
+        s
+          .keyBy((v) => v)
+          .process(
+            'limit',
+            // An idle time (the state TTL) of 3 s: the time to refill the whole bucket.
+            rateLimitOperator<string>({ limiter: 'token-bucket', capacity: 3, refillPerSecond: 1 }),
+          ),
+      ),
+    )
+    // Client a is throttled at 10 003 and goes quiet; client b is throttled at 10 013 and comes
+    // back at 12 500, within the TTL.
+    const burst = (key: string, from: number) =>
+      [0, 1, 2, 3].map((i) => ({ value: key, time: from + i }) as TestRecord<string>)
+    d.pushRecords('in', [...burst('a', 10_000), ...burst('b', 10_010), { value: 'b', time: 12_500 }])
+    expect(d.values('out')).toEqual([
+      { action: 'throttle', key: 'a', reason: '0.0 of 3 tokens left, refill 1/s', time: 10_003 },
+      { action: 'throttle', key: 'b', reason: '0.0 of 3 tokens left, refill 1/s', time: 10_013 },
+      { action: 'allow', key: 'b', reason: '', time: 12_500 },
+    ])
+    const before = d.stateSize('limit')
+    expect(before).toBeGreaterThan(0)
+    // Cleanup runs on coarse event-time ticks (multiples of the TTL): at 15 000 a has been idle for
+    // more than 3 s, b (last seen at 12 500) has not.
+    d.watermark('in', 15_000)
+    const left = d.stateSize('limit')
+    expect(left).toBeGreaterThan(0)
+    expect(left).toBeLessThan(before)
+    d.watermark('in', 18_000)
+    expect(d.stateSize('limit')).toBe(0)
+    expect(d.timerCount('limit')).toBe(0)
+    // a's "throttle" was forgotten with its bucket: its return is a first request, allowed without
+    // a decision (a remembered throttle would have given an "allow").
+    d.pushRecords('in', [{ value: 'a', time: 20_000 }]).end()
+    expect(d.values('out')).toHaveLength(3)
+  })
 })
