@@ -23,9 +23,10 @@ import type { Parser } from '../src/plugins/parsers/parser.ts'
 import { discard } from '../src/plugins/outputs/collect.ts'
 import { runEmbedded } from '../src/runtime/embedded/runner.ts'
 import { type BenchRow, compareRates, row } from './harness.ts'
+import { SHARED_ACCESS_LOG } from '../examples/shared/data.ts'
 
 const LINES = Number(process.env.BENCH_LINES ?? 2_000_000)
-const SAMPLE = '/work/shared/data/apache_access_5000.log'
+const SAMPLE = SHARED_ACCESS_LOG
 
 /** Writes (once) an access log of `lines` lines: the sample's lines with varied IPs and paths. */
 function accessLog(lines: number): string {
@@ -103,6 +104,7 @@ async function tailCount(path: string, parser: Parser): Promise<number> {
       pollInterval: 50,
       rotateWait: 5_000,
       maxLineSize: 1 << 22,
+      multilineFlushInterval: 5_000,
     },
     ctx,
   )

@@ -35,7 +35,7 @@ export function pluginPage(plugin: Plugin): string {
     }
   }
   if (plugin.kind === 'input') {
-    lines.push('', 'Every source also takes `name`, `tag`, `parser`, `eventTime`, `onError` and `parallelism` (see [pipelines](../pipelines.md)).')
+    lines.push('', 'Every source also takes `name`, `tag`, `parser`, `eventTime`, `columns`, `onError` and `parallelism` (see [pipelines](../pipelines.md)).')
   }
   if (plugin.kind === 'output') {
     lines.push('', 'Every output also takes `name`, `match`, `buffer`, `retry`, `secondary`, `onError` and `parallelism` (see [pipelines](../pipelines.md)).')

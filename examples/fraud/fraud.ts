@@ -1,20 +1,20 @@
 // Fraud decisions over generated logins and page requests with planted attackers and a crawler, and
-// the crawler detector over the Apache log: `node bin/squall.js run examples/fraud/fraud.ts`.
+// the crawler rules over the Apache access log: `node bin/squall.js run examples/fraud/fraud.ts`.
 
-import { fileURLToPath } from 'node:url'
 import type { SourceSpec } from '../../src/core/source.ts'
 import { Topology } from '../../src/core/topology.ts'
 import { WatermarkStrategy } from '../../src/core/watermark.ts'
 import { file } from '../../src/plugins/inputs/file.ts'
 import { stdout } from '../../src/plugins/outputs/stdout.ts'
 import { createParser } from '../../src/plugins/parsers/index.ts'
+import { accessLogPath } from '../shared/data.ts'
 import { type AccessEvent, accessFromApache } from '../shared/events.ts'
 import { fraudPipeline } from '../shared/jobs.ts'
 import { makeTraffic } from '../shared/traffic.ts'
 
 const traffic = makeTraffic({ seed: 11, duration: '1h', visitors: 20_000, pages: 2_000 })
 const planted = traffic.planted()
-const log = process.env['LOG'] ?? fileURLToPath(new URL('../data/apache_access_5000.log', import.meta.url))
+const log = accessLogPath()
 const parser = createParser({ type: 'apache2' })
 
 const t = new Topology('fraud')

@@ -32,7 +32,7 @@ export const checkpointsCommand: Command = {
     if (!dir)
       throw new SquallError('ERR_CLI_USAGE', 'missing <state-dir>. Usage: squall checkpoints <state-dir>')
     if (!existsSync(dir)) throw new SquallError('ERR_CLI_USAGE', `state directory "${dir}" does not exist`)
-    const list = listCheckpoints(dir)
+    const list = listCheckpoints(dir, 'list')
     if (values.json) {
       for (const c of list) process.stdout.write(`${JSON.stringify(c)}\n`)
       return 0

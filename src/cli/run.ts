@@ -29,10 +29,25 @@ Options:
                     0 picks a free one. Registered queries persist under --state-dir
   --http-host H     address to bind (default 127.0.0.1; another one needs --token)
   --token T         require "Authorization: Bearer T" on the API (default $SQUALL_TOKEN)
+  --duration D      drain the job after D (e.g. 30s), as SIGTERM does: for scripted runs of
+                    jobs that never end by themselves (tail, network inputs)
 
 The job ends by itself when all its sources are bounded and exhausted. SIGINT or SIGTERM
 drains it: sources stop, what was read flows through, windows fire, sinks flush. A second
 signal stops it at once.`
+
+/** The `--duration` flag in ms; a usage error names the flag. */
+function durationOption(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined
+  try {
+    const ms = toMillis((/^\d+$/.test(text) ? Number(text) : text) as Duration, '--duration')
+    if (ms > 0) return ms
+  } catch {}
+  throw new SquallError(
+    'ERR_CLI_USAGE',
+    `--duration: expected a duration like "30s" or "500ms", got "${text}"`,
+  )
+}
 
 /** The `state` option of the job from the checkpoint flags; usage errors name the flag. */
 function stateOption(values: { [flag: string]: string | undefined }): { state?: JobStateOptions } {
@@ -98,7 +113,7 @@ export function handleSignals(job: Job): () => void {
 
 export const runCommand: Command = {
   name: 'run',
-  usage: 'run <module.ts | pipeline.yaml> [--threads N]',
+  usage: 'run <module.ts | pipeline.yaml> [--threads N] [--duration D]',
   summary: 'run a topology module or a pipeline file',
   help: HELP,
   async run(args) {
@@ -113,6 +128,7 @@ export const runCommand: Command = {
       http: { type: 'string' },
       'http-host': { type: 'string' },
       token: { type: 'string' },
+      duration: { type: 'string' },
     })
     const values = flags as { [flag: string]: string | undefined }
     const path = positionals[0]
@@ -121,6 +137,7 @@ export const runCommand: Command = {
     const threads =
       values.threads === 'auto' ? availableParallelism() : (positiveInt('threads', values.threads) ?? 1)
     const parallelism = positiveInt('parallelism', values.parallelism)
+    const durationMs = durationOption(values.duration)
     const runOptions = {
       threads,
       ...(parallelism ? { parallelism } : {}),
@@ -154,12 +171,20 @@ export const runCommand: Command = {
           })
     const job = pipeline?.job ?? served?.job ?? (await runModule(path, runOptions))
     const uninstall = handleSignals(job)
+    const timer =
+      durationMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            process.stderr.write(`squall: --duration ${values.duration} is over, draining\n`)
+            job.drain()
+          }, durationMs)
     try {
       const result = await job.done
       const took = (result.durationMs / 1000).toFixed(1)
       process.stderr.write(`squall: job "${job.name}" ${result.status} in ${took}s\n`)
       return result.status === 'failed' ? 1 : 0
     } finally {
+      clearTimeout(timer)
       uninstall()
       await served?.close()
       await pipeline?.close()

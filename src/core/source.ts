@@ -29,6 +29,29 @@ export interface IoContext {
    * nothing is shared (a reader built by hand); the reader then takes p, p + P, p + 2P, ….
    */
   claim?(): number
+  /**
+   * Sink tasks only (absent on sources): the sequence number of record 0 of the batch that the
+   * `write` call in progress received; record `i` of it has number `batchSequence() + i`. A sink
+   * task numbers every record it is given, in the order `write` receives them, from 0 when its key
+   * sequence begins (see `idempotencyKey`); checkpoints record where the numbering stands. Read it
+   * during `write`: the next batch moves it on. Costs nothing when not called.
+   */
+  batchSequence?(): number
+  /**
+   * Sink tasks only: the idempotency key of this task's record number `seq`, `<base>.<task>.<seq>`
+   * (letters, digits, `-`, `_`, `.`). `<base>` is random when the task's key sequence begins; every
+   * checkpoint keeps base and number, and a restore from it with the same nodes at the same
+   * parallelism goes on from there, so a replay gives each record it repeats the key it had — if
+   * records reach this task in the same order: one upstream channel all the way from replayable
+   * sources, or inputs whose interleaving is fixed. Where channels merge (a union, a keyed exchange
+   * from several tasks, worker threads), a replay may put another record at a number; an output
+   * whose destination drops messages by key alone should mix in what it sends (as the http and
+   * nats outputs hash the body into theirs), so a reordered replay duplicates rather than loses.
+   * Any other restore, and a crash before the first complete checkpoint, start a new sequence:
+   * replayed records get new keys. A key never names two records within one sequence, and no two
+   * sequences share a base.
+   */
+  idempotencyKey?(seq: number): string
 }
 
 /**

@@ -37,6 +37,8 @@ export class WatermarkStrategy<T> {
     readonly idleTimeoutMs: number,
     /** A description of where time comes from, for errors and `explain`. */
     readonly timeSource: string,
+    /** Makes each partition's generator instead of the highest-time-seen one (`withGenerator`). */
+    private readonly generatorFactory?: () => WatermarkGenerator,
   ) {}
 
   /** Watermark = highest time seen − `bound` − 1 ms: records up to `bound` out of order are on time. */
@@ -70,6 +72,7 @@ export class WatermarkStrategy<T> {
         field,
         this.idleTimeoutMs,
         'a timestamp function',
+        this.generatorFactory,
       )
     }
     check(
@@ -84,6 +87,7 @@ export class WatermarkStrategy<T> {
       (value) => extract(value),
       this.idleTimeoutMs,
       `field "${field}"${format ? ` (format ${format})` : ''}`,
+      this.generatorFactory,
     )
   }
 
@@ -91,7 +95,31 @@ export class WatermarkStrategy<T> {
   withIdleness(timeout: Duration): WatermarkStrategy<T> {
     const ms = toMillis(timeout, 'withIdleness(timeout)')
     check(ms > 0, 'withIdleness(timeout)', 'a positive duration', timeout)
-    return new WatermarkStrategy(this.maxOutOfOrdernessMs, this.timestamp, ms, this.timeSource)
+    return new WatermarkStrategy(
+      this.maxOutOfOrdernessMs,
+      this.timestamp,
+      ms,
+      this.timeSource,
+      this.generatorFactory,
+    )
+  }
+
+  /**
+   * This strategy with watermarks from `create()`, called once per source partition, instead of
+   * "highest time seen − bound − 1": for a source that knows its watermark better than its records
+   * tell (a table of a running job carries the job's, the minimum over the job's partitions). The
+   * source task feeds the generator every record's time and emits `current()` after each batch
+   * when it has advanced. `maxOutOfOrdernessMs` stays as the lateness bound others may mirror.
+   */
+  withGenerator(create: () => WatermarkGenerator): WatermarkStrategy<T> {
+    check(typeof create === 'function', 'withGenerator(create)', 'a function', create)
+    return new WatermarkStrategy(
+      this.maxOutOfOrdernessMs,
+      this.timestamp,
+      this.idleTimeoutMs,
+      this.timeSource,
+      create,
+    )
   }
 
   /** True when this strategy emits watermarks before the end of input. */
@@ -101,6 +129,7 @@ export class WatermarkStrategy<T> {
 
   /** A fresh generator for one source partition. */
   createGenerator(): WatermarkGenerator {
+    if (this.generatorFactory !== undefined) return this.generatorFactory()
     const bound = this.maxOutOfOrdernessMs
     if (bound < 0) return { onEvent: () => {}, current: () => Number.NEGATIVE_INFINITY }
     let max = Number.NEGATIVE_INFINITY

@@ -4,7 +4,7 @@
 import { join, resolve } from 'node:path'
 import { type ConfigIssue, ConfigError, SquallError } from '../core/errors.ts'
 import { consoleLogger, type Logger } from '../core/logger.ts'
-import type { SinkSpec } from '../core/source.ts'
+import type { SinkSpec, SourceSpec } from '../core/source.ts'
 import type { Stream } from '../core/stream.ts'
 import { compileTagPattern } from '../core/tag-match.ts'
 import { Topology } from '../core/topology.ts'
@@ -19,7 +19,7 @@ import type { Parser } from '../plugins/parsers/parser.ts'
 import type { PluginRegistry } from '../plugins/registry.ts'
 import { matchingSink } from './match.ts'
 import { loadOperators } from './operators.ts'
-import { queryPlanner } from './queries.ts'
+import { type SourceTable, queryPlanner } from './queries.ts'
 import {
   OUTPUT_KEYS,
   type OutputEntryConfig,
@@ -93,7 +93,8 @@ function nameNodes(
  * Builds the topology of a validated pipeline file. Every source, parser, query and output is
  * checked; all problems are thrown together as one ConfigError (`sources[0].parser.type: unknown
  * parser "apach2"; did you mean "apache2"?`). Plugins are created but nothing is opened: no file is
- * read and no port bound until the job runs. The operators module, if any, is imported.
+ * read and no port bound until the job runs. The operators module, if any, is imported; queries
+ * are planned by the SQL engine (`planPipelineQuery`) unless another planner is registered.
  */
 export async function buildPipeline(file: PipelineFile, options: BuildOptions = {}): Promise<BuiltPipeline> {
   const registry = options.registry ?? defaultRegistry
@@ -109,9 +110,11 @@ export async function buildPipeline(file: PipelineFile, options: BuildOptions = 
 
   const ingest = new IngestEndpoint()
   const streams: { [name: string]: Stream<unknown> } = {}
+  const tables: { [name: string]: SourceTable } = {}
   file.sources.forEach((entry: SourceEntryConfig, i) => {
     const path = `sources[${i}]`
     const name = sourceNames[i]!
+    tables[name] = { path, ...(entry.columns === undefined ? {} : { columns: entry.columns }) }
     const plugin = registry.get('input', entry.type)
     if (!plugin) {
       issues.push({ path: `${path}.type`, message: registry.unknownMessage('input', entry.type) })
@@ -144,6 +147,8 @@ export async function buildPipeline(file: PipelineFile, options: BuildOptions = 
         }
       }
     }
+    const columns = entry.columns ?? parser?.columns
+    if (columns !== undefined) tables[name] = { path, columns }
     if (!config.ok) {
       issues.push(...config.issues)
       return
@@ -188,21 +193,26 @@ export async function buildPipeline(file: PipelineFile, options: BuildOptions = 
     }
   }
 
+  // The SQL engine loads only for a file with queries.
+  const planner =
+    file.queries.length === 0
+      ? undefined
+      : (queryPlanner() ?? (await import('../query/pipeline-planner.ts')).planPipelineQuery)
+  // With problems elsewhere the job is not built, but its queries are still checked: planned into
+  // a scratch topology in which a stand-in takes the place of every source.
+  const checkOnly = issues.length > 0
+  const planning = checkOnly ? standInSources(file.name, sourceNames) : { topology, streams }
+  const faulty = sourcesAtFault(issues)
   file.queries.forEach((q, i) => {
-    const planner = queryPlanner()
-    if (!planner) {
-      issues.push({
-        path: `queries[${i}]`,
-        message: `SQL queries need the query engine; none is installed in this build (query "${q.name}")`,
-      })
-      return
-    }
-    if (issues.length > 0) return
+    if (planner === undefined) return
     try {
-      const out = planner(q, { topology, streams })
-      if (out) routed.push(out)
+      const out = planner(q, { ...planning, tables, log })
+      if (out && !checkOnly) routed.push(out)
     } catch (e) {
-      issues.push(...issuesOf(e, `queries[${i}]`))
+      // A problem naming a source that has problems of its own (its columns are unknown because
+      // its parser is misspelt) follows from those and is left out.
+      for (const issue of issuesOf(e, `queries[${i}]`))
+        if (!faulty.some((source) => issue.message.includes(source))) issues.push(issue)
     }
   })
 
@@ -313,6 +323,37 @@ export async function buildPipeline(file: PipelineFile, options: BuildOptions = 
     queries: file.queries,
     ingest: ingest.owner === undefined ? undefined : ingest,
   }
+}
+
+/** A topology with a stand-in source node for each source name, for checking queries only. */
+function standInSources(
+  job: string,
+  names: readonly (string | undefined)[],
+): { topology: Topology; streams: { [name: string]: Stream<unknown> } } {
+  const topology = new Topology(job)
+  const streams: { [name: string]: Stream<unknown> } = {}
+  const spec: SourceSpec<unknown> = {
+    kind: 'stand-in',
+    bounded: true,
+    create: () => {
+      throw new ConfigError([
+        { path: '', message: 'a stand-in source is for checking queries; it never runs' },
+      ])
+    },
+  }
+  for (const name of names)
+    if (name !== undefined && !(name in streams)) streams[name] = topology.source(name, spec)
+  return { topology, streams }
+}
+
+/** The sources (`sources[2]`) that `issues` are about. */
+function sourcesAtFault(issues: readonly ConfigIssue[]): string[] {
+  const paths = new Set<string>()
+  for (const i of issues) {
+    const m = /^sources\[\d+\]/.exec(i.path)
+    if (m) paths.add(m[0])
+  }
+  return [...paths]
 }
 
 function createOutput(

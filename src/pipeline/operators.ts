@@ -24,6 +24,14 @@ function isStream(v: unknown): v is Stream<unknown> {
   )
 }
 
+/** The export `exportName`, or without one the default export, else every exported function. */
+function functionsOf(mod: { [name: string]: unknown }, exportName: string | undefined): OperatorsFunction[] {
+  const chosen = mod[exportName ?? 'default']
+  if (typeof chosen === 'function') return [chosen as OperatorsFunction]
+  if (exportName !== undefined) return []
+  return Object.values(mod).filter((v): v is OperatorsFunction => typeof v === 'function')
+}
+
 /**
  * Imports the module and applies its `exportName` (default `default`) function; without a default
  * export, every exported function is applied in order of export, each receiving the streams the
@@ -52,11 +60,12 @@ export async function loadOperators(
       )
     }
   }
-  const fns: OperatorsFunction[] = []
-  const chosen = mod[exportName ?? 'default']
-  if (typeof chosen === 'function') fns.push(chosen as OperatorsFunction)
-  else if (exportName === undefined)
-    for (const v of Object.values(mod)) if (typeof v === 'function') fns.push(v as OperatorsFunction)
+  let fns = functionsOf(mod, exportName)
+  // tsx compiles a .ts file outside an ESM package (no `"type": "module"` above it) as CommonJS;
+  // the module's own exports are then the namespace's `default`.
+  const inner = mod.default
+  if (fns.length === 0 && inner !== null && typeof inner === 'object')
+    fns = functionsOf(inner as { [name: string]: unknown }, exportName)
   if (fns.length === 0) {
     throw new SquallError(
       'ERR_MODULE_LOAD',

@@ -1,5 +1,6 @@
 // The hook through which the SQL engine plans the `queries` of a pipeline file.
 
+import type { Logger } from '../core/logger.ts'
 import type { Stream } from '../core/stream.ts'
 import type { Topology } from '../core/topology.ts'
 
@@ -9,10 +10,22 @@ export interface PipelineQuery {
   readonly sql: string
 }
 
+/** What the pipeline file says about one source's records, for planners that type-check. */
+export interface SourceTable {
+  /** Where the source is in the file (`sources[0]`), for messages. */
+  readonly path: string
+  /** Column names and SQL types of its records: the source's `columns`, else its parser's. */
+  readonly columns?: { readonly [column: string]: string }
+}
+
 /** What a planner gets: the topology being built and the streams of the sources, by source name. */
 export interface QueryPlanningContext {
   readonly topology: Topology
   readonly streams: { readonly [source: string]: Stream<unknown> }
+  /** What is known about each source's records, by source name. */
+  readonly tables?: { readonly [source: string]: SourceTable }
+  /** Where a planner reports warnings (a query whose state grows without bound). */
+  readonly log?: Logger
 }
 
 /**
@@ -24,12 +37,15 @@ export type QueryPlanner = (query: PipelineQuery, ctx: QueryPlanningContext) => 
 
 let planner: QueryPlanner | undefined
 
-/** Installs the query planner pipelines use (the SQL engine calls this); replaces any earlier one. */
+/**
+ * Installs the planner of pipelines' `queries` in place of the SQL engine's (`planPipelineQuery`,
+ * loaded when a file has queries and no planner is installed); `undefined` restores the SQL engine.
+ */
 export function registerQueryPlanner(fn: QueryPlanner | undefined): void {
   planner = fn
 }
 
-/** The installed planner, if any. */
+/** The installed planner, if any (none: pipelines use the SQL engine's). */
 export function queryPlanner(): QueryPlanner | undefined {
   return planner
 }

@@ -2,7 +2,7 @@
 // plugin's own schema (validated when the pipeline is compiled).
 
 import { z } from 'zod'
-import { duration } from '../plugins/config.ts'
+import { duration, typedConfig } from '../plugins/config.ts'
 
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.:-]*$/
 const name = z.string().regex(NAME, 'expected letters, digits, _ . : - (and no leading punctuation)')
@@ -21,10 +21,11 @@ export const SourceEntry = z.looseObject({
     .describe(
       "Routing tag of the records (network inputs take the sender's tag). In tail, a trailing `*` expands to the file path.",
     ),
-  parser: z
-    .looseObject({ type: z.string() })
+  parser: typedConfig('The parser plugin (`squall describe parser`).')
     .optional()
-    .describe('How lines are parsed (`{ type: apache2 }`); for line inputs only.'),
+    .describe(
+      'How lines are parsed: a parser type (`apache2`) or config (`{ type: regexp, expression: … }`); for line inputs only.',
+    ),
   eventTime: z
     .strictObject({
       field: z
@@ -39,6 +40,12 @@ export const SourceEntry = z.looseObject({
     })
     .optional()
     .describe('Event time and watermarks of this source.'),
+  columns: z
+    .record(z.string(), z.string())
+    .optional()
+    .describe(
+      "Column names and SQL types of the records, for `queries` (`{ user: STRING, bytes: BIGINT }`); default: the parser's (apache2 declares its fields).",
+    ),
   onError: z
     .enum(['fail', 'skip', 'dead-letter'])
     .default('skip')
@@ -143,7 +150,16 @@ export type SourceEntryConfig = z.output<typeof SourceEntry>
 export type OutputEntryConfig = z.output<typeof OutputEntry>
 
 /** Keys of a source entry that are not plugin options. */
-export const SOURCE_KEYS = ['name', 'type', 'tag', 'parser', 'eventTime', 'onError', 'parallelism'] as const
+export const SOURCE_KEYS = [
+  'name',
+  'type',
+  'tag',
+  'parser',
+  'eventTime',
+  'columns',
+  'onError',
+  'parallelism',
+] as const
 /** Keys of an output entry that are not plugin options. */
 export const OUTPUT_KEYS = [
   'name',

@@ -86,6 +86,20 @@ export function port(fallback: number) {
   return z.number().int().min(0).max(65535).default(fallback)
 }
 
+/**
+ * A parser or formatter config (fluentd's `<parse>` or `<format>`): `{ type: ltsv, … }`, or the
+ * type alone (`json`), which reads as `{ type: json }`. Only `type` is checked here; the other
+ * options belong to the plugin of that type, which validates them when it is created.
+ */
+export function typedConfig(typeDescription: string) {
+  return z
+    .preprocess(
+      (v) => (typeof v === 'string' ? { type: v } : v),
+      z.looseObject({ type: z.string().describe(typeDescription) }),
+    )
+    .meta({ squallType: 'type or { type, … }' })
+}
+
 /** The keys a strict object schema accepts, for "did you mean" hints. */
 function knownKeys(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
   let s: z.ZodType | undefined = schema

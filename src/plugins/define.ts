@@ -40,14 +40,26 @@ export interface InputContext extends PluginContext {
 }
 
 /**
+ * The idempotency keys of a chunk's records (`IoContext.idempotencyKey`), by index in the chunk:
+ * the same for every attempt at the chunk, and, where the job's order is deterministic, for the
+ * same records replayed after a restore. Computed on demand.
+ */
+export interface ChunkKeys {
+  /** The key of record `i` of the chunk. */
+  key(i: number): string
+}
+
+/**
  * One task's connection to an output's destination. `deliver` is called with one chunk at a time
  * (never concurrently on one task) and resolves once the destination has the records; a rejection
  * is retried when the error is retryable (`SquallError.retryable`, or `retryable` below says so),
  * else the chunk goes to the secondary output. Created on the task's thread; `close` releases it.
+ * `keys` is absent when the chunk's records have none (a delivery driven by hand); an output
+ * that uses keys then does without, as its documentation says.
  */
 export interface Delivery {
   open?(): void | Promise<void>
-  deliver(records: Record[]): void | Promise<void>
+  deliver(records: Record[], keys?: ChunkKeys): void | Promise<void>
   /** Decides whether a failure may succeed on a later attempt; default: the error's `retryable`. */
   retryable?(error: unknown): boolean
   close?(): void | Promise<void>

@@ -4,6 +4,7 @@
 import { SquallError } from '../core/errors.ts'
 import type { Aggregate } from '../core/operators.ts'
 import { HyperLogLog } from '../kit/hyperloglog.ts'
+import { roundDecimal, unscaled } from './decimal.ts'
 import type { RowEvaluator, SqlRow } from './compile-expr.ts'
 
 /**
@@ -54,6 +55,34 @@ function sum(name: string, zero: boolean): AggFunction {
     },
     merge: (a, b) => [(a as Pair)[0] + (b as Pair)[0], (a as Pair)[1] + (b as Pair)[1]],
     result: (a) => ((a as Pair)[1] > 0 ? (a as Pair)[0] : zero ? 0 : null),
+  }
+}
+
+/**
+ * SUM (or SUM0) of DECIMAL values of scale `scale`: each value counted in units of 10^−scale, so
+ * the sum is an exact integer while it stays below 2^53 units (about 9·10^15 / 10^scale).
+ */
+function decimalSum(name: string, zero: boolean, scale: number): AggFunction {
+  const unit = 10 ** scale
+  const base = sum(name, zero)
+  return {
+    ...base,
+    add: (a, v) => base.add(a, unscaled(v as number, scale)),
+    retract: (a, v) => base.retract!(a, unscaled(v as number, scale)),
+    result: (a) => ((a as Pair)[1] > 0 ? (a as Pair)[0] / unit : zero ? 0 : null),
+  }
+}
+
+/** AVG of DECIMAL values of scale `scale`: the exact sum over the count, rounded to max(6, scale) digits. */
+function decimalAvg(scale: number): AggFunction {
+  const unit = 10 ** scale
+  const digits = Math.max(6, scale)
+  return {
+    ...decimalSum('AVG', false, scale),
+    result: (a) => {
+      const [s, n] = a as Pair
+      return n === 0 ? null : roundDecimal(s / n / unit, digits)
+    },
   }
 }
 
@@ -255,6 +284,8 @@ export interface AggOptions {
   readonly distinct?: boolean
   /** The argument is an integer type (AVG truncates like Flink). */
   readonly integer?: boolean
+  /** The argument is DECIMAL of this scale: SUM counts exactly, AVG rounds to max(6, scale) digits. */
+  readonly decimalScale?: number
   /** The input retracts rows (an updating input): pick accumulators that can undo an add. */
   readonly retracting?: boolean
   /** Constant second argument: TOPK's k, LISTAGG's separator. */
@@ -267,19 +298,18 @@ export interface AggOptions {
  */
 export function aggFunction(name: string, options: AggOptions = {}): AggFunction {
   const r = options.retracting === true
+  const dec = options.decimalScale
   let f: AggFunction
   switch (name) {
     case 'COUNT':
       f = options.distinct ? countDistinct() : count()
       break
     case 'SUM':
-      f = sum('SUM', false)
-      break
     case 'SUM0':
-      f = sum('SUM0', true)
+      f = dec === undefined ? sum(name, name === 'SUM0') : decimalSum(name, name === 'SUM0', dec)
       break
     case 'AVG':
-      f = avg(options.integer === true)
+      f = dec === undefined ? avg(options.integer === true) : decimalAvg(dec)
       break
     case 'MIN':
       f = r ? retractableExtreme('MIN', false) : extreme('MIN', false)

@@ -54,11 +54,14 @@ function subscribersChanged(t: Table): void {
  */
 export class BusSubscription {
   private readonly batches: Record[][] = []
+  /** The table's watermark after each queued batch was published. */
+  private readonly marks: number[] = []
   private head = 0
   private offset = 0
   private size = 0
   private wakeReader: (() => void) | undefined
   private waitingPublishers: (() => void)[] = []
+  private handed = MIN_TIME
   closed = false
 
   constructor(
@@ -76,10 +79,22 @@ export class BusSubscription {
     return this.size === 0 && this.table.ended.length > 0 && this.table.ended.every(Boolean)
   }
 
-  /** Queues a published batch (shared, read-only). Returns false when this subscriber is full. */
-  push(records: Record[]): boolean {
+  /**
+   * The table's watermark as far as the records read so far go: its watermark (the minimum over
+   * the publishing partitions) after the last batch read to its end. −∞ before that.
+   */
+  get watermark(): number {
+    return this.handed
+  }
+
+  /**
+   * Queues a published batch (shared, read-only) with the table's watermark after it. Returns false
+   * when this subscriber is full.
+   */
+  push(records: Record[], watermark = MIN_TIME): boolean {
     if (this.closed) return true
     this.batches.push(records)
+    this.marks.push(watermark)
     this.size += records.length
     this.wake()
     return this.size < this.maxLag
@@ -102,12 +117,14 @@ export class BusSubscription {
       this.offset += take
       if (this.offset === batch.length) {
         this.batches[this.head] = undefined as unknown as Record[]
+        if (this.marks[this.head]! > this.handed) this.handed = this.marks[this.head]!
         this.head++
         this.offset = 0
       }
     }
     if (this.head > 64 && this.head * 2 > this.batches.length) {
       this.batches.splice(0, this.head)
+      this.marks.splice(0, this.head)
       this.head = 0
     }
     this.size -= out.length
@@ -146,6 +163,7 @@ export class BusSubscription {
     this.table.subscribers.delete(this)
     subscribersChanged(this.table)
     this.batches.length = 0
+    this.marks.length = 0
     this.size = 0
     this.releasePublishers()
     this.wake()
@@ -224,7 +242,7 @@ export class StreamBus {
     return this.tablesByName.get(table)?.sample ?? []
   }
 
-  /** The event-time strategy of a table's bus sources (undefined: no watermarks, as upstream). */
+  /** The event-time strategy of a table's bus sources (undefined: the job's source declares no event time). */
   watermarksOf(table: string): WatermarkStrategy<unknown> | undefined {
     return this.tablesByName.get(table)?.watermarks
   }
@@ -249,9 +267,10 @@ export class StreamBus {
       for (let i = 0; i < records.length && t.sample.length < SAMPLE_SIZE; i++)
         t.sample.push(records[i]!.value)
     if (t.subscribers.size === 0 || records.length === 0) return undefined
+    const tableWatermark = t.partitions.length === 1 ? t.partitions[0]! : Math.min(...t.partitions)
     let full: BusSubscription[] | undefined
     for (const s of t.subscribers) {
-      if (!s.push(records)) (full ??= []).push(s)
+      if (!s.push(records, tableWatermark)) (full ??= []).push(s)
     }
     if (full === undefined) return undefined
     return Promise.all(full.map((s) => s.room())).then(() => {})
@@ -363,13 +382,60 @@ export function tapSink(
   }
 }
 
+/** Options of a bus source. */
+export interface BusSourceOptions {
+  /**
+   * A field added to every row (a copy of the record's value, so readers never share a changed
+   * object), holding the record's event time in ms: the table's time column. It replaces a field of
+   * the same name; a value that is not an object becomes a row of that field alone.
+   */
+  readonly recordTime?: string
+}
+
 /**
  * An unbounded source reading `table` from `bus`: records come with their original event time,
  * tag and key, in publication order, from the moment the partition opens. One partition; not
  * replayable (a restored query starts from what is published after it starts). It ends when the
  * table ends.
  */
-export function busSource(bus: StreamBus, table: string): SourceSpec {
+export function busSource(bus: StreamBus, table: string, options: BusSourceOptions = {}): SourceSpec {
+  return readerSpec(bus, table, options, new Set())
+}
+
+/** What a query reads a table through: a bus source, and the event-time strategy to give it. */
+export interface BusTable {
+  readonly source: SourceSpec
+  /** Absent when the job's source declares no event time. */
+  readonly watermarks?: WatermarkStrategy<unknown>
+}
+
+/**
+ * A query's view of `table`: a fresh `busSource` and, when the job's source declares event time,
+ * the strategy of a source reading it. That strategy's watermark is the table's — the minimum of
+ * the job's partitions' watermarks — as of the records the source has read, so a record on time in
+ * the job is on time in the query, also when the job's partitions run on several threads. A source
+ * whose job source has no watermarks gets `noWatermarks` (its records keep their event time).
+ */
+export function busTable(bus: StreamBus, table: string, options: BusSourceOptions = {}): BusTable {
+  const readers = new Set<BusSubscription>()
+  const source = readerSpec(bus, table, options, readers)
+  const mirrored = bus.watermarksOf(table)
+  if (mirrored === undefined) return { source }
+  if (!mirrored.emitsWatermarks) return { source, watermarks: mirrored }
+  const current = () => {
+    let min = Number.POSITIVE_INFINITY
+    for (const r of readers) if (r.watermark < min) min = r.watermark
+    return readers.size === 0 ? MIN_TIME : min
+  }
+  return { source, watermarks: mirrored.withGenerator(() => ({ onEvent() {}, current })) }
+}
+
+function readerSpec(
+  bus: StreamBus,
+  table: string,
+  options: BusSourceOptions,
+  readers: Set<BusSubscription>,
+): SourceSpec {
   check(bus instanceof StreamBus, 'busSource(bus)', 'a StreamBus', bus)
   check(
     bus.has(table),
@@ -377,16 +443,29 @@ export function busSource(bus: StreamBus, table: string): SourceSpec {
     `a table of the bus (${bus.tables().join(', ') || 'none'})`,
     table,
   )
+  const field = options.recordTime
+  check(
+    field === undefined || (typeof field === 'string' && field.length > 0),
+    'busSource(options.recordTime)',
+    'a field name',
+    field,
+  )
   return {
     kind: 'bus',
     bounded: false,
     maxPartitions: 1,
     create(): SourceReader {
       let sub: BusSubscription | undefined = bus.subscribe(table)
+      readers.add(sub)
       return {
-        nextBatch: (max) => (sub === undefined ? null : sub.poll(max)),
+        nextBatch(max) {
+          if (sub === undefined) return null
+          const batch = sub.poll(max)
+          return field === undefined || batch === null ? batch : withRecordTime(batch, field)
+        },
         ready: () => (sub === undefined ? Promise.resolve() : sub.ready()),
         close() {
+          if (sub !== undefined) readers.delete(sub)
           sub?.close()
           sub = undefined
         },
@@ -395,15 +474,31 @@ export function busSource(bus: StreamBus, table: string): SourceSpec {
   }
 }
 
+/** Copies of `records` whose values carry their event time in `field`. */
+function withRecordTime(records: Record[], field: string): Record[] {
+  const out = new Array<Record>(records.length)
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!
+    const v = r.value
+    const row: { [f: string]: unknown } =
+      v !== null && typeof v === 'object' && !Array.isArray(v) ? { ...v } : {}
+    row[field] = r.time
+    out[i] = { value: row, key: r.key, time: r.time, tag: r.tag }
+  }
+  return out
+}
+
 /**
  * The strategy a query's source on a tapped table should use: the same lateness bound as the
- * job's source (so a query's windows fire when the job's watermark passes them), or none when the
- * job's source has none.
+ * job's source (so a query's windows fire when the job's watermark passes them); `noWatermarks`
+ * when the job's source assigns event time without watermarks; none when it declares no event time.
+ * Event time itself is not read again: a query's records keep the time the job's source gave them.
  */
 export function mirrorWatermarks(
   upstream: WatermarkStrategy<unknown> | undefined,
 ): WatermarkStrategy<unknown> | undefined {
-  if (upstream === undefined || !upstream.emitsWatermarks) return undefined
+  if (upstream === undefined) return undefined
+  if (!upstream.emitsWatermarks) return WatermarkStrategy.noWatermarks<unknown>()
   return WatermarkStrategy.forBoundedOutOfOrderness<unknown>(upstream.maxOutOfOrdernessMs)
 }
 

@@ -20,6 +20,7 @@ import {
 import { cachedRegex, toText } from './functions-string.ts'
 import { extractField } from './functions-time.ts'
 import { formatExpr } from './format-expr.ts'
+import { decimalOp } from './decimal.ts'
 import { parseExpression } from './parser.ts'
 import { type RowSchema, resolveColumn } from './row-schema.ts'
 import { makeCast } from './sql-cast.ts'
@@ -28,6 +29,7 @@ import {
   castable,
   commonType,
   comparable,
+  decimalArithmeticType,
   formatType,
   isInterval,
   isNumeric,
@@ -307,12 +309,14 @@ class Compiler {
     const tb = b.type
     const num = numericCommonType(ta, tb)
     if (num) {
-      const ints = bothIntegers(ta, tb)
       const text = formatExpr(e)
-      const fn = numericOp(op, fa, fb, ints, text)
-      const type =
-        op === '/' && !ints && num.kind === 'DECIMAL' ? SqlTypes.decimal(38, Math.max(6, num.scale)) : num
-      return fold(type, fn, [a, b])
+      if (num.kind === 'DECIMAL' && ta.kind !== 'NULL' && tb.kind !== 'NULL') {
+        const type = decimalArithmeticType(op, ta, tb)
+        const scale = (t: SqlType) => (t.kind === 'DECIMAL' ? t.scale : 0)
+        const fn = decimalOp(op, fa, fb, scale(ta), scale(tb), scale(type), text)
+        return fold(type, fn, [a, b])
+      }
+      return fold(num, numericOp(op, fa, fb, bothIntegers(ta, tb), text), [a, b])
     }
     if ((op === '+' || op === '-') && isTemporal(ta) && isInterval(tb)) {
       return fold(ta, timePlusInterval(fa, fb, tb.kind === 'INTERVAL_YEAR_MONTH', op === '-' ? -1 : 1), [

@@ -50,7 +50,8 @@ function wrap(e: Expr, min: number): string {
   return precedence(e) < min ? `(${s})` : s
 }
 
-function formatOrder(o: OrderItem): string {
+/** One ORDER BY item as SQL: `expr [DESC] [NULLS FIRST | LAST]`. */
+export function formatOrder(o: OrderItem): string {
   return `${formatExpr(o.expr)}${o.desc ? ' DESC' : ''}${o.nulls ? ` NULLS ${o.nulls}` : ''}`
 }
 

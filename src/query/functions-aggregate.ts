@@ -2,17 +2,20 @@
 // ranking/offset window functions (only with OVER) and MATCH_RECOGNIZE navigation functions.
 
 import { Arg, type PlannedFunction, planned, typeName } from './function-def.ts'
-import { isNumeric, isString, type SqlType, SqlTypes } from './types.ts'
+import { decimalAvgType, decimalSumType, isNumeric, isString, type SqlType, SqlTypes } from './types.ts'
 
 const firstArg = (args: readonly SqlType[]): SqlType =>
   args[0] && args[0].kind !== 'NULL' ? args[0] : SqlTypes.INT
 
 function sumType(args: readonly SqlType[]): SqlType | string {
   const t = args[0]!
-  if (t.kind === 'DECIMAL') return SqlTypes.decimal(38, t.scale)
+  if (t.kind === 'DECIMAL') return decimalSumType(t)
   if (isNumeric(t) || t.kind === 'NULL') return firstArg(args)
   return `SUM: argument must be a number, got ${typeName(t)}`
 }
+
+const avgType = (args: readonly SqlType[]): SqlType =>
+  args[0]?.kind === 'DECIMAL' ? decimalAvgType(args[0]) : firstArg(args)
 
 const comparableArg = {
   accepts: 'a number, string, time or BOOLEAN',
@@ -21,7 +24,8 @@ const comparableArg = {
 
 /**
  * Aggregates. Like Flink, SUM and AVG keep the argument's type (AVG of a BIGINT column is a
- * BIGINT, truncated); `CAST(x AS DOUBLE)` first for a fractional average.
+ * BIGINT, truncated; `CAST(x AS DOUBLE)` first for a fractional average), except for DECIMAL(p, s):
+ * SUM gives DECIMAL(38, s) and AVG DECIMAL(38, max(6, s)).
  */
 export const AGGREGATE_FUNCTIONS: readonly PlannedFunction[] = [
   planned(
@@ -33,7 +37,13 @@ export const AGGREGATE_FUNCTIONS: readonly PlannedFunction[] = [
   ),
   planned('aggregate', 'SUM(x)', 'The sum of non-NULL x; NULL when there is none.', [Arg.numeric], sumType),
   planned('aggregate', 'SUM0(x)', 'Like SUM but 0 when there is no value.', [Arg.numeric], sumType),
-  planned('aggregate', 'AVG(x)', 'The average of non-NULL x, in the type of x.', [Arg.numeric], firstArg),
+  planned(
+    'aggregate',
+    'AVG(x)',
+    'The average of non-NULL x, in the type of x (of a DECIMAL(p, s): DECIMAL(38, max(6, s))).',
+    [Arg.numeric],
+    avgType,
+  ),
   planned('aggregate', 'MIN(x)', 'The smallest non-NULL x.', [comparableArg], firstArg),
   planned('aggregate', 'MAX(x)', 'The largest non-NULL x.', [comparableArg], firstArg),
   planned(

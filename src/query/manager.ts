@@ -7,8 +7,9 @@ import { SquallError, wrapError } from '../core/errors.ts'
 import { type Logger, consoleLogger } from '../core/logger.ts'
 import type { SourceSpec } from '../core/source.ts'
 import type { WatermarkStrategy } from '../core/watermark.ts'
-import type { RowSchema } from './row-schema.ts'
-import { type StreamBus, busSource } from './bus.ts'
+import { type RowSchema, TIME_COLUMN } from './row-schema.ts'
+import { SqlTypes } from './types.ts'
+import { type StreamBus, busTable } from './bus.ts'
 import {
   type Change,
   type PlannedQuery,
@@ -17,11 +18,16 @@ import {
   QueryJob,
 } from './query-job.ts'
 
+export { TIME_COLUMN }
+
 /**
  * One table a query may read: a fresh bus source of the job's stream, the event-time strategy a
- * query source on it should use (mirrors the job's source; absent when it has none), and what
+ * query source on it should use (it carries the table's watermark, see `busTable`; absent when the
+ * job's source declares no event time), and what
  * the planner types its columns from: the declared schema, else sample rows (the first values
- * the job published). `timeColumn` names the column holding a row's event time, when declared.
+ * the job published). `timeColumn` names the column holding each row's event time, the table's
+ * time attribute: the declared one, else `time` (TIME_COLUMN) for a table with event time, whose
+ * source then adds it to every row (and `schema`, when declared, lists it as TIMESTAMP(3)).
  */
 export interface QueryCatalogTable {
   readonly name: string
@@ -32,7 +38,11 @@ export interface QueryCatalogTable {
   readonly timeColumn?: string
 }
 
-/** What the job declares about a table, for planners that type-check. */
+/**
+ * What the job declares about a table, for planners that type-check: the columns of its records,
+ * and the column that holds each record's event time (instead of the `time` column added to a
+ * table with event time).
+ */
 export interface TableDeclaration {
   readonly schema?: RowSchema | { readonly [column: string]: string }
   readonly timeColumn?: string
@@ -113,20 +123,30 @@ export class QueryManager {
     return this.options.bus
   }
 
-  /** The tables of the job, each with a fresh bus source. */
+  /**
+   * The tables of the job, each with a fresh bus source. A table whose source declares event time
+   * and whose declaration names no time column gets the `time` column (see TIME_COLUMN).
+   */
   catalog(): QueryCatalog {
     const { bus, tables } = this.options
     const out = new Map<string, QueryCatalogTable>()
     for (const name of bus.tables()) {
       const declared = tables?.[name]
-      const watermarks = bus.watermarksOf(name)
+      const eventTime = bus.watermarksOf(name) !== undefined
       const sample = bus.sample(name).filter((v): v is object => v !== null && typeof v === 'object')
+      const recordTime = declared?.timeColumn === undefined && eventTime
+      const timeColumn = declared?.timeColumn ?? (recordTime ? TIME_COLUMN : undefined)
+      const schema =
+        declared?.schema !== undefined && recordTime
+          ? withTimeColumn(declared.schema, name)
+          : declared?.schema
+      const { source, watermarks } = busTable(bus, name, recordTime ? { recordTime: TIME_COLUMN } : {})
       out.set(name, {
         name,
-        source: busSource(bus, name),
+        source,
         ...(watermarks ? { watermarks } : {}),
-        ...(declared?.schema ? { schema: declared.schema } : {}),
-        ...(declared?.timeColumn ? { timeColumn: declared.timeColumn } : {}),
+        ...(schema ? { schema } : {}),
+        ...(timeColumn ? { timeColumn } : {}),
         ...(sample.length > 0 ? { sample } : {}),
       })
     }
@@ -289,4 +309,23 @@ export class QueryManager {
     await writeFile(tmp, `${JSON.stringify(data, null, 2)}\n`)
     await rename(tmp, path)
   }
+}
+
+/** A declared schema with the `time` column (TIMESTAMP(3)) last, in place of any column of that name. */
+function withTimeColumn(
+  schema: RowSchema | { readonly [column: string]: string },
+  table: string,
+): RowSchema | { readonly [column: string]: string } {
+  if ('columns' in schema && Array.isArray(schema.columns)) {
+    const rows = schema as RowSchema
+    return {
+      ...rows,
+      columns: [
+        ...rows.columns.filter((c) => c.name !== TIME_COLUMN),
+        { name: TIME_COLUMN, type: SqlTypes.TIMESTAMP3, table },
+      ],
+    }
+  }
+  const { [TIME_COLUMN]: _replaced, ...columns } = schema as { readonly [column: string]: string }
+  return { ...columns, [TIME_COLUMN]: 'TIMESTAMP(3)' }
 }

@@ -216,15 +216,16 @@ export class Cursor {
   }
 
   /**
-   * Reads an optional alias: `AS name` or a bare name. A bare word that looks like a misspelled
-   * clause keyword and is followed by more text (`SELECT a FORM t`) is reported as that typo
-   * instead of being taken as an alias.
+   * Reads an optional alias: `AS name` or a bare name. A bare word of three letters or more that
+   * looks like a misspelled clause keyword and is followed by more text (`SELECT a FORM t`) is
+   * reported as that typo instead of being taken as an alias; shorter words are the usual table
+   * aliases (`FROM orders o JOIN ...`), too close to `ON` to be told apart.
    */
   alias(): string | undefined {
     if (this.acceptWord('AS')) return this.name('an alias after AS')
     if (!this.isName()) return undefined
     const t = this.peek()
-    if (t.kind === 'word') {
+    if (t.kind === 'word' && t.text.length >= 3) {
       const guess = closestName(t.upper, CLAUSE_WORDS)
       const after = this.peek(1)
       if (guess && (after.kind === 'word' || after.kind === 'ident' || after.kind === 'number')) {

@@ -2,10 +2,12 @@
 // (keyed state, timers, watermarks), and says whether its result updates and what it keeps.
 
 import { SquallError } from '../core/errors.ts'
+import type { Processor } from '../core/processor.ts'
 import type { SinkSpec, SourceSpec } from '../core/source.ts'
 import { Topology } from '../core/topology.ts'
 import { WatermarkStrategy } from '../core/watermark.ts'
 import type { Statement } from './ast.ts'
+import type { SqlRow } from './compile-expr.ts'
 import { parseScript } from './parser.ts'
 import type { QueryPlanner } from './manager.ts'
 import type { PlannedQuery } from './query-job.ts'
@@ -15,10 +17,23 @@ import { SqlTypes, type SqlType, formatType } from './types.ts'
 import { type QueryScope, planQueryExpr } from './plan/query.ts'
 import type { ExplainLine, PlanContext, Rel } from './plan/relation.ts'
 
-/** One table a query can read. */
+/**
+ * One table a query can read: a source the plan adds (`source`), or a node already in the topology
+ * the plan is built into (`node`, with `PlanOptions.topology`).
+ */
 export interface CatalogTable {
   /** The table's records: each value a row object (`{ column: value }`). */
-  readonly source: SourceSpec
+  readonly source?: SourceSpec
+  /**
+   * Instead of `source`: the name of a node of `PlanOptions.topology` whose record values are the
+   * table's rows (a pipeline's source). Its records keep their event time and its watermarks hold.
+   */
+  readonly node?: string
+  /**
+   * With `node`: a column added to every row, holding the record's event time (TIMESTAMP(3)); it is
+   * the table's time attribute and replaces a field of the same name in the record.
+   */
+  readonly recordTime?: string
   /**
    * Column names and types (`{ price: 'BIGINT', ts: 'TIMESTAMP(3)' }` or a RowSchema). Without
    * it, the types are inferred from `sample` rows.
@@ -46,6 +61,13 @@ export interface PlanOptions {
   name?: string
   /** TIMESTAMP result columns as text (`2020-04-15 08:05:00.000`, UTC; default) or epoch ms. */
   timestamps?: 'text' | 'ms'
+  /**
+   * Plan into this topology instead of a new one (tables given by `node` read its nodes). Node names
+   * the plan adds start with `prefix`, so several queries fit in one topology.
+   */
+  topology?: Topology
+  /** Prefix of every node name the plan adds, e.g. `top_pages.` (default none). */
+  prefix?: string
 }
 
 /** A planned query. Output values are rows, or `{ op, row }` changes when `updating`. */
@@ -143,16 +165,19 @@ const NODE_NAME = /[^A-Za-z0-9_.:-]/g
 
 /**
  * Plans `sql` — `CREATE VIEW` statements then one query — over `catalog`. Every table read becomes
- * a source node named after it (with its watermark strategy when it has event time); the query
+ * a source node named after it (with its watermark strategy when it has event time), or, for a
+ * table given by `node`, a node reading that node of `options.topology`; the query
  * plans into filter, projection, window, aggregate and join operators over keyed state. Windowed
  * aggregations and interval/window joins give append-only results; a non-windowed GROUP BY or a
  * regular join over an updating input gives changes. Throws ERR_SQL_SYNTAX, ERR_SQL_TYPE,
  * ERR_SQL_UNKNOWN_COLUMN, ERR_SQL_PLAN, and ERR_SQL_UNBOUNDED_STATE under `strict`; nothing
- * starts. The topology is new for each call.
+ * starts. The topology is new for each call unless `options.topology` is given; a throw may leave
+ * nodes added to that one.
  */
 export function planQuery(sql: string, catalog: Catalog, options: PlanOptions = {}): QueryPlan {
   const statements = parseScript(sql)
-  const topology = new Topology(options.name ?? 'sql')
+  const topology = options.topology ?? new Topology(options.name ?? 'sql')
+  const prefix = options.prefix ?? ''
   const lines: ExplainLine[] = []
   const warnings: string[] = []
   const counters = new Map<string, number>()
@@ -165,7 +190,7 @@ export function planQuery(sql: string, catalog: Catalog, options: PlanOptions = 
     name(kind) {
       const n = (counters.get(kind) ?? 0) + 1
       counters.set(kind, n)
-      return `${kind}-${n}`
+      return `${prefix}${kind}-${n}`
     },
   }
   const sources = new Map<string, Rel>()
@@ -176,9 +201,16 @@ export function planQuery(sql: string, catalog: Catalog, options: PlanOptions = 
       if (known !== undefined) return known
       const t = tableOf(catalog, name)
       if (t === undefined) return undefined
+      if (t.node !== undefined) {
+        const rel = tableOfNode(ctx, name, t)
+        sources.set(name, rel)
+        return rel
+      }
+      if (t.source === undefined)
+        throw new SquallError('ERR_SQL_PLAN', `table "${name}" has neither a source nor a node to read`)
       const timeColumn = t.eventTime?.column ?? t.timeColumn
       const schema = schemaFor(name, t, timeColumn)
-      const node = name.replace(NODE_NAME, '_')
+      const node = prefix + name.replace(NODE_NAME, '_')
       let watermarks = t.watermarks
       if (watermarks === undefined && t.eventTime !== undefined) {
         watermarks = WatermarkStrategy.forBoundedOutOfOrderness<unknown>(
@@ -227,6 +259,44 @@ export function planQuery(sql: string, catalog: Catalog, options: PlanOptions = 
     warnings,
     explain: () => explainText(lines, warnings, updating, columns, key),
   }
+}
+
+/**
+ * A table read from a node of the topology: a node turning its records into rows (copies, with the
+ * record's event time in `recordTime` when given), so the rows of one record never share an object
+ * with other readers of that node.
+ */
+function tableOfNode(ctx: PlanContext, name: string, t: CatalogTable): Rel {
+  const from = t.node!
+  if (ctx.topology.node(from) === undefined)
+    throw new SquallError('ERR_SQL_PLAN', `table "${name}": node "${from}" is not in the topology`)
+  const field = t.recordTime
+  const timeColumn = field ?? t.timeColumn
+  let schema = schemaFor(name, t, field === undefined ? timeColumn : undefined)
+  if (field !== undefined) {
+    const columns = schema.columns.filter((c) => c.name !== field)
+    columns.push({ name: field, type: SqlTypes.TIMESTAMP3, table: name })
+    schema = { name, columns }
+  }
+  const node = ctx.name(`table-${name.replace(NODE_NAME, '_')}`)
+  const factory = (): Processor<unknown, SqlRow> => ({
+    process(r, out) {
+      const v = r.value
+      const row: { [column: string]: unknown } = v !== null && typeof v === 'object' ? { ...v } : {}
+      if (field !== undefined) row[field] = r.time
+      out.emitRecord({ value: row, key: r.key, time: r.time, tag: r.tag })
+    },
+  })
+  ctx.topology.addProcessor(node, factory as () => Processor<unknown, unknown>, [{ from }])
+  ctx.lines.push({
+    node,
+    operator: 'Table',
+    detail: `table ${name} from node ${from} (${schema.columns.map((c) => `${c.name} ${formatType(c.type)}`).join(', ')})${
+      timeColumn ? `, time attribute ${timeColumn}` : ''
+    }`,
+    updating: false,
+  })
+  return { node, schema, updating: false, ...(timeColumn ? { rowtime: timeColumn } : {}) }
 }
 
 function planStatement(
@@ -308,19 +378,22 @@ function explainText(
 }
 
 /**
- * `planQuery` as a QueryManager planner: each table of a running job becomes a catalog table with
- * its schema and the job's own watermark strategy; the time attribute is the field that strategy
- * reads time from (`withTimestamp('ts')`), when it reads one.
+ * `planQuery` as a QueryManager planner (what a served job uses): each table of a running job
+ * becomes a catalog table with its declared schema or sample rows, the job's own watermark strategy,
+ * and its time attribute: the catalog's `timeColumn` (the `time` column of a table with event time),
+ * else the field the strategy reads time from (`withTimestamp('ts')`), when it reads one.
  */
 export const sqlPlanner: QueryPlanner = (sql, catalog) => {
   const tables = new Map<string, CatalogTable>()
   for (const [name, t] of catalog) {
-    const field = t.watermarks ? /^field "([^"]+)"/.exec(t.watermarks.timeSource)?.[1] : undefined
+    const field = t.watermarks ? /^field "([^"]+)"$/.exec(t.watermarks.timeSource)?.[1] : undefined
+    const timeColumn = t.timeColumn ?? field
     tables.set(name, {
       source: t.source,
       ...(t.schema ? { schema: t.schema } : {}),
+      ...(t.sample ? { sample: t.sample } : {}),
       ...(t.watermarks ? { watermarks: t.watermarks } : {}),
-      ...(field ? { timeColumn: field } : {}),
+      ...(timeColumn ? { timeColumn } : {}),
     })
   }
   return planQuery(sql, tables)

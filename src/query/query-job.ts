@@ -26,10 +26,11 @@ export interface Change {
 /**
  * What a planner makes of a query: a topology reading bus sources, the node whose output are the
  * result rows (default: the last node that is not a sink), whether results update earlier ones,
- * the result columns, the columns keying the result table (default: the first column), and
- * warnings for the user. An output record's value is either a `Change` or a plain row: for an
- * updating query a plain row replaces the row with the same key (an upsert), for an append-only
- * query it is an insert.
+ * the result columns, the result's unique key (columns whose values identify one row of the
+ * current result; absent or `[]` when rows have none, and the result table is then a multiset),
+ * and warnings for the user. An output record's value is either a `Change` or a plain row: for an
+ * updating query with a key a plain row replaces the row with the same key (an upsert); otherwise
+ * it is an insert.
  */
 export interface PlannedQuery {
   readonly topology: Topology
@@ -56,19 +57,32 @@ function isChange(v: unknown): v is Change {
 
 /**
  * The results of one query. `apply` turns output values into changes (in order), keeps the last
- * `capacity` changes, maintains the current table (rows by key; for an append-only query, the
- * rows of the buffered `+I` changes) and hands each batch of changes to every subscriber,
- * synchronously. A subscriber that throws is removed.
+ * `capacity` changes, maintains the current table and hands each batch of changes to every
+ * subscriber, synchronously. A subscriber that throws is removed.
+ *
+ * The current table of an updating query with a unique `key` holds one row per key: `+I` and `+U`
+ * set the row of their key, `-U` and `-D` remove it, and a plain row replaces the row of its key
+ * (an upsert). Without a key it is a multiset, as the changelog describes it: `+I` and `+U` (and a
+ * plain row) add a row, `-U` and `-D` remove one equal row (equal: the same JSON text). The table
+ * of an append-only query is the rows of the buffered changes.
  */
 export class ResultTable {
   private readonly ring: Change[]
   private next = 0
   private size = 0
+  /** Updating with a key: the row of each key, in first-insertion order. */
   private readonly rowsByKey = new Map<string, Row>()
+  /** Updating without a key: each distinct row (by its JSON text) with its count. */
+  private readonly multiset = new Map<string, { row: Row; count: number }>()
+  private multisetSize = 0
   private readonly subscribers = new Set<ResultSubscriber>()
   /** Changes applied since the start. */
   changeCount = 0
 
+  /**
+   * `key`: the columns that identify one row of the current result (the plan's unique key), or
+   * `[]` when rows have none.
+   */
   constructor(
     readonly updating: boolean,
     readonly key: readonly string[],
@@ -78,13 +92,17 @@ export class ResultTable {
     this.ring = new Array<Change>(capacity)
   }
 
-  /** The key string of a row: its key columns' values as text. */
-  keyOf(row: Row): string {
+  /** The key string of a row: its key columns' values as text (the first `n` of them). */
+  keyOf(row: Row, n = this.key.length): string {
     const k = this.key
-    if (k.length === 1) return String(row[k[0]!])
+    if (n === 1) return String(row[k[0]!])
     let s = ''
-    for (let i = 0; i < k.length; i++) s += (i > 0 ? '\u001f' : '') + String(row[k[i]!])
+    for (let i = 0; i < n; i++) s += (i > 0 ? '\u001f' : '') + String(row[k[i]!])
     return s
+  }
+
+  private get keyed(): boolean {
+    return this.key.length > 0
   }
 
   /** Applies the output values of one batch, in order. Returns the changes made. */
@@ -101,7 +119,7 @@ export class ResultTable {
   }
 
   private upsert(row: Row, out: Change[]): void {
-    if (!this.updating) {
+    if (!this.updating || !this.keyed) {
       this.change({ op: '+I', row }, out)
       return
     }
@@ -116,10 +134,30 @@ export class ResultTable {
 
   private change(c: Change, out: Change[]): void {
     if (this.updating) {
-      if (c.op === '-D' || c.op === '-U') this.rowsByKey.delete(this.keyOf(c.row))
-      else this.rowsByKey.set(this.keyOf(c.row), c.row)
+      const remove = c.op === '-D' || c.op === '-U'
+      if (this.keyed) {
+        if (remove) this.rowsByKey.delete(this.keyOf(c.row))
+        else this.rowsByKey.set(this.keyOf(c.row), c.row)
+      } else if (remove) this.removeOne(c.row)
+      else this.addOne(c.row)
     }
     this.record(c, out)
+  }
+
+  private addOne(row: Row): void {
+    const text = JSON.stringify(row)
+    const entry = this.multiset.get(text)
+    if (entry === undefined) this.multiset.set(text, { row, count: 1 })
+    else entry.count++
+    this.multisetSize++
+  }
+
+  private removeOne(row: Row): void {
+    const text = JSON.stringify(row)
+    const entry = this.multiset.get(text)
+    if (entry === undefined) return
+    if (--entry.count === 0) this.multiset.delete(text)
+    this.multisetSize--
   }
 
   private record(c: Change, out: Change[]): void {
@@ -148,12 +186,16 @@ export class ResultTable {
     return out
   }
 
-  /** Number of rows of the current table. */
+  /** Number of rows of the current table (equal rows of a multiset each count). */
   get rowCount(): number {
-    return this.updating ? this.rowsByKey.size : this.size
+    if (!this.updating) return this.size
+    return this.keyed ? this.rowsByKey.size : this.multisetSize
   }
 
-  /** The current rows, in first-insertion order (updating) or arrival order (append-only). */
+  /**
+   * The current rows from `offset`, at most `limit`: in first-insertion order (updating; the equal
+   * rows of a multiset next to each other) or arrival order (append-only).
+   */
   rows(offset = 0, limit = 100): Row[] {
     const out: Row[] = []
     if (!this.updating) {
@@ -161,24 +203,43 @@ export class ResultTable {
       return out
     }
     let i = 0
-    for (const row of this.rowsByKey.values()) {
-      if (i++ < offset) continue
+    for (const row of this.currentRows()) {
       if (out.length >= limit) break
-      out.push(row)
+      if (i++ >= offset) out.push(row)
     }
     return out
   }
 
-  /** The current rows whose key columns equal `key` (one text value per key column). */
-  lookup(key: readonly string[]): Row[] {
-    const k = key.join('\u001f')
-    if (this.updating) {
+  private *currentRows(): Generator<Row> {
+    if (this.keyed) {
+      yield* this.rowsByKey.values()
+      return
+    }
+    for (const { row, count } of this.multiset.values()) for (let i = 0; i < count; i++) yield row
+  }
+
+  /**
+   * The current rows whose first key columns equal `values` (one text value per column, at most
+   * one per key column): with every key column, the row of that key. Throws ERR_ARGUMENT for more
+   * values than key columns, or any value when the result has no key.
+   */
+  lookup(values: readonly string[]): Row[] {
+    const n = values.length
+    check(
+      n <= this.key.length,
+      'key',
+      this.key.length === 0
+        ? 'none: the result has no unique key'
+        : `at most ${this.key.length} value(s), one per key column (${this.key.join(', ')})`,
+      values,
+    )
+    const k = values.join('\u001f')
+    if (this.updating && n === this.key.length) {
       const row = this.rowsByKey.get(k)
       return row === undefined ? [] : [row]
     }
-    return this.recent()
-      .map((c) => c.row)
-      .filter((r) => this.keyOf(r) === k)
+    const rows = this.updating ? [...this.currentRows()] : this.recent().map((c) => c.row)
+    return rows.filter((r) => this.keyOf(r, n) === k)
   }
 
   subscribe(s: ResultSubscriber): () => void {
@@ -311,8 +372,7 @@ export class QueryJob {
     options: QueryJobOptions,
     createdAt?: string,
   ): QueryJob {
-    const key = planned.key && planned.key.length > 0 ? planned.key : planned.columns.slice(0, 1)
-    const results = new ResultTable(planned.updating, key.length > 0 ? key : ['value'], options.resultBuffer)
+    const results = new ResultTable(planned.updating, planned.key ?? [], options.resultBuffer)
     return new QueryJob(definition, planned, results, options, createdAt)
   }
 
@@ -323,14 +383,7 @@ export class QueryJob {
     options: QueryJobOptions,
     createdAt?: string,
   ): QueryJob {
-    return new QueryJob(
-      definition,
-      undefined,
-      new ResultTable(false, ['value'], 1),
-      options,
-      createdAt,
-      error,
-    )
+    return new QueryJob(definition, undefined, new ResultTable(false, [], 1), options, createdAt, error)
   }
 
   get name(): string {

@@ -20,6 +20,13 @@ export interface Column {
   readonly field?: string
 }
 
+/**
+ * The column every table whose source declares event time gets, unless another time column is
+ * declared for it (the HTTP API's tables, a pipeline's sources): the record's event time as
+ * TIMESTAMP(3), the table's time attribute. It replaces a field of the same name in the record.
+ */
+export const TIME_COLUMN = 'time'
+
 /** The columns of the rows an expression is evaluated on. `name` is used in messages. */
 export interface RowSchema {
   readonly name: string

@@ -2,7 +2,7 @@
 // epoch milliseconds both ways (CAST(ts AS BIGINT) gives ms); text without a zone is UTC.
 
 import { SquallError } from '../core/errors.ts'
-import { roundHalfUp } from './functions-math.ts'
+import { decimalFromText, fitsDecimal, roundDecimal } from './decimal.ts'
 import { toText } from './functions-string.ts'
 import {
   formatDate,
@@ -12,7 +12,15 @@ import {
   parseTimestamp,
   startOfDay,
 } from './sql-time.ts'
-import { formatType, isInteger, isString, isTemporal, MAX_LENGTH, type SqlType } from './types.ts'
+import {
+  type DecimalType,
+  formatType,
+  isInteger,
+  isString,
+  isTemporal,
+  MAX_LENGTH,
+  type SqlType,
+} from './types.ts'
 
 /** Marks a value that does not convert; the cast closure turns it into an error or NULL. */
 const FAIL = Symbol('cast-fail')
@@ -33,11 +41,24 @@ function toInteger(from: SqlType): Converter {
   return (v) => (typeof v === 'number' ? Math.trunc(v) : FAIL)
 }
 
-function toFractional(from: SqlType, scale: number | undefined): Converter {
-  const round = scale === undefined ? (x: number) => x : (x: number) => roundHalfUp(x, scale)
-  if (isString(from)) return (v) => (NUMBER_TEXT.test(v as string) ? round(Number(v)) : FAIL)
+function toFractional(from: SqlType): Converter {
+  if (isString(from)) return (v) => (NUMBER_TEXT.test(v as string) ? Number(v) : FAIL)
   if (from.kind === 'BOOLEAN') return (v) => (v ? 1 : 0)
-  return (v) => (typeof v === 'number' ? round(v) : FAIL)
+  return (v) => (typeof v === 'number' ? v : FAIL)
+}
+
+/**
+ * To DECIMAL(p, s): rounded half away from zero to s digits — text on its digits as written, a
+ * number on its shortest decimal text (as Flink reads a DOUBLE) — failing when more than p − s
+ * digits remain before the point.
+ */
+function toDecimal(from: SqlType, to: DecimalType): Converter {
+  const { precision, scale } = to
+  const fitted = (x: number | undefined) =>
+    x !== undefined && Number.isFinite(x) && fitsDecimal(x, precision, scale) ? x : FAIL
+  if (isString(from)) return (v) => fitted(decimalFromText(v as string, scale))
+  if (from.kind === 'BOOLEAN') return (v) => fitted(v ? 1 : 0)
+  return (v) => (typeof v === 'number' ? fitted(roundDecimal(v, scale)) : FAIL)
 }
 
 const TRUE_TEXT = new Set(['true', 't', 'yes', 'y', '1'])
@@ -112,9 +133,9 @@ function converter(from: SqlType, to: SqlType): Converter {
       return isInteger(from) ? (v) => v : toInteger(from)
     case 'FLOAT':
     case 'DOUBLE':
-      return toFractional(from, undefined)
+      return toFractional(from)
     case 'DECIMAL':
-      return toFractional(from, to.scale)
+      return toDecimal(from, to)
     case 'BOOLEAN':
       return toBoolean(from)
     case 'CHAR':

@@ -29,7 +29,10 @@ export interface SimpleType {
   readonly kind: 'BOOLEAN' | IntegerKind | 'FLOAT' | 'DOUBLE' | 'DATE' | 'NULL'
   readonly notNull?: boolean
 }
-/** DECIMAL(precision, scale); held at run time as a JS number (about 15 significant digits). */
+/**
+ * DECIMAL(precision, scale); held at run time as a JS number: the double nearest to a decimal with
+ * at most `scale` fraction digits, exact up to 15 significant digits (see decimal.ts).
+ */
 export interface DecimalType {
   readonly kind: 'DECIMAL'
   readonly precision: number
@@ -196,6 +199,59 @@ export function numericCommonType(a: SqlType, b: SqlType): SqlType | undefined {
     return SqlTypes.decimal(Math.min(38, whole + scale), scale)
   }
   return INTEGER_RANK[a.kind]! >= INTEGER_RANK[b.kind]! ? a : b
+}
+
+/** The largest DECIMAL precision, as in Flink. */
+export const MAX_DECIMAL_PRECISION = 38
+
+/**
+ * Flink's cap on a derived DECIMAL type: above precision 38 the scale gives way (keeping at least
+ * min(scale, 6) fraction digits) so the integer part still fits.
+ */
+function adjustedDecimal(precision: number, scale: number): SqlType {
+  if (precision <= MAX_DECIMAL_PRECISION) return SqlTypes.decimal(precision, scale)
+  const whole = precision - scale
+  return SqlTypes.decimal(MAX_DECIMAL_PRECISION, Math.max(MAX_DECIMAL_PRECISION - whole, Math.min(scale, 6)))
+}
+
+/**
+ * The result type of `a op b` for two numeric operands of which at least one is DECIMAL and none
+ * FLOAT or DOUBLE, by Flink's rules (an integer operand counts as DECIMAL(3|5|10|19, 0)):
+ * `+ -` give DECIMAL(max(s1, s2) + max(p1 − s1, p2 − s2) + 1, max(s1, s2)); `*` gives
+ * DECIMAL(p1 + p2 + 1, s1 + s2); `/` gives DECIMAL(p1 − s1 + s2 + s, s) with
+ * s = max(6, s1 + p2 + 1); `%` gives DECIMAL(min(p1 − s1, p2 − s2) + max(s1, s2), max(s1, s2));
+ * each capped at precision 38 as `adjustedDecimal` does.
+ */
+export function decimalArithmeticType(op: '+' | '-' | '*' | '/' | '%', a: SqlType, b: SqlType): SqlType {
+  const { precision: p1, scale: s1 } = decimalOf(a)
+  const { precision: p2, scale: s2 } = decimalOf(b)
+  switch (op) {
+    case '+':
+    case '-': {
+      const s = Math.max(s1, s2)
+      return adjustedDecimal(Math.max(p1 - s1, p2 - s2) + s + 1, s)
+    }
+    case '*':
+      return adjustedDecimal(p1 + p2 + 1, s1 + s2)
+    case '/': {
+      const s = Math.max(6, s1 + p2 + 1)
+      return adjustedDecimal(p1 - s1 + s2 + s, s)
+    }
+    case '%': {
+      const s = Math.max(s1, s2)
+      return adjustedDecimal(Math.min(p1 - s1, p2 - s2) + s, s)
+    }
+  }
+}
+
+/** Flink's SUM of a DECIMAL(p, s): DECIMAL(38, s). */
+export function decimalSumType(t: DecimalType): SqlType {
+  return SqlTypes.decimal(MAX_DECIMAL_PRECISION, t.scale)
+}
+
+/** Flink's AVG of a DECIMAL(p, s): DECIMAL(38, max(6, s)). */
+export function decimalAvgType(t: DecimalType): SqlType {
+  return SqlTypes.decimal(MAX_DECIMAL_PRECISION, Math.max(6, t.scale))
 }
 
 function decimalOf(t: SqlType): { precision: number; scale: number } {

@@ -203,13 +203,17 @@ export class CheckpointCoordinator implements AckSink {
     }
     for (const n of this.plan.nodes) {
       if (n.spec.kind === 'source') m.sources[n.spec.name] = new Array(n.parallelism).fill(null)
-      else if (n.spec.kind === 'sink') m.sinks[n.spec.name] = new Array(n.parallelism).fill(null)
-      else m.stores[n.spec.name] = []
+      else if (n.spec.kind === 'sink') {
+        m.sinks[n.spec.name] = new Array(n.parallelism).fill(null)
+        ;(m.sinkKeys ??= {})[n.spec.name] = new Array(n.parallelism).fill(null)
+      } else m.stores[n.spec.name] = []
     }
     for (const a of p.acks.values()) {
       if (a.kind === 'source') m.sources[a.node]![a.index] = a.position
-      else if (a.kind === 'sink') m.sinks[a.node]![a.index] = a.data
-      else if (a.file !== '') {
+      else if (a.kind === 'sink') {
+        m.sinks[a.node]![a.index] = a.data
+        m.sinkKeys![a.node]![a.index] = a.keys
+      } else if (a.file !== '') {
         m.stores[a.node]!.push({ task: a.index, file: a.file, bytes: a.bytes })
         m.bytes += a.bytes
       }

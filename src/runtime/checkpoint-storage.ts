@@ -18,6 +18,7 @@ import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { SquallError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
+import type { SinkKeyPosition } from './sink-keys.ts'
 
 /** Version of the state directory layout and manifest; other versions are refused, never half-read. */
 export const STATE_FORMAT_VERSION = 1
@@ -46,6 +47,11 @@ export interface Manifest {
   sources: { [node: string]: unknown[] }
   stores: { [node: string]: TaskFile[] }
   sinks: { [node: string]: unknown[] }
+  /**
+   * Per sink node and task, where its idempotency key sequence stood at the barrier (see
+   * `IoContext.idempotencyKey`). Absent in checkpoints written before keys were recorded.
+   */
+  sinkKeys?: { [node: string]: (SinkKeyPosition | null)[] }
   /**
    * Per operator or sink node, the tasks that had finished (all their inputs ended) when the
    * checkpoint was taken: they are restored finished. Absent when none had.
@@ -90,13 +96,14 @@ function fsyncPath(path: string): void {
 }
 
 /**
- * Prepares a state directory for a job: creates it, refuses one written by another format version
- * (ERR_STATE_FORMAT) and takes its lock (ERR_STATE_LOCKED when a live process holds it; the lock of
- * a dead process is taken over). Returns the function that releases the lock.
+ * Prepares a state directory for a job: refuses one written by another format version
+ * (ERR_STATE_FORMAT, before anything in it is created or changed), creates it and takes its lock
+ * (ERR_STATE_LOCKED when a live process holds it; the lock of a dead process is taken over).
+ * Returns the function that releases the lock.
  */
 export function openStateDir(stateDir: string, job: string): () => void {
-  mkdirSync(checkpointsDir(stateDir), { recursive: true })
   const marker = join(stateDir, MARKER)
+  // The marker is checked before anything is created: a refused directory is left as it was.
   if (existsSync(marker)) {
     let version: unknown
     try {
@@ -110,9 +117,10 @@ export function openStateDir(stateDir: string, job: string): () => void {
         `state directory "${stateDir}" has format version ${JSON.stringify(version)}; this Squall reads version ${STATE_FORMAT_VERSION}. Use another --state-dir (nothing was read)`,
       )
     }
-  } else {
-    writeFileSync(marker, `${JSON.stringify({ formatVersion: STATE_FORMAT_VERSION, job })}\n`)
   }
+  mkdirSync(checkpointsDir(stateDir), { recursive: true })
+  if (!existsSync(marker))
+    writeFileSync(marker, `${JSON.stringify({ formatVersion: STATE_FORMAT_VERSION, job })}\n`)
   const lock = join(stateDir, 'LOCK')
   for (let attempt = 0; ; attempt++) {
     try {
@@ -211,8 +219,16 @@ export function readCheckpoint(dir: string): { manifest: Manifest } | { problem:
   return { manifest: m }
 }
 
-/** Every checkpoint directory under a state directory, newest first, complete or not. */
-export function listCheckpoints(stateDir: string): CheckpointInfo[] {
+/**
+ * Every checkpoint directory under a state directory, newest first, complete or not. A directory
+ * that disappears while it is read (a running job deleting old checkpoints) is left out. One of
+ * another format version throws ERR_STATE_FORMAT, unless `otherFormats` is `'list'`: then it is
+ * listed as not usable, with the reason (for `squall checkpoints`, which only reads).
+ */
+export function listCheckpoints(
+  stateDir: string,
+  otherFormats: 'refuse' | 'list' = 'refuse',
+): CheckpointInfo[] {
   const root = checkpointsDir(stateDir)
   if (!existsSync(root)) return []
   const out: CheckpointInfo[] = []
@@ -220,24 +236,36 @@ export function listCheckpoints(stateDir: string): CheckpointInfo[] {
     const m = /^chk-(\d+)(\.tmp-\d+)?$/.exec(name)
     if (!m) continue
     const dir = join(root, name)
-    let bytes = 0
-    for (const f of readdirSync(dir)) bytes += statSync(join(dir, f)).size
-    if (m[2]) {
-      out.push({
-        id: Number(m[1]),
-        dir,
-        complete: false,
-        time: undefined,
-        bytes,
-        problem: 'being written, or abandoned by a crash',
-      })
-      continue
+    try {
+      out.push(describeCheckpoint(dir, Number(m[1]), m[2] !== undefined))
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue
+      if (otherFormats === 'list' && e instanceof SquallError && e.code === 'ERR_STATE_FORMAT') {
+        out.push({ id: Number(m[1]), dir, complete: false, time: undefined, bytes: 0, problem: e.message })
+        continue
+      }
+      throw e
     }
-    const r = readCheckpoint(dir)
-    if ('manifest' in r) out.push({ id: r.manifest.id, dir, complete: true, time: r.manifest.time, bytes })
-    else out.push({ id: Number(m[1]), dir, complete: false, time: undefined, bytes, problem: r.problem })
   }
   return out.sort((a, b) => b.id - a.id || Number(b.complete) - Number(a.complete))
+}
+
+function describeCheckpoint(dir: string, id: number, temporary: boolean): CheckpointInfo {
+  let bytes = 0
+  for (const f of readdirSync(dir)) bytes += statSync(join(dir, f)).size
+  if (temporary) {
+    return {
+      id,
+      dir,
+      complete: false,
+      time: undefined,
+      bytes,
+      problem: 'being written, or abandoned by a crash',
+    }
+  }
+  const r = readCheckpoint(dir)
+  if ('manifest' in r) return { id: r.manifest.id, dir, complete: true, time: r.manifest.time, bytes }
+  return { id, dir, complete: false, time: undefined, bytes, problem: r.problem }
 }
 
 /**

@@ -8,6 +8,7 @@ import { readSnapshotFile, writeSnapshotFile } from '../state/snapshot-file.ts'
 import type { Manifest } from './checkpoint-storage.ts'
 import type { Executor } from './executor.ts'
 import type { OperatorTask } from './operator-task.ts'
+import { keysContinue, type SinkKeyPosition } from './sink-keys.ts'
 import type { SinkTask } from './sink-task.ts'
 
 /** One task's acknowledgement of a checkpoint, sent to the coordinator (plain data: it may cross threads). */
@@ -24,7 +25,17 @@ export type TaskAck =
       /** The task had finished: it holds nothing a restore needs, and restores as finished. */
       ended?: true
     }
-  | { id: number; taskId: number; kind: 'sink'; node: string; index: number; data: unknown; ended?: true }
+  | {
+      id: number
+      taskId: number
+      kind: 'sink'
+      node: string
+      index: number
+      data: unknown
+      /** Where the task's idempotency key sequence stood at the barrier. */
+      keys: SinkKeyPosition
+      ended?: true
+    }
 
 /** What the tasks of one thread tell the coordinator. */
 export interface AckSink {
@@ -225,6 +236,7 @@ export class TaskCheckpointer {
       node: task.node.spec.name,
       index: task.index,
       data: data ?? null,
+      keys: task.keys.position(),
       ...(ended ? { ended: true as const } : {}),
     })
   }
@@ -301,7 +313,8 @@ export class TaskCheckpointer {
   /**
    * Restores every local task from a checkpoint: operators load the key groups they own from the
    * files of every task of their node (so parallelism may differ), sources resume at their
-   * position (rescaled by the source when the parallelism changed). Call after `open`, before `run`.
+   * position (rescaled by the source when the parallelism changed), and sink tasks go on with
+   * their idempotency key sequences when `keysContinue` allows it. Call after `open`, before `run`.
    */
   async restore(manifest: Manifest, dir: string): Promise<void> {
     const max = this.executor.plan.maxParallelism
@@ -320,8 +333,16 @@ export class TaskCheckpointer {
       for (const f of files) snapshots.push(await readSnapshotFile(join(dir, f.file), from, to, max))
       o.restore(snapshots, from, to)
     }
-    for (const s of this.executor.sinks)
+    const plan = this.executor.plan
+    const continued = keysContinue(manifest, {
+      nodes: plan.nodes.map((n) => n.spec.name),
+      parallelism: Object.fromEntries(plan.nodes.map((n) => [n.spec.name, n.parallelism])),
+    })
+    for (const s of this.executor.sinks) {
       if (restoresEnded(manifest, s.node.spec.name, s.node.parallelism, s.index)) s.restoreEnded()
+      const keys = continued ? manifest.sinkKeys?.[s.node.spec.name]?.[s.index] : undefined
+      if (keys) s.keys.restore(keys)
+    }
     const rescaled = new Map<string, unknown[]>()
     for (const s of this.executor.sources) {
       const name = s.node.spec.name

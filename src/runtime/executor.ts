@@ -10,6 +10,7 @@ import type { IoContext, SinkWriter, SourceReader } from '../core/source.ts'
 import { OperatorTask } from './operator-task.ts'
 import { type ExecutionPlan, type NodePlan, channelCount, channelOf } from './plan.ts'
 import { OutputRouter, type Target } from './router.ts'
+import { SinkKeys } from './sink-keys.ts'
 import { SinkTask } from './sink-task.ts'
 import { SourceTask } from './source-task.ts'
 import { type NodeMetrics, type TaskEnv, handleRecordError } from './task-env.ts'
@@ -147,9 +148,14 @@ export class Executor {
           task.timerSliceMs = this.options.timerSliceMs ?? 10
           this.operators.push(task)
         } else if (spec.kind === 'sink') {
-          const ctx = this.ioContext(node, i, routers)
+          const keys = new SinkKeys(i)
+          const ctx: IoContext = {
+            ...this.ioContext(node, i, routers),
+            batchSequence: () => keys.batchStart,
+            idempotencyKey: (seq) => keys.key(seq),
+          }
           const writer = this.options.writerFor?.(node, i, ctx) ?? spec.sink!.create(ctx)
-          task = new SinkTask(node, i, id, writer, channels, this.env)
+          task = new SinkTask(node, i, id, writer, channels, this.env, keys)
           this.sinks.push(task)
         } else {
           const ctx = this.ioContext(node, i, routers)
@@ -385,7 +391,12 @@ export class Executor {
         }
       }
     }
-    if (this.failure === undefined) await Promise.all(this.sinks.map((s) => s.done))
+    // Sinks may still be delivering (a buffered output flushing at the end of input); a stop or a
+    // failure meanwhile ends the wait, so a destination that never answers cannot hold the job.
+    const sinksDone = Promise.all(this.sinks.map((s) => s.done)).then(() => true)
+    while (this.failure === undefined) {
+      if (await Promise.race([sinksDone, this.pause(1000).then(() => false)])) break
+    }
     times.runningMs = performance.now() - started
     if (this.failure !== undefined) throw this.failure
   }

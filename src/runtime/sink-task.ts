@@ -5,6 +5,7 @@ import type { Record } from '../core/record.ts'
 import type { SinkWriter } from '../core/source.ts'
 import { type GateHandler, InputGate } from './input-gate.ts'
 import type { NodePlan } from './plan.ts'
+import { SinkKeys } from './sink-keys.ts'
 import type { NodeMetrics, TaskEnv } from './task-env.ts'
 
 /**
@@ -12,6 +13,7 @@ import type { NodeMetrics, TaskEnv } from './task-env.ts'
  * pending, arriving batches wait in a queue. `backlog()` is that queue's length: the executor stops
  * reading sources while any sink's backlog is at its bound, so a slow sink slows the sources down
  * and memory stays bounded. `maxQueued` records the highest backlog seen (tests assert the bound).
+ * Each batch is numbered (`keys`) just before its `write`, for the writer's idempotency keys.
  */
 export class SinkTask implements GateHandler {
   readonly gate: InputGate
@@ -46,6 +48,8 @@ export class SinkTask implements GateHandler {
     readonly writer: SinkWriter,
     channels: number,
     private readonly env: TaskEnv,
+    /** The numbering behind the writer's `IoContext.batchSequence` and `idempotencyKey`. */
+    readonly keys: SinkKeys = new SinkKeys(index),
   ) {
     this.gate = new InputGate(channels, this)
     this.metrics = env.metrics(node.spec.name)
@@ -84,6 +88,7 @@ export class SinkTask implements GateHandler {
       return
     }
     const records = item
+    this.keys.advance(records.length)
     let result: void | Promise<void>
     try {
       result = this.writer.write(records)
@@ -108,10 +113,14 @@ export class SinkTask implements GateHandler {
     }
   }
 
+  /** The pending write settled: writes what waits, in order, until one is pending again. */
   private next(): void {
     this.writing = undefined
-    const batch = this.queue.shift()
-    if (batch !== undefined) this.write(batch)
+    while (this.writing === undefined) {
+      const item = this.queue.shift()
+      if (item === undefined) break
+      this.write(item)
+    }
     if (this.backlog() === 0 || this.drainWaiters.length > 0) {
       const waiters = this.drainWaiters
       this.drainWaiters = []

@@ -6,7 +6,7 @@ import type { Topology } from '../core/topology.ts'
 import { StreamBus, withTaps } from '../query/bus.ts'
 import { withThreadTaps } from '../query/thread-taps.ts'
 import { QueryManager, type QueryPlanner, type TableDeclaration } from '../query/manager.ts'
-import { planQuery } from '../query/planner.ts'
+import { sqlPlanner } from '../query/planner.ts'
 import { type EmbeddedOptions, runEmbedded } from '../runtime/embedded/runner.ts'
 import type { Job } from '../runtime/job.ts'
 import { loadTopology } from '../runtime/load-module.ts'
@@ -19,9 +19,12 @@ export interface HttpOptions {
   token?: string
   /** Where registered queries persist (the job's state directory). */
   stateDir?: string
-  /** The SQL planner; default: `planQuery` of src/query/planner.ts. */
+  /** The SQL planner; default: `sqlPlanner` of src/query/planner.ts. */
   planner?: QueryPlanner
-  /** Schemas and time columns of the job's tables (default: inferred from the first records). */
+  /**
+   * Schemas and time columns of the job's tables (default: inferred from the first records; a table
+   * whose source declares event time has the `time` column, see QueryManager's TIME_COLUMN).
+   */
   tables?: { readonly [table: string]: TableDeclaration }
   ingest?: IngestHandler
   log?: Logger
@@ -55,7 +58,7 @@ export async function serveTopology(
   const runOptions = 'decorate' in tapped ? { ...options, decorate: tapped.decorate } : options
   const manager = await QueryManager.open({
     bus,
-    planner: http.planner ?? ((sql, catalog) => planQuery(sql, catalog)),
+    planner: http.planner ?? sqlPlanner,
     ...(http.tables !== undefined ? { tables: http.tables } : {}),
     log,
     ...(http.stateDir !== undefined ? { stateDir: http.stateDir } : {}),

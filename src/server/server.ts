@@ -239,10 +239,16 @@ class ApiHandler {
     const results = query.results
     const key = params.getAll('key')
     if (key.length > 0) {
-      if (key.length !== results.key.length) {
+      if (results.key.length === 0) {
         throw new RequestError(
           400,
-          `?key: query "${name}" is keyed by ${results.key.length} column(s) (${results.key.join(', ')}); give one ?key= per column, got ${key.length}`,
+          `?key: the rows of query "${name}" have no unique key (its current result is a multiset of rows); read its table without ?key, in pages`,
+        )
+      }
+      if (key.length > results.key.length) {
+        throw new RequestError(
+          400,
+          `?key: query "${name}" is keyed by ${results.key.length} column(s) (${results.key.join(', ')}); give at most one ?key= per column, in that order, got ${key.length}`,
         )
       }
       sendJson(res, 200, {

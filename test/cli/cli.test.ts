@@ -103,6 +103,25 @@ export default t
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b))
   })
 
+  it('--duration drains an endless job after that long and exits 0; a bad duration is a usage error', () => {
+    const started = Date.now()
+    const r = squall(['run', join(import.meta.dirname, '../fixtures/endless.ts'), '--duration', '1500ms'])
+    expect(r.status, r.stderr).toBe(0)
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1500)
+    expect(r.stderr).toMatch(/--duration 1500ms is over, draining/)
+    expect(r.stderr).toMatch(/job "endless" finished in \d+\.\ds/)
+    // 2000 records/s for 1.5 s: every 1000th, in order, and nothing after the drain.
+    const seqs = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).seq as number)
+    expect(seqs.slice(0, 2)).toEqual([0, 1000])
+    expect(seqs.length).toBeLessThanOrEqual(4)
+    const bad = squall(['run', 'x.ts', '--duration', 'soon'])
+    expect(bad.status).toBe(2)
+    expect(bad.stderr).toMatch(/ERR_CLI_USAGE: --duration: expected a duration like "30s".*got "soon"/)
+  })
+
   it('runs a module on worker threads with --threads', () => {
     const r = squall(['run', join(import.meta.dirname, '../fixtures/endless-bounded.ts'), '--threads', '2'])
     expect(r.status).toBe(0)

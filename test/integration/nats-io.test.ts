@@ -126,6 +126,22 @@ outputs:
     expect((await jsm.streams.info(name)).state.messages).toBe(53)
   })
 
+  it('output: with idempotency keys, records alike but distinct are each stored, a replayed record with its key is stored once, and another record under a used key is stored', async () => {
+    const name = await stream(['keyed.>'])
+    const d = await openDelivery(natsOutput, { servers: server.url, subject: 'keyed.x' })
+    const keys = (base: string) => ({ key: (i: number) => `${base}.0.${i}` })
+    const alike = [rec({ n: 1 }), rec({ n: 1 }), rec({ n: 1 })]
+    await d.deliver(alike, keys('a'))
+    await d.deliver(alike, keys('a'))
+    await d.deliver([rec({ n: 2 })], keys('a'))
+    await d.close?.()
+    const jsm = await nc.jetstreamManager()
+    expect((await jsm.streams.info(name)).state.messages).toBe(4)
+    const stored = []
+    for (let seq = 1; seq <= 4; seq++) stored.push((await jsm.streams.getMessage(name, { seq })).json())
+    expect(stored).toEqual([{ n: 1 }, { n: 1 }, { n: 1 }, { n: 2 }])
+  })
+
   it('output: a pipeline publishes every record, and a subject outside any stream is a delivery error', async () => {
     const name = await stream(['metrics.>'])
     const dir = (await import('node:fs')).mkdtempSync(

@@ -9,6 +9,7 @@ import {
 } from '../../src/kit/crawler.ts'
 import { hashString } from '../../src/kit/hash.ts'
 import { seeded } from './traces.ts'
+import { SHARED_ACCESS_LOG } from '../../examples/shared/data.ts'
 
 const T0 = 1_700_000_000_000
 const BROWSER = 'Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0'
@@ -222,7 +223,7 @@ describe('CrawlerDetector on a real Apache access log', () => {
   }
   const LINE =
     /^(\S+) \S+ \S+ \[(\d+)\/(\w+)\/(\d+):(\d+):(\d+):(\d+) [+-]\d{4}\] "\S+ (\S+)[^"]*" \d+ \S+ "[^"]*" "([^"]*)"/
-  const requests: HttpRequest[] = readFileSync('/work/shared/data/apache_access_5000.log', 'utf8')
+  const requests: HttpRequest[] = readFileSync(SHARED_ACCESS_LOG, 'utf8')
     .split('\n')
     .filter((line) => line !== '')
     .map((line) => {

@@ -79,7 +79,6 @@ outputs:
         'sources[0].readFromHed: unknown option; did you mean "readFromHead"?',
         'sources[1].type: unknown input "forwrd"; did you mean "forward"?',
         expect.stringMatching(/^sources\[2\]\.parser: the forward input produces records/),
-        'queries[0]: SQL queries need the query engine; none is installed in this build (query "q")',
         expect.stringMatching(/^outputs\[0\]\.retry\.maxInterval: expected a duration like "30s".*"soon"/),
         'outputs[1].endpoint: environment variable HOOK is not set; set it or write ${HOOK:-default}',
       ]),

@@ -12,6 +12,7 @@ import {
   type DeadLetterValue,
 } from '../../src/plugins/helpers/buffer.ts'
 import { backoffDelay, retry } from '../../src/plugins/helpers/retry.ts'
+import { SinkKeys } from '../../src/runtime/sink-keys.ts'
 
 function context() {
   const counters: { [k: string]: number } = {}
@@ -29,6 +30,22 @@ function context() {
     badRecord: () => {},
   }
   return { ctx, counters, log }
+}
+
+/** A context that numbers batches as a sink task does; `write` must go through `write` below. */
+function keyedContext() {
+  const keys = new SinkKeys(3)
+  const ctx: IoContext = {
+    ...context().ctx,
+    batchSequence: () => keys.batchStart,
+    idempotencyKey: (seq) => keys.key(seq),
+  }
+  /** Writes a batch as the sink task does: numbers it first. */
+  const write = (w: BufferedWriter, records: Record[]) => {
+    keys.advance(records.length)
+    return w.write(records)
+  }
+  return { ctx, keys, write }
 }
 
 const rec = (value: unknown, tag = 'web.access'): Record => ({ value, key: undefined, time: 1000, tag })
@@ -209,6 +226,67 @@ describe('buffered output', () => {
     await w.close()
     expect(delivered).toHaveLength(30)
     expect(counters.buffer_full).toBe(1)
+  })
+
+  it("each chunk is delivered with its records' idempotency keys, the same at every attempt, skipping what the match filter drops", async () => {
+    const attempts: { values: unknown[]; keys: string[] }[] = []
+    const target: Delivery = {
+      deliver(rs, keys) {
+        attempts.push({ values: rs.map((r) => r.value), keys: rs.map((_, i) => keys!.key(i)) })
+        if (attempts.length === 1) throw new SquallError('ERR_SINK_FAILED', 'connection reset')
+      },
+    }
+    const { ctx, keys, write } = keyedContext()
+    const w = new BufferedWriter(target, options({ match: compileTagPattern('web.**') }), ctx)
+    await w.open()
+    await write(w, [rec(1), rec(2, 'db.query'), rec(3)])
+    await write(w, [rec(4), rec(5)])
+    await w.finish()
+    await w.close()
+    const k = (seq: number) => `${keys.base}.3.${seq}`
+    expect(attempts).toEqual([
+      { values: [1, 3], keys: [k(0), k(2)] },
+      { values: [1, 3], keys: [k(0), k(2)] },
+      { values: [4, 5], keys: [k(3), k(4)] },
+    ])
+  })
+
+  it('a file buffer keeps the idempotency keys of undelivered chunks across a restart', async () => {
+    const { mkdtempSync } = await import('node:fs')
+    const { tmpdir } = await import('node:os')
+    const { join } = await import('node:path')
+    const dir = mkdtempSync(join(tmpdir(), 'squall-buffer-'))
+    const fileBuffer = {
+      type: 'file' as const,
+      path: dir,
+      chunkLimitRecords: 2,
+      totalLimitBytes: 1 << 20,
+      flushIntervalMs: 60_000,
+    }
+    const down: Delivery = { deliver: () => new Promise<void>(() => {}) }
+    const before = keyedContext()
+    const first = new BufferedWriter(down, options({ buffer: fileBuffer }), before.ctx)
+    await first.open()
+    await before.write(first, [rec('a'), rec('b'), rec('c'), rec('d')])
+    await new Promise((r) => setTimeout(r, 120))
+    await first.close()
+    const got: { value: unknown; key: string | undefined }[] = []
+    const up: Delivery = {
+      deliver: (rs, keys) => void got.push(...rs.map((r, i) => ({ value: r.value, key: keys?.key(i) }))),
+    }
+    const after = keyedContext()
+    const second = new BufferedWriter(up, options({ buffer: fileBuffer }), after.ctx)
+    await second.open()
+    await second.finish()
+    await second.close()
+    const k = (seq: number) => `${before.keys.base}.3.${seq}`
+    expect(got).toEqual([
+      { value: 'a', key: k(0) },
+      { value: 'b', key: k(1) },
+      { value: 'c', key: k(2) },
+      { value: 'd', key: k(3) },
+    ])
+    expect(after.keys.base).not.toBe(before.keys.base)
   })
 
   it('a file buffer keeps undelivered chunks across a restart', async () => {

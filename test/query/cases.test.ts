@@ -9,13 +9,15 @@ import { TestDriver } from '../../src/runtime/test-driver.ts'
 
 // Each cases/<name>.sql starts with `-- tables: a@time, b` (tables read from cases/<table>.jsonl,
 // `@col` makes col the event time) and is checked against cases/<name>.expected.jsonl: the rows of
-// an append-only query, or the final table of an updating one, compared as multisets.
+// an append-only query, or the final table of an updating one, compared as multisets — or, when
+// the SQL has a line `-- ordered`, as sequences (for ORDER BY).
 const DIR = join(import.meta.dirname, 'cases')
 const idle: SourceSpec = { kind: 'case', bounded: true, create: () => ({ nextBatch: () => null }) }
 
 interface Case {
   name: string
   sql: string
+  ordered: boolean
   tables: { name: string; time?: string; rows: object[] }[]
 }
 
@@ -31,7 +33,7 @@ function loadCase(name: string): Case {
       .map((l) => JSON.parse(l) as object)
     return { name: table, ...(time ? { time } : {}), rows }
   })
-  return { name, sql, tables }
+  return { name, sql, ordered: /^--\s*ordered\s*$/m.test(sql), tables }
 }
 
 function plan(c: Case): QueryPlan {
@@ -60,8 +62,11 @@ function push(d: TestDriver, c: Case, from: number, to: number): void {
   for (const r of part) d.pushRecords(r.table, [{ value: r.value, time: r.time }])
 }
 
-function finalRows(p: QueryPlan, values: unknown[]): string[] {
-  if (!p.updating) return values.map((v) => JSON.stringify(v)).sort()
+function finalRows(c: Case, p: QueryPlan, values: unknown[]): string[] {
+  if (!p.updating) {
+    const rows = values.map((v) => JSON.stringify(v))
+    return c.ordered ? rows : rows.sort()
+  }
   const table = new ChangelogTable()
   for (const v of values) table.apply(v as never)
   expect(table.unmatched).toBe(0)
@@ -71,12 +76,12 @@ function finalRows(p: QueryPlan, values: unknown[]): string[] {
     .sort()
 }
 
-function expected(name: string): string[] {
-  return readFileSync(join(DIR, `${name}.expected.jsonl`), 'utf8')
+function expected(c: Case): string[] {
+  const rows = readFileSync(join(DIR, `${c.name}.expected.jsonl`), 'utf8')
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.stringify(JSON.parse(l)))
-    .sort()
+  return c.ordered ? rows : rows.sort()
 }
 
 const names = readdirSync(DIR)
@@ -96,10 +101,10 @@ describe('SQL cases', () => {
       const d = new TestDriver(p.topology, { parallelism: 1 })
       push(d, c, 0, 1)
       d.end()
-      const got = finalRows(p, d.values('out'))
+      const got = finalRows(c, p, d.values('out'))
       if (process.env.SQUALL_WRITE_CASES)
         writeFileSync(join(DIR, `${name}.expected.jsonl`), `${got.join('\n')}\n`)
-      expect(got).toEqual(expected(name))
+      expect(got).toEqual(expected(c))
     })
 
     test(`${name}: snapshotted halfway and resumed at parallelism 3 gives the same rows`, () => {
@@ -113,7 +118,7 @@ describe('SQL cases', () => {
       const d2 = new TestDriver(second.topology, { parallelism: 3 }).restore(snap)
       push(d2, c, 0.5, 1)
       d2.end()
-      expect(finalRows(second, [...before, ...d2.values('out')])).toEqual(expected(name))
+      expect(finalRows(c, second, [...before, ...d2.values('out')])).toEqual(expected(c))
     })
   }
 })

@@ -133,6 +133,52 @@ describe('MATCH_RECOGNIZE', () => {
     ])
   })
 
+  const spans = (rows: Record<string, unknown>[]) => rows.map((r) => `${r.s}-${r.e}`)
+
+  test('AFTER MATCH SKIP TO FIRST B: the next match starts at the first row mapped to B, not the last', () => {
+    const q = (skip: string) => `SELECT * FROM events MATCH_RECOGNIZE (
+      PARTITION BY k ORDER BY ts
+      MEASURES FIRST(A.ts) AS s, LAST(C.ts) AS e
+      AFTER MATCH ${skip}
+      PATTERN (A B{2} C) DEFINE A AS A.v = 'a', B AS B.v = 'a', C AS C.v = 'a')`
+    const eight = [...'aaaaaaaa'].map((v, i) => ({ k: 'k', v, ts: i * 1000 }))
+    expect(spans(runSql(q('SKIP TO FIRST B'), 'events', eight))).toEqual([
+      '0-3000',
+      '1000-4000',
+      '2000-5000',
+      '3000-6000',
+      '4000-7000',
+    ])
+    expect(spans(runSql(q('SKIP TO LAST B'), 'events', eight))).toEqual(['0-3000', '2000-5000', '4000-7000'])
+    expect(spans(runSql(q('SKIP TO FIRST C'), 'events', eight))).toEqual(['0-3000', '3000-6000'])
+  })
+
+  test('AFTER MATCH SKIP TO FIRST B when the match maps no row to B goes on at the next row', () => {
+    const rows = [...'aacaaac'].map((v, i) => ({ k: 'k', v, ts: i * 1000 }))
+    const sql = `SELECT * FROM events MATCH_RECOGNIZE (PARTITION BY k ORDER BY ts
+      MEASURES FIRST(A.ts) AS s, LAST(C.ts) AS e, COUNT(B.*) AS bs
+      AFTER MATCH SKIP TO FIRST B
+      PATTERN (A B* C) DEFINE A AS A.v = 'a', B AS B.v = 'a', C AS C.v = 'c')`
+    expect(runSql(sql, 'events', rows).map((r) => `${r.s}-${r.e}:${r.bs}`)).toEqual([
+      '0-2000:1',
+      '1000-2000:0',
+      '3000-6000:2',
+      '4000-6000:1',
+      '5000-6000:0',
+    ])
+  })
+
+  test('B* matches zero or more rows and B? zero or one, between A and C', () => {
+    const q = (p: string) => `SELECT * FROM events MATCH_RECOGNIZE (PARTITION BY k ORDER BY ts
+      MEASURES FIRST(A.ts) AS s, LAST(C.ts) AS e, COUNT(B.*) AS bs
+      PATTERN (${p}) DEFINE A AS A.v = 'a', B AS B.v = 'b', C AS C.v = 'c')`
+    const rows = [...'acabcabbbcxac'].map((v, i) => ({ k: 'k', v, ts: i * 1000 }))
+    const got = (p: string) => runSql(q(p), 'events', rows).map((r) => `${r.s}-${r.e}:${r.bs}`)
+    expect(got('A B* C')).toEqual(['0-1000:0', '2000-4000:1', '5000-9000:3', '11000-12000:0'])
+    expect(got('A B? C')).toEqual(['0-1000:0', '2000-4000:1', '11000-12000:0'])
+    expect(got('A B+ C')).toEqual(['2000-4000:1', '5000-9000:3'])
+  })
+
   test('a greedy quantifier takes every row it can; a reluctant one as few as it can', () => {
     const rows = [...'abbbc'].map((v, i) => ({ k: 'k', v, ts: i * 1000 }))
     const q = (p: string) => `SELECT * FROM events MATCH_RECOGNIZE (PARTITION BY k ORDER BY ts

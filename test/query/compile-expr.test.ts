@@ -189,7 +189,7 @@ describe('compileExpr: functions', () => {
 describe('type inference and type errors', () => {
   it('types arithmetic by widening, decimals by precision, and aggregates by Flink rules', () => {
     expect(formatType(inferType('status + bytes', access))).toBe('BIGINT')
-    expect(formatType(inferType('0.908 * bytes', access))).toBe('DECIMAL(22, 3)')
+    expect(formatType(inferType('0.908 * bytes', access))).toBe('DECIMAL(23, 3)')
     expect(formatType(inferType('COUNT(*)', access))).toBe('BIGINT')
     expect(formatType(inferType('AVG(bytes)', access))).toBe('BIGINT')
     expect(formatType(inferType('TOPK(path, 10)', access))).toBe('ARRAY<ROW<value STRING, count BIGINT>>')

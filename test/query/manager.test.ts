@@ -8,8 +8,8 @@ import { Topology } from '../../src/core/topology.ts'
 import { WatermarkStrategy } from '../../src/core/watermark.ts'
 import { generator } from '../../src/plugins/inputs/generator.ts'
 import { discard } from '../../src/plugins/outputs/collect.ts'
-import { StreamBus, busSource, withTaps } from '../../src/query/bus.ts'
-import { QueryManager } from '../../src/query/manager.ts'
+import { StreamBus, busSource, busTable, withTaps } from '../../src/query/bus.ts'
+import { QueryManager, TIME_COLUMN } from '../../src/query/manager.ts'
 import { ResultTable } from '../../src/query/query-job.ts'
 import { runEmbedded } from '../../src/runtime/embedded/runner.ts'
 import type { Job } from '../../src/runtime/job.ts'
@@ -109,6 +109,44 @@ describe('stream bus', () => {
     expect(bus.sample('clicks')).toHaveLength(20)
     expect(bus.watermarksOf('clicks')!.maxOutOfOrdernessMs).toBe(5)
   })
+
+  it('a bus table’s source carries the table’s watermark, the minimum over partitions, as far as it has read', () => {
+    const bus = new StreamBus()
+    bus.declare('clicks', WatermarkStrategy.forBoundedOutOfOrderness(5))
+    const { source, watermarks } = busTable(bus, 'clicks')
+    const generator = watermarks!.createGenerator()
+    const reader = source.create({} as never)
+    // Partition 1 is far ahead of partition 0: the query must not run ahead of partition 0.
+    bus.publish('clicks', [rec('a', 100)], 94, 0, 2)
+    bus.publish('clicks', [rec('b', 900)], 894, 1, 2)
+    bus.publish('clicks', [rec('c', 120), rec('d', 130)], 124, 0, 2)
+    expect(generator.current()).toBe(Number.NEGATIVE_INFINITY)
+    // Partition 1 had published nothing when 'a' came: the table's watermark was still −∞.
+    expect(reader.nextBatch(1)!.map((r) => r.value)).toEqual(['a'])
+    expect(generator.current()).toBe(Number.NEGATIVE_INFINITY)
+    expect(reader.nextBatch(2)!.map((r) => r.value)).toEqual(['b', 'c'])
+    // Batch 'c','d' is read in part: its watermark does not hold yet.
+    expect(generator.current()).toBe(94)
+    expect(reader.nextBatch(10)!.map((r) => [r.value, r.time])).toEqual([['d', 130]])
+    expect(generator.current()).toBe(124)
+    generator.onEvent(10_000)
+    expect(generator.current()).toBe(124)
+  })
+
+  it('a bus table with `recordTime` hands out copies of the rows with their event time in that field', () => {
+    const bus = new StreamBus()
+    bus.declare('clicks')
+    const { source, watermarks } = busTable(bus, 'clicks', { recordTime: 'time' })
+    expect(watermarks).toBeUndefined()
+    const reader = source.create({} as never)
+    const published = [rec({ page: 'p1', time: 'not the event time' }, 1000), rec(7, 2000)]
+    bus.publish('clicks', published)
+    expect(reader.nextBatch(10)!.map((r) => [r.value, r.time])).toEqual([
+      [{ page: 'p1', time: 1000 }, 1000],
+      [{ time: 2000 }, 2000],
+    ])
+    expect(published[0]!.value).toEqual({ page: 'p1', time: 'not the event time' })
+  })
 })
 
 describe('result table', () => {
@@ -144,6 +182,45 @@ describe('result table', () => {
     expect(t.lookup(['x'])).toEqual([{ user: 'x', n: 3 }])
     expect(t.rows(1, 5).map((r) => r.n)).toEqual([3, 4])
     expect(t.changeCount).toBe(4)
+  })
+
+  it('an updating query without a key keeps a multiset: -U and -D remove one equal row, equal rows stay', () => {
+    const t = new ResultTable(true, [], 10)
+    const bid = { auction: 1, price: 10, seller: null }
+    t.apply([
+      { op: '+I', row: bid },
+      { op: '+I', row: { ...bid } },
+      { op: '+I', row: { auction: 2, price: 5, seller: null } },
+      { op: '-D', row: { ...bid } },
+      { op: '+I', row: { ...bid, seller: 'sam' } },
+      { op: '-U', row: { auction: 2, price: 5, seller: null } },
+      { op: '+U', row: { auction: 2, price: 5, seller: 'sue' } },
+      { op: '-D', row: { auction: 9, price: 1, seller: null } },
+    ])
+    expect(t.rowCount).toBe(3)
+    expect(t.rows()).toEqual([bid, { ...bid, seller: 'sam' }, { auction: 2, price: 5, seller: 'sue' }])
+    expect(t.rows(1, 1)).toEqual([{ ...bid, seller: 'sam' }])
+    expect(() => t.lookup(['1'])).toThrowError(expect.objectContaining({ code: 'ERR_ARGUMENT' }))
+  })
+
+  it('a result keyed by several columns looks up a whole key or its first columns', () => {
+    const t = new ResultTable(true, ['auction', 'rn'], 10)
+    t.apply([
+      { op: '+I', row: { auction: 1, price: 10, rn: 1 } },
+      { op: '+I', row: { auction: 1, price: 5, rn: 2 } },
+      { op: '+I', row: { auction: 2, price: 7, rn: 1 } },
+      { op: '-U', row: { auction: 1, price: 10, rn: 1 } },
+      { op: '+U', row: { auction: 1, price: 30, rn: 1 } },
+      { op: '-U', row: { auction: 1, price: 5, rn: 2 } },
+      { op: '+U', row: { auction: 1, price: 10, rn: 2 } },
+    ])
+    expect(t.rowCount).toBe(3)
+    expect(t.lookup(['1', '2'])).toEqual([{ auction: 1, price: 10, rn: 2 }])
+    expect(t.lookup(['1']).sort((a, b) => Number(a.rn) - Number(b.rn))).toEqual([
+      { auction: 1, price: 30, rn: 1 },
+      { auction: 1, price: 10, rn: 2 },
+    ])
+    expect(() => t.lookup(['1', '1', '1'])).toThrowError(expect.objectContaining({ code: 'ERR_ARGUMENT' }))
   })
 })
 
@@ -236,5 +313,37 @@ describe('query manager', () => {
     const again = await start(dir)
     expect(again.list().map((q) => [q.name, q.status])).toEqual([['hits', 'running']])
     await until(() => again.get('hits').results.rowCount > 0, 'the restored query to count')
+  })
+
+  it('the catalog gives a table whose source has event time the `time` column, unless the job names its time column', async () => {
+    const bus = new StreamBus()
+    bus.declare('clicks', WatermarkStrategy.forBoundedOutOfOrderness(0))
+    bus.declare('views', WatermarkStrategy.forBoundedOutOfOrderness(0))
+    bus.declare('logins', WatermarkStrategy.noWatermarks())
+    bus.declare('users')
+    manager = await QueryManager.open({
+      bus,
+      planner: toyPlanner,
+      log: memoryLogger(),
+      tables: { clicks: { schema: { page: 'STRING', time: 'STRING' } }, views: { timeColumn: 'ts' } },
+    })
+    const catalog = manager.catalog()
+    expect(catalog.get('clicks')).toMatchObject({
+      timeColumn: TIME_COLUMN,
+      schema: { page: 'STRING', time: 'TIMESTAMP(3)' },
+    })
+    expect(catalog.get('views')!.timeColumn).toBe('ts')
+    expect(catalog.get('logins')!.timeColumn).toBe(TIME_COLUMN)
+    expect(catalog.get('logins')!.watermarks!.emitsWatermarks).toBe(false)
+    expect(catalog.get('users')!.timeColumn).toBeUndefined()
+    expect(catalog.get('users')!.watermarks).toBeUndefined()
+    const clicks = catalog.get('clicks')!.source.create({} as never)
+    const views = catalog.get('views')!.source.create({} as never)
+    bus.publish('clicks', [rec({ page: 'a', time: 'text' }, 5)])
+    bus.publish('views', [rec({ page: 'a', ts: 7 }, 7)])
+    expect(clicks.nextBatch(10)!.map((r) => r.value)).toEqual([{ page: 'a', time: 5 }])
+    expect(views.nextBatch(10)!.map((r) => r.value)).toEqual([{ page: 'a', ts: 7 }])
+    clicks.close?.()
+    views.close?.()
   })
 })

@@ -53,11 +53,11 @@ describe('Nexmark in SQL', () => {
     expect(canon(await runQuery('q0'))).toEqual(canon(want))
   })
 
-  test('q1 converts prices to euros', async () => {
+  test('q1 converts prices to euros, exact to the three decimals of 0.908 * price', async () => {
     const want = tables.bid.map((b) => ({
       auction: b.auction,
       bidder: b.bidder,
-      price: 0.908 * b.price,
+      price: (908 * b.price) / 1000,
       dateTime: b.dateTime,
       extra: b.extra,
     }))

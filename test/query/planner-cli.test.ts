@@ -18,6 +18,28 @@ writeFileSync(
     .join('\n'),
 )
 
+const orders = join(dir, 'orders.jsonl')
+writeFileSync(
+  orders,
+  [
+    { id: 1, item: 'pen', ts: '2024-01-01 00:00:03' },
+    { id: 2, item: 'ink', ts: '2024-01-01 00:00:01' },
+    { id: 3, item: 'cap', ts: '2024-01-01 00:00:02' },
+  ]
+    .map((r) => JSON.stringify(r))
+    .join('\n'),
+)
+const shipments = join(dir, 'shipments.jsonl')
+writeFileSync(
+  shipments,
+  [
+    { order_id: 2, ts: '2024-01-02 00:00:00' },
+    { order_id: 3, ts: '2024-01-03 00:00:00' },
+  ]
+    .map((r) => JSON.stringify(r))
+    .join('\n'),
+)
+
 function squall(...args: string[]) {
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 30_000 })
   const lines = r.stdout.split('\n').filter((l) => l !== '')
@@ -97,6 +119,70 @@ describe('squall sql and squall explain', () => {
     const r = squall('sql', 'SELECT urll FROM logs', '--source', `logs=${logs}`)
     expect(r.code).toBe(1)
     expect(r.stderr).toMatch(/unknown column "urll".*did you mean "url"/)
+  })
+
+  test('ORDER BY the time attribute prints out-of-order rows in event-time order', () => {
+    const r = squall(
+      'sql',
+      'SELECT id, item, ts FROM orders ORDER BY ts',
+      '--source',
+      `orders=${orders}`,
+      '--event-time',
+      'orders=ts',
+      '--watermark-delay',
+      '5s',
+    )
+    expect(r.code).toBe(0)
+    expect(r.rows).toEqual([
+      { id: 2, item: 'ink', ts: '2024-01-01 00:00:01.000' },
+      { id: 3, item: 'cap', ts: '2024-01-01 00:00:02.000' },
+      { id: 1, item: 'pen', ts: '2024-01-01 00:00:03.000' },
+    ])
+  })
+
+  test('ORDER BY ... LIMIT is refused with exit code 1 and the Top-N pattern to use instead', () => {
+    const r = squall('sql', 'SELECT * FROM orders ORDER BY id LIMIT 2', '--source', `orders=${orders}`)
+    expect(r.code).toBe(1)
+    expect(r.stdout).toBe('')
+    expect(r.stderr).toMatch(
+      /ERR_SQL_PLAN: ORDER BY id LIMIT 2: LIMIT and OFFSET cannot run on an unbounded stream/,
+    )
+    expect(r.stderr).toMatch(/ROW_NUMBER\(\) OVER/)
+  })
+
+  const JOIN = 'SELECT o.id, o.item FROM orders o JOIN shipments s ON o.id = s.order_id'
+
+  test('a regular join runs with a warning on stderr naming the state that grows', () => {
+    const r = squall('sql', JOIN, '--source', `orders=${orders}`, '--source', `shipments=${shipments}`)
+    expect(r.code).toBe(0)
+    expect(r.rows).toEqual(
+      expect.arrayContaining([
+        { id: 2, item: 'ink' },
+        { id: 3, item: 'cap' },
+      ]),
+    )
+    expect(r.rows).toHaveLength(2)
+    expect(r.stderr).toMatch(
+      /warning: the regular join on o\.id = s\.order_id keeps every row of both inputs for ever/,
+    )
+  })
+
+  test('--strict refuses the regular join with ERR_SQL_UNBOUNDED_STATE, exit code 1 and no rows', () => {
+    const r = squall(
+      'sql',
+      JOIN,
+      '--source',
+      `orders=${orders}`,
+      '--source',
+      `shipments=${shipments}`,
+      '--strict',
+    )
+    expect(r.code).toBe(1)
+    expect(r.stdout).toBe('')
+    expect(r.stderr).toMatch(
+      /ERR_SQL_UNBOUNDED_STATE: the regular join on o\.id = s\.order_id keeps every row of both inputs for ever.*refused because the query is planned with strict: true/,
+    )
+    expect(r.stderr).not.toMatch(/warning:/)
   })
 
   test('squall explain prints operators, state and whether results update', () => {

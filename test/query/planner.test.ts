@@ -240,4 +240,65 @@ describe('sqlPlanner', () => {
     expect(plan.updating).toBe(false)
     expect(plan.columns).toEqual(['window_start', 'n'])
   })
+
+  test('types a table from its sample rows and takes the catalog’s `time` column as its time attribute', async () => {
+    const { WatermarkStrategy } = await import('../../src/core/watermark.ts')
+    const { sqlPlanner } = await import('../../src/query/planner.ts')
+    const tables = new Map([
+      [
+        'clicks',
+        {
+          name: 'clicks',
+          source: idle,
+          watermarks: WatermarkStrategy.forBoundedOutOfOrderness<unknown>(0),
+          sample: [{ page: 'p0', seq: 1 }],
+          timeColumn: 'time',
+        },
+      ],
+    ])
+    const plan = sqlPlanner(
+      "SELECT window_start, window_end, COUNT(*) AS n FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(time), INTERVAL '1' SECOND)) GROUP BY window_start, window_end",
+      tables,
+    )
+    expect(plan).toMatchObject({ updating: false, columns: ['window_start', 'window_end', 'n'] })
+    expect(sqlPlanner('SELECT page, seq, `time` FROM clicks', tables).columns).toEqual([
+      'page',
+      'seq',
+      'time',
+    ])
+    expect(() =>
+      sqlPlanner(
+        "SELECT COUNT(*) FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(seq), INTERVAL '1' SECOND)) GROUP BY window_start, window_end",
+        tables,
+      ),
+    ).toThrow('the time attribute of clicks is "time": use DESCRIPTOR(time)')
+  })
+})
+
+describe('result keys', () => {
+  const key = (sql: string) => planQuery(sql, catalog).key
+
+  test('a Top-N is keyed by its partition columns and its rank, when it selects them', () => {
+    const inner = 'ROW_NUMBER() OVER (PARTITION BY auction ORDER BY price DESC) AS rn FROM bids'
+    expect(key(`SELECT auction, price, rn FROM (SELECT auction, price, ${inner}) WHERE rn <= 2`)).toEqual([
+      'auction',
+      'rn',
+    ])
+    expect(key(`SELECT * FROM (SELECT *, ${inner}) WHERE rn <= 2`)).toEqual(['auction', 'rn'])
+    expect(
+      key(`SELECT auction AS a, rn AS r, price FROM (SELECT auction, price, ${inner}) WHERE rn <= 2`),
+    ).toEqual(['a', 'r'])
+    expect(key(`SELECT auction, price FROM (SELECT auction, price, ${inner}) WHERE rn <= 2`)).toBeUndefined()
+    expect(key(`SELECT price, rn FROM (SELECT price, ${inner}) WHERE rn <= 2`)).toBeUndefined()
+  })
+
+  test('a window aggregate is keyed by its groups and window bounds; a join has no key', () => {
+    expect(
+      key(`SELECT auction, window_start, window_end, COUNT(*) AS n
+           FROM TABLE(TUMBLE(TABLE bids, DESCRIPTOR(ts), INTERVAL '10' SECOND))
+           GROUP BY auction, window_start, window_end`),
+    ).toEqual(['auction', 'window_start', 'window_end'])
+    expect(key('SELECT auction, COUNT(*) AS n FROM bids GROUP BY auction')).toEqual(['auction'])
+    expect(key('SELECT b.auction, p.name FROM bids b LEFT JOIN people p ON b.bidder = p.id')).toBeUndefined()
+  })
 })

@@ -25,6 +25,13 @@ describe('SQL syntax errors', () => {
     )
   })
 
+  it('a one- or two-letter table alias is an alias, not a misspelled ON', () => {
+    const q = parseQuery('SELECT o.id FROM orders o JOIN shipments sh ON o.id = sh.order_id')
+    expect(q.body).toMatchObject({
+      from: { kind: 'join', left: { alias: 'o' }, right: { alias: 'sh' } },
+    })
+  })
+
   it('the caret lands on the right line of a multi-line query', () => {
     const sql = 'SELECT path\nFROM access\nWHER status = 500'
     expect(syntaxMessage(() => parseQuery(sql))).toBe(

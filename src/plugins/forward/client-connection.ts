@@ -29,11 +29,15 @@ interface PendingAck {
 
 /**
  * An open, authenticated connection. Many chunks may be in flight at once; each `send` settles
- * on its own ack, its own timeout, or the loss of the connection — whichever comes first. After
- * the connection is lost every pending send is rejected with ERR_FORWARD_CONNECTION.
+ * on its own ack, its own timeout, or the loss of the connection — whichever comes first. Sends
+ * of the same chunk id (the same chunk sent again while an earlier send still waits) all settle
+ * on its ack. After the connection is lost every pending send is rejected with
+ * ERR_FORWARD_CONNECTION.
  */
 export class ClientConnection {
-  private readonly pending = new Map<string, PendingAck>()
+  /** Sends waiting for an ack, by chunk id. */
+  private readonly pending = new Map<string, PendingAck[]>()
+  private waiting = 0
   private readonly reader = new FrameReader(1024 * 1024)
   private lost: SquallError | undefined
   /** Called once when the connection is gone, with the reason. */
@@ -118,7 +122,7 @@ export class ClientConnection {
 
   /** Chunks written and not yet acknowledged. */
   get inFlight(): number {
-    return this.pending.size
+    return this.waiting
   }
 
   /** True until the connection is lost or closed. */
@@ -142,7 +146,13 @@ export class ClientConnection {
     }
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.pending.delete(chunk)
+        const list = this.pending.get(chunk)
+        const i = list === undefined ? -1 : list.indexOf(waiter)
+        if (i >= 0) {
+          list!.splice(i, 1)
+          this.waiting--
+          if (list!.length === 0) this.pending.delete(chunk)
+        }
         reject(
           new SquallError(
             'ERR_FORWARD_ACK_TIMEOUT',
@@ -150,7 +160,11 @@ export class ClientConnection {
           ),
         )
       }, timeoutMs)
-      this.pending.set(chunk, { resolve, reject, timer })
+      const waiter: PendingAck = { resolve, reject, timer }
+      const list = this.pending.get(chunk)
+      if (list === undefined) this.pending.set(chunk, [waiter])
+      else list.push(waiter)
+      this.waiting++
       this.socket.write(bytes)
     })
   }
@@ -174,11 +188,14 @@ export class ClientConnection {
         const answer = unpackr.unpack(frame) as { ack?: unknown } | null
         const chunk = answer !== null && typeof answer === 'object' ? answer.ack : undefined
         if (typeof chunk !== 'string') continue
-        const p = this.pending.get(chunk)
-        if (p === undefined) continue
+        const list = this.pending.get(chunk)
+        if (list === undefined) continue
         this.pending.delete(chunk)
-        clearTimeout(p.timer)
-        p.resolve()
+        this.waiting -= list.length
+        for (const p of list) {
+          clearTimeout(p.timer)
+          p.resolve()
+        }
       }
     } catch (error) {
       this.gone(
@@ -197,11 +214,14 @@ export class ClientConnection {
   private gone(error: SquallError): void {
     if (this.lost) return
     this.lost = error
-    for (const p of this.pending.values()) {
-      clearTimeout(p.timer)
-      p.reject(error)
+    for (const list of this.pending.values()) {
+      for (const p of list) {
+        clearTimeout(p.timer)
+        p.reject(error)
+      }
     }
     this.pending.clear()
+    this.waiting = 0
     this.onLost(error)
   }
 }

@@ -1,7 +1,7 @@
 // The forward-protocol client (fluentd's out_forward): PackedForward chunks with ack, round-robin
 // over several servers with failover, the shared-key handshake, TLS. The base of the forward output.
 
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import type { ConnectionOptions } from 'node:tls'
 import { toMillis } from '../../core/duration.ts'
@@ -10,7 +10,7 @@ import { check, SquallError } from '../../core/errors.ts'
 import { ClientConnection } from './client-connection.ts'
 import type { ConnectTarget } from './client-connection.ts'
 import type { ClientCredentials } from './handshake.ts'
-import { encodePackedForward } from './protocol.ts'
+import { encodeForwardRequest, packEntries } from './protocol.ts'
 import type { ForwardEntry } from './protocol.ts'
 
 /** Options of a ForwardClient. */
@@ -47,10 +47,27 @@ interface ServerSlot {
 }
 
 /**
+ * A chunk id derived from `seed`, the tag and the encoded entries: 128 bits of their SHA-256 in
+ * base64, the form of fluentd's random ids.
+ */
+export function forwardChunkId(seed: string, tag: string, payload: Uint8Array): string {
+  return createHash('sha256')
+    .update(seed)
+    .update('\0')
+    .update(tag)
+    .update('\0')
+    .update(payload)
+    .digest()
+    .subarray(0, 16)
+    .toString('base64')
+}
+
+/**
  * Sends events to forward-protocol servers. `send` may be called many times without waiting:
- * chunks are pipelined on one connection per server. Each chunk carries a random 128-bit id; a
- * retry re-sends the same bytes with the same id, so delivery is at-least-once and a server may
- * deduplicate by id. Never drops a chunk silently: `send` resolves on its ack or rejects.
+ * chunks are pipelined on one connection per server. Each chunk carries a 128-bit id, random or
+ * derived (see `send`); a retry re-sends the same bytes with the same id, so delivery is
+ * at-least-once and a server may deduplicate by id. Never drops a chunk silently: `send` resolves
+ * on its ack or rejects.
  */
 export class ForwardClient {
   private readonly slots: ServerSlot[]
@@ -112,11 +129,21 @@ export class ForwardClient {
    * server is marked down and the chunk goes to the next server, up to `retries` times; then the
    * promise rejects with a retryable SquallError (ERR_FORWARD_ACK_TIMEOUT or ERR_FORWARD_CONNECTION).
    * A refused handshake rejects with ERR_FORWARD_AUTH when no server accepted.
+   *
+   * The chunk id is random, or with `idSeed` derived from it, the tag and the encoded entries
+   * (`forwardChunkId`): a caller that passes the same seed for the same entries — an idempotency key
+   * that a replay repeats — sends the same id again, so a server that remembers ids can drop the
+   * repeat; other entries under the same seed get another id.
    */
-  async send(tag: string, entries: readonly ForwardEntry[]): Promise<void> {
+  async send(tag: string, entries: readonly ForwardEntry[], idSeed?: string): Promise<void> {
     if (this.closed) throw new SquallError('ERR_FORWARD_CONNECTION', 'forward: send() after close()')
-    const chunk = this.requireAck ? randomBytes(16).toString('base64') : undefined
-    const bytes = encodePackedForward(tag, entries, chunk)
+    const payload = packEntries(entries)
+    const chunk = !this.requireAck
+      ? undefined
+      : idSeed === undefined
+        ? randomBytes(16).toString('base64')
+        : forwardChunkId(idSeed, tag, payload)
+    const bytes = encodeForwardRequest(tag, payload, entries.length, chunk)
     let lastError: SquallError | undefined
     for (let attempt = 0; attempt <= this.retries; attempt++) {
       const slot = await this.pick()

@@ -302,6 +302,11 @@ function typeName(v: unknown): string {
  * Times are sent as EventTime (with `nanos`), so nothing below the millisecond is lost.
  */
 export function encodePackedForward(tag: string, entries: readonly ForwardEntry[], chunk?: string): Buffer {
+  return encodeForwardRequest(tag, packEntries(entries), entries.length, chunk)
+}
+
+/** The entries stream of a PackedForward request: `<<[EventTime, record]>>*`, concatenated. */
+export function packEntries(entries: readonly ForwardEntry[]): Uint8Array {
   const pairs: unknown[] = new Array(entries.length)
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i]!
@@ -309,9 +314,12 @@ export function encodePackedForward(tag: string, entries: readonly ForwardEntry[
   }
   const packed = packr.pack(pairs)
   const header = packed[0]! <= 0x9f ? 1 : packed[0] === 0xdc ? 3 : 5
-  const payload = packed.subarray(header)
-  const option: ForwardRecord =
-    chunk === undefined ? { size: entries.length } : { size: entries.length, chunk }
+  return packed.subarray(header)
+}
+
+/** A PackedForward request around an entries stream from `packEntries` holding `size` entries. */
+export function encodeForwardRequest(tag: string, payload: Uint8Array, size: number, chunk?: string): Buffer {
+  const option: ForwardRecord = chunk === undefined ? { size } : { size, chunk }
   return packr.pack([tag, payload, option])
 }
 

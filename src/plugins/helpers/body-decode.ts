@@ -1,7 +1,7 @@
 // Decodes an HTTP request body into record objects by its content type: JSON, NDJSON or MessagePack,
 // with errors that say what is wrong and where (line number, byte offset).
 
-import { Unpackr } from 'msgpackr'
+import { C1, Unpackr } from 'msgpackr'
 import { SquallError } from '../../core/errors.ts'
 
 /** One decoded record: a plain object (a JSON object or a MessagePack map with string keys). */
@@ -128,12 +128,17 @@ function decodeMsgpack(type: string, buf: Buffer): BodyRecord[] {
 
 function isRecord(value: unknown): value is BodyRecord {
   return (
-    typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array)
+    typeof value === 'object' &&
+    value !== null &&
+    value !== C1 &&
+    !Array.isArray(value) &&
+    !(value instanceof Uint8Array)
   )
 }
 
 function kind(value: unknown): string {
   if (value === null) return 'null'
+  if (value === C1) return 'the byte 0xc1, which MessagePack never uses'
   if (Array.isArray(value)) return 'an array'
   if (value instanceof Uint8Array) return 'binary data'
   if (value instanceof Map) return 'a map with non-string keys'

@@ -8,7 +8,7 @@ import type { Record } from '../../core/record.ts'
 import type { IoContext, SinkWriter } from '../../core/source.ts'
 import type { TagMatcher } from '../../core/tag-match.ts'
 import { Journal, type JournalPosition } from '../../state/journal.ts'
-import type { Delivery } from '../define.ts'
+import type { ChunkKeys, Delivery } from '../define.ts'
 import { isRetryable, type RetryPolicy, retry } from './retry.ts'
 
 /** Where chunks wait for delivery (fluentd's `<buffer>`). */
@@ -54,9 +54,21 @@ export interface DeadLetterValue {
 
 interface Chunk {
   records: Record[]
+  /** The records' idempotency keys; absent when the task gives none. */
+  keys: ChunkKeys | undefined
   bytes: number
   /** End position of the chunk in a file buffer. */
   position: JournalPosition
+}
+
+/** Keys of a chunk: task keys of the records' sequence numbers, made when asked for. */
+function keysOf(ctx: IoContext, seqs: readonly number[]): ChunkKeys {
+  return { key: (i) => ctx.idempotencyKey!(seqs[i]!) }
+}
+
+/** Keys kept as strings (a chunk read back from a file buffer). */
+function storedKeys(keys: readonly string[]): ChunkKeys {
+  return { key: (i) => keys[i]! }
 }
 
 /** Estimates a chunk's size from its first record (a JSON rendering), so the cost is per chunk. */
@@ -81,9 +93,17 @@ function estimateBytes(records: Record[]): number {
  * `write` returns a promise while more than `totalLimitBytes` are queued: the runtime then holds
  * back, which slows the sources down. `preCommit` and `finish` wait until every chunk is delivered,
  * so a completed checkpoint means the output has everything before it (at-least-once).
+ *
+ * Each chunk goes to `deliver` with its records' idempotency keys (`IoContext.idempotencyKey`,
+ * when the task gives keys), the same at every attempt; a file buffer journals them with the
+ * records, so a chunk delivered after a restart keeps them. Chunks are cut by `chunkLimitRecords`,
+ * at every checkpoint barrier and by the flush timer, so a replay may cut the same records into
+ * other chunks: keys belong to records, not to chunks.
  */
 export class BufferedWriter implements SinkWriter<unknown> {
   private current: Record[] = []
+  /** Sequence numbers of the records in `current`, when the task gives keys. */
+  private currentSeqs: number[] | undefined
   private readonly queue: Chunk[] = []
   private queuedBytes = 0
   private pumping: Promise<void> | undefined
@@ -100,6 +120,7 @@ export class BufferedWriter implements SinkWriter<unknown> {
     private readonly ctx: IoContext,
   ) {
     this.o = options
+    if (ctx.batchSequence !== undefined && ctx.idempotencyKey !== undefined) this.currentSeqs = []
   }
 
   async open(): Promise<void> {
@@ -134,13 +155,12 @@ export class BufferedWriter implements SinkWriter<unknown> {
       const entries = reader.readBatch(64)
       if (entries.length === 0) break
       for (const e of entries) {
-        const records = (e as [string, number, unknown][]).map(([tag, time, value]) => ({
-          value,
-          key: undefined,
-          time,
-          tag,
-        }))
-        this.enqueue({ records, bytes: estimateBytes(records), position: reader.position() })
+        const rows = e as [string, number, unknown, string?][]
+        const records = rows.map(([tag, time, value]) => ({ value, key: undefined, time, tag }))
+        const keys = rows.every((row) => typeof row[3] === 'string')
+          ? storedKeys(rows.map((row) => row[3]!))
+          : undefined
+        this.enqueue({ records, keys, bytes: estimateBytes(records), position: reader.position() })
       }
     }
     reader.close()
@@ -156,10 +176,12 @@ export class BufferedWriter implements SinkWriter<unknown> {
     if (this.failure) throw this.failure
     const match = this.o.match
     const limit = this.o.buffer.chunkLimitRecords
+    const first = this.currentSeqs === undefined ? 0 : this.ctx.batchSequence!()
     for (let i = 0; i < records.length; i++) {
       const r = records[i]!
       if (match !== undefined && !match(r.tag)) continue
       this.current.push(r)
+      this.currentSeqs?.push(first + i)
       if (this.current.length >= limit) this.seal()
     }
     if (this.queuedBytes > this.o.buffer.totalLimitBytes) {
@@ -177,9 +199,15 @@ export class BufferedWriter implements SinkWriter<unknown> {
   private seal(): void {
     const records = this.current
     this.current = []
-    const chunk: Chunk = { records, bytes: estimateBytes(records), position: 0 }
+    const seqs = this.currentSeqs
+    if (seqs !== undefined) this.currentSeqs = []
+    const keys = seqs === undefined ? undefined : keysOf(this.ctx, seqs)
+    const chunk: Chunk = { records, keys, bytes: estimateBytes(records), position: 0 }
     if (this.journal) {
-      const entry = records.map((r) => [r.tag, r.time, r.value])
+      const entry =
+        keys === undefined
+          ? records.map((r) => [r.tag, r.time, r.value])
+          : records.map((r, i) => [r.tag, r.time, r.value, keys.key(i)])
       const appended = this.journal.append([entry]).then((p) => {
         chunk.position = p
       })
@@ -239,7 +267,7 @@ export class BufferedWriter implements SinkWriter<unknown> {
     const { ctx, o, target } = this
     const retryable = target.retryable ? (e: unknown) => target.retryable!(e) : isRetryable
     try {
-      await retry(() => target.deliver(chunk.records), o.retry, {
+      await retry(() => target.deliver(chunk.records, chunk.keys), o.retry, {
         retryable,
         cancelled: () => this.closed,
         ...(o.sleep ? { sleep: o.sleep } : {}),
@@ -280,7 +308,7 @@ export class BufferedWriter implements SinkWriter<unknown> {
         time: r.time,
         tag: r.tag,
       }))
-      await retry(() => o.secondary!.deliver(letters), o.retry, {
+      await retry(() => o.secondary!.deliver(letters, chunk.keys), o.retry, {
         cancelled: () => this.closed,
         ...(o.sleep ? { sleep: o.sleep } : {}),
       })

@@ -140,6 +140,11 @@ export class TailFollower {
     this.started = true
     if (this.restored !== undefined) await this.applyRestore(this.restored)
     await this.refresh(this.restored === undefined && !this.readFromHead ? 'end' : 'head')
+    if (this.order.length === 0)
+      this.log?.(
+        'warn',
+        `tail: no file matches ${this.patterns.join(', ')}; it is followed once it appears (looked for every ${this.refreshMs} ms)`,
+      )
     this.nextRefresh = Date.now() + this.refreshMs
     this.schedule(0)
   }

@@ -6,7 +6,7 @@ import { defineInput } from '../define.ts'
 import { duration } from '../config.ts'
 import { file } from './file.ts'
 import { generator } from './generator.ts'
-import { parseLines } from './lines.ts'
+import { multilineFlushOption, parseLines } from './lines.ts'
 import { SHAPE_NAMES, SHAPES } from './shapes.ts'
 import { stdin } from './stdin.ts'
 
@@ -15,7 +15,7 @@ export const FileInputConfig = z.strictObject({
     .string()
     .min(1)
     .describe(
-      'The file to read once (relative to the pipeline file); cut into splits that the partitions take in turn.',
+      'The file to read once (relative to the pipeline file); cut into splits that the partitions take in turn (with a multiline parser, one partition reads them in order, since a record may span two).',
     ),
   format: z
     .enum(['lines', 'jsonl'])
@@ -58,6 +58,7 @@ export const StdinInputConfig = z.strictObject({
     .enum(['lines', 'jsonl'])
     .default('lines')
     .describe('`lines`: each line is text for the parser; `jsonl`: each line is a JSON value.'),
+  multilineFlushInterval: multilineFlushOption,
 })
 
 /** Reads standard input until it closes. */
@@ -68,7 +69,9 @@ export const stdinInput = defineInput({
   produces: 'lines',
   example: 'sources:\n  - name: in\n    type: stdin\n    parser: { type: json }',
   create(config, ctx) {
-    return parseLines(stdin({ format: config.format, tag: ctx.tag }), ctx.parser, 'stdin')
+    return parseLines(stdin({ format: config.format, tag: ctx.tag }), ctx.parser, 'stdin', {
+      multilineFlushMs: config.multilineFlushInterval,
+    })
   },
 })
 

@@ -10,7 +10,7 @@ import type { Record } from '../../core/record.ts'
 import type { IoContext, SourceReader, SourceSpec } from '../../core/source.ts'
 import { type FsyncPolicy, Journal, type JournalPosition, type JournalReader } from '../../state/journal.ts'
 import type { Parser } from '../parsers/parser.ts'
-import { LineDecoder } from './lines.ts'
+import { LineDecoder, unwrapPosition } from './lines.ts'
 
 /** One journaled event: its tag, its time (ms) and its value (a record, or a line to parse). */
 export type JournalEvent = [tag: string, time: number, value: unknown]
@@ -77,6 +77,12 @@ interface JournalSettings {
 export interface JournaledSourceOptions extends JournalSettings {
   /** Parses string values (syslog lines); `undefined`: values are used as they are. */
   readonly parser?: Parser | undefined
+  /**
+   * With a multiline parser (which joins the values, in journal order, into records): how long a
+   * record in progress waits for its next line before it is emitted, in ms; 0 or absent: until the
+   * next first line. Records in progress are part of the source's position.
+   */
+  readonly multilineFlushMs?: number | undefined
   /** Starts the server; called from the reader's `open`. */
   start(intake: JournalIntake, ctx: IoContext): Promise<IntakeServer>
 }
@@ -246,7 +252,10 @@ class JournaledReader implements SourceReader<unknown> {
     private readonly options: JournaledSourceOptions | RequestSourceOptions,
     private readonly ctx: IoContext,
   ) {
-    this.decoder = 'parser' in options && options.parser ? new LineDecoder(options.parser, ctx) : undefined
+    this.decoder =
+      'parser' in options && options.parser
+        ? new LineDecoder(options.parser, ctx, { multilineFlushMs: options.multilineFlushMs })
+        : undefined
   }
 
   async open(): Promise<void> {
@@ -311,6 +320,7 @@ class JournaledReader implements SourceReader<unknown> {
 
   nextBatch(max: number): Record<unknown>[] {
     const out = this.cursor!.read(max)
+    if (this.decoder?.active) this.decoder.flushIdle(out, this.ctx.clock.now())
     if (this.roomWaiters.length > 0 && this.lag() <= this.options.maxLagBytes) {
       const waiters = this.roomWaiters
       this.roomWaiters = []
@@ -323,19 +333,23 @@ class JournaledReader implements SourceReader<unknown> {
     return this.cursor!.reader.ready()
   }
 
+  /** The cursor's position; with a multiline parser, together with the records in progress. */
   snapshot(): unknown {
-    return this.cursor!.snapshot()
+    const position = this.cursor!.snapshot()
+    return this.decoder ? this.decoder.wrap(position) : position
   }
 
-  restore(position: unknown): void {
+  restore(saved: unknown): void {
+    const { position, multiline } = unwrapPosition(saved)
+    this.decoder?.restore(multiline)
     const at = positionOf(position)
     if (at === undefined) return
     this.cursor!.reader.close()
     this.cursor = this.cursorAt(at.at, at.event)
   }
 
-  onCheckpointComplete(_checkpointId: number, position: unknown): void {
-    const at = positionOf(position)
+  onCheckpointComplete(_checkpointId: number, saved: unknown): void {
+    const at = positionOf(unwrapPosition(saved).position)
     if (at === undefined || !this.journal) return
     this.journal.truncateBefore(at.at).catch((e: Error) => {
       this.ctx.log(

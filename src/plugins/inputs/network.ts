@@ -20,7 +20,7 @@ export const journalOptions = {
       'When journaled events are synced to disk before the sender is acknowledged: `always` (default: group commit, one fdatasync at a time, each covering every append made before it started), `batch` (one fdatasync for what arrives within at most 5 ms, or sooner once 10 000 entries wait: fewer syncs, longer acks), `interval` (acknowledged once written; synced every second, so a machine crash may lose the last second), `never` (synced only at segment roll-over and close).',
     ),
   maxLagBytes: size('64MiB').describe(
-    'Journal bytes the job may lag behind before the input answers "busy" (HTTP 503, forward holds the ack).',
+    'Journal bytes the job may lag behind before the input is busy: http answers 429 with Retry-After, forward holds its acks, syslog pauses its TCP connections (UDP cannot be paused).',
   ),
 }
 

@@ -38,21 +38,25 @@ class StdinReader implements SourceReader<unknown> {
 
   open(): void {
     this.input.setEncoding?.('utf8')
-    this.input.on('data', (chunk: string | Buffer) => {
-      const text = this.partial + chunk.toString()
-      const parts = text.split('\n')
-      this.partial = parts.pop()!
-      for (const p of parts) this.lines.push(p.endsWith('\r') ? p.slice(0, -1) : p)
-      this.bytes += chunk.length
-      if (this.bytes > 1 << 20) this.input.pause()
-      this.notify()
-    })
-    this.input.on('end', () => {
-      if (this.partial.length > 0) this.lines.push(this.partial)
-      this.partial = ''
-      this.ended = true
-      this.notify()
-    })
+    this.input.on('data', this.onData)
+    this.input.on('end', this.onEnd)
+  }
+
+  private readonly onData = (chunk: string | Buffer): void => {
+    const text = this.partial + chunk.toString()
+    const parts = text.split('\n')
+    this.partial = parts.pop()!
+    for (const p of parts) this.lines.push(p.endsWith('\r') ? p.slice(0, -1) : p)
+    this.bytes += chunk.length
+    if (this.bytes > 1 << 20) this.input.pause()
+    this.notify()
+  }
+
+  private readonly onEnd = (): void => {
+    if (this.partial.length > 0) this.lines.push(this.partial)
+    this.partial = ''
+    this.ended = true
+    this.notify()
   }
 
   private notify(): void {
@@ -103,5 +107,16 @@ class StdinReader implements SourceReader<unknown> {
     return new Promise((resolve) => {
       this.waiter = resolve
     })
+  }
+
+  /**
+   * Stops reading. A job that ends before its input does (it failed, or a signal drained it) must
+   * not be held open by a writer that keeps the pipe open.
+   */
+  close(): void {
+    this.input.off('data', this.onData)
+    this.input.off('end', this.onEnd)
+    this.input.pause()
+    this.notify()
   }
 }

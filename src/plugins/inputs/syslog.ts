@@ -6,6 +6,7 @@ import { SyslogServer } from '../syslog/server.ts'
 import { defineInput } from '../define.ts'
 import { port } from '../config.ts'
 import { journaledSource } from './journaled.ts'
+import { multilineFlushOption } from './lines.ts'
 import { journalDirOf, journalOptions } from './network.ts'
 
 export const SyslogInputConfig = z.strictObject({
@@ -24,6 +25,7 @@ export const SyslogInputConfig = z.strictObject({
     .positive()
     .default(65536)
     .describe('Longer messages are dropped and counted.'),
+  multilineFlushInterval: multilineFlushOption,
   ...journalOptions,
 })
 
@@ -41,6 +43,7 @@ export default defineInput({
       fsync: config.fsync,
       maxLagBytes: config.maxLagBytes,
       parser: ctx.parser,
+      multilineFlushMs: config.multilineFlushInterval,
       async start(intake, io) {
         const tag = ctx.tag
         const server = new SyslogServer({

@@ -4,11 +4,13 @@
 import { resolve } from 'node:path'
 import { z } from 'zod'
 import type { Record } from '../../core/record.ts'
-import type { IoContext, SourceReader } from '../../core/source.ts'
+import type { IoContext, SourceReader, SourceSpec } from '../../core/source.ts'
+import { ConfigError } from '../../core/errors.ts'
 import { TailFollower, type TailPosition } from '../helpers/tail-follower.ts'
 import { defineInput, type InputContext } from '../define.ts'
-import { duration, size } from '../config.ts'
-import { LineDecoder } from './lines.ts'
+import { duration, size, validate } from '../config.ts'
+import type { Fields, Parser } from '../parsers/parser.ts'
+import { LineDecoder, multilineFlushOption, unwrapPosition } from './lines.ts'
 
 const paths = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)])
 
@@ -29,6 +31,7 @@ export const TailInputConfig = z.strictObject({
     'How long a rotated file is still read before switching to the new one.',
   ),
   maxLineSize: size('4MiB').describe('Longer lines are dropped and counted.'),
+  multilineFlushInterval: multilineFlushOption,
 })
 
 type Config = z.output<typeof TailInputConfig>
@@ -41,6 +44,9 @@ export function tagForFile(tag: string, file: string): string {
   return head === '' ? fromPath : `${head}${head.endsWith('.') ? '' : '.'}${fromPath}`
 }
 
+/** What a tail reader needs from where it is used: relative paths' base, the tag, the parser. */
+type ReaderContext = Pick<InputContext, 'baseDir' | 'tag' | 'parser'>
+
 class TailReader implements SourceReader<unknown> {
   private readonly follower: TailFollower
   private started: Promise<void> | undefined
@@ -49,7 +55,7 @@ class TailReader implements SourceReader<unknown> {
 
   constructor(
     config: Config,
-    private readonly ctx: InputContext,
+    private readonly ctx: ReaderContext,
     private readonly io: IoContext,
   ) {
     const abs = (p: string | string[]) =>
@@ -64,7 +70,7 @@ class TailReader implements SourceReader<unknown> {
       maxLineBytes: config.maxLineSize,
       log: io.log,
     })
-    this.decoder = new LineDecoder(ctx.parser, io)
+    this.decoder = new LineDecoder(ctx.parser, io, { multilineFlushMs: config.multilineFlushInterval })
   }
 
   /** Starts following at the first read, after a restore had its chance to set positions. */
@@ -90,6 +96,7 @@ class TailReader implements SourceReader<unknown> {
       }
       this.decoder.push(out, l.line, now, tag, l.file, l.lineNo)
     }
+    if (this.decoder.active) this.decoder.flushIdle(out, now)
     return out
   }
 
@@ -98,18 +105,65 @@ class TailReader implements SourceReader<unknown> {
     await this.follower.ready()
   }
 
-  snapshot(): TailPosition[] {
-    return this.follower.snapshot()
+  /**
+   * The follower's positions (after the last line handed out); with a multiline parser, together
+   * with each file's record in progress, whose lines a restore feeds again before reading on.
+   */
+  snapshot(): unknown {
+    return this.decoder.wrap(this.follower.snapshot())
   }
 
-  restore(position: unknown): void {
+  restore(saved: unknown): void {
+    const { position, multiline } = unwrapPosition(saved)
     if (Array.isArray(position)) this.follower.restore(position as TailPosition[])
+    this.decoder.restore(multiline)
   }
 
   async close(): Promise<void> {
     const s = this.follower.stats()
     if (s.droppedLongLines > 0) this.io.count('dropped_long_lines', s.droppedLongLines)
+    const held = this.decoder.pendingLines()
+    if (held > 0) {
+      this.io.count('multiline_lines_held_at_close', held)
+      this.io.log(
+        'info',
+        `tail input "${this.io.nodeName}": ${held} line(s) of multi-line records in progress were not emitted at close; with a state directory, the final checkpoint keeps them for the next run`,
+        { node: this.io.nodeName },
+      )
+    }
     await this.follower.close()
+  }
+}
+
+/** Options of {@link tail}: the tail input's options (durations as `"250ms"` or ms), a parser and a tag. */
+export type TailSourceOptions = z.input<typeof TailInputConfig> & {
+  /** Parses each line; records then carry its fields and its time. Default: records are the lines. */
+  parser?: Parser
+  /** Routing tag of the records; a trailing `*` expands to the file path. Default `''`. */
+  tag?: string
+}
+
+/**
+ * Follows files like `tail -F`, as the `tail` input of pipeline files: from their end, or from their
+ * first line with `readFromHead`, then every line appended, through rotation and truncation. Never
+ * ends by itself (drain the job, e.g. `squall run --duration`). One partition; its position (inode
+ * and offset per file) is part of every checkpoint. Relative paths resolve against the working
+ * directory. Without a parser a record is one line; with one, its fields, with the parser's time
+ * as event time (else the time the line was read); lines it does not match follow the node's error
+ * policy. Throws ConfigError for invalid options.
+ */
+export function tail(options: TailSourceOptions & { parser: Parser }): SourceSpec<Fields>
+export function tail(options: TailSourceOptions): SourceSpec<string>
+export function tail(options: TailSourceOptions): SourceSpec<unknown> {
+  const { parser, tag = '', ...rest } = options
+  const config = validate(TailInputConfig, rest, 'tail')
+  if (!config.ok) throw new ConfigError(config.issues)
+  const ctx: ReaderContext = { baseDir: process.cwd(), tag, parser }
+  return {
+    kind: 'tail',
+    bounded: false,
+    maxPartitions: 1,
+    create: (io) => new TailReader(config.value, ctx, io),
   }
 }
 

@@ -1,17 +1,28 @@
 // The `format` option of text outputs: a formatter config (fluentd's `<format>`), JSON by default.
 
-import { z } from 'zod'
+import { ConfigError } from '../../core/errors.ts'
+import { formatterPlugins } from '../builtin-formats.ts'
+import { typedConfig, validate } from '../config.ts'
 import { createFormatter, type FormatterConfig } from '../formatters/index.ts'
 import type { Formatter } from '../formatters/formatter.ts'
 
-/** A formatter config such as `{ type: json }` or `{ type: ltsv, includeTimeKey: true }`. */
-export const formatOption = z
-  .looseObject({ type: z.string().describe('Formatter type: json, ltsv, csv, msgpack, single_value.') })
-  .default({ type: 'json' })
-  .describe('How each record is written (a formatter config, fluentd `<format>`); default `{ type: json }`.')
+/** A formatter: its type (`json`, read as `{ type: json }`) or its config (`{ type: ltsv, includeTimeKey: true }`). */
+export const formatOption = typedConfig('Formatter type: json, ltsv, csv, msgpack, single_value.')
+  .prefault('json')
+  .describe(
+    'How each record is written: a formatter type (`json`) or config (`{ type: ltsv, includeTimeKey: true }`, fluentd `<format>`); default `json`.',
+  )
 
-/** Creates the formatter; throws ConfigError with paths under `path` for a bad config. */
+/**
+ * Creates the formatter; throws ConfigError with paths under `path` for a bad config: an unknown
+ * type, or options that formatter does not take (checked against its plugin schema).
+ */
 export function formatterOf(config: { type: string }, path: string): Formatter {
+  const plugin = formatterPlugins.find((p) => p.type === config.type)
+  if (plugin) {
+    const checked = validate(plugin.config, config, path)
+    if (!checked.ok) throw new ConfigError(checked.issues)
+  }
   return createFormatter(config as FormatterConfig, path)
 }
 

@@ -1,5 +1,6 @@
 // The forward output (fluentd's out_forward): sends records to fluentd, fluent-bit or another Squall
-// over the forward protocol, with acks and round-robin load balancing over several servers.
+// over the forward protocol, with acks and round-robin load balancing over several servers. Chunk
+// ids derive from the records' idempotency keys, so a replay after a restore repeats them.
 
 import { z } from 'zod'
 import { ForwardClient } from '../forward/client.ts'
@@ -30,7 +31,9 @@ export const ForwardOutputConfig = z.strictObject({
   requireAckResponse: z
     .boolean()
     .default(true)
-    .describe('Wait for the server to acknowledge each chunk (at-least-once).'),
+    .describe(
+      'Wait for the server to acknowledge each chunk (at-least-once). Each chunk then carries an id derived from its first record\'s idempotency key, its tag and its entries, which a replay after a restore repeats for the same records (see docs/state-and-checkpoints.md, "Idempotency keys").',
+    ),
   ackResponseTimeout: duration('60s').describe('How long to wait for an ack before trying the next server.'),
   connectTimeout: duration('5s').describe('How long to wait for a connection and its handshake.'),
   recoverWait: duration('1s').describe('How often a failed server is tried again in the background.'),
@@ -64,9 +67,12 @@ export default defineOutput({
                 retries: config.servers.length - 1,
               })
             },
-            async deliver(records) {
+            async deliver(records, keys) {
               const byTag = new Map<string, ForwardEntry[]>()
-              for (const r of records) {
+              /** Per tag, the index in the chunk of its first record: its key seeds the chunk id. */
+              const firsts = new Map<string, number>()
+              for (let i = 0; i < records.length; i++) {
+                const r = records[i]!
                 const v = r.value
                 const record =
                   v !== null && typeof v === 'object' && !Array.isArray(v)
@@ -75,9 +81,16 @@ export default defineOutput({
                 const entry: ForwardEntry = { time: r.time, nanos: (r.time % 1000) * 1e6, record }
                 const list = byTag.get(r.tag)
                 if (list) list.push(entry)
-                else byTag.set(r.tag, [entry])
+                else {
+                  byTag.set(r.tag, [entry])
+                  firsts.set(r.tag, i)
+                }
               }
-              await Promise.all([...byTag].map(([tag, entries]) => client!.send(tag || 'squall', entries)))
+              await Promise.all(
+                [...byTag].map(([tag, entries]) =>
+                  client!.send(tag || 'squall', entries, keys?.key(firsts.get(tag)!)),
+                ),
+              )
             },
             close: () => client?.close(),
           }

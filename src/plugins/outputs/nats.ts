@@ -1,5 +1,6 @@
 // The NATS output: publishes each record as JSON to a subject; with `jetstream`, waits for the
-// stream's acks and sets `Nats-Msg-Id`, so a chunk sent again is stored once (dedup window).
+// stream's acks and sets `Nats-Msg-Id`, so a chunk sent again, or a record replayed after a restore,
+// is stored once (within the stream's duplicate window).
 
 import { createHash } from 'node:crypto'
 import type { NatsConnection, headers as natsHeaders } from 'nats'
@@ -21,7 +22,7 @@ export const NatsOutputConfig = z.strictObject({
     .string()
     .optional()
     .describe(
-      'Field whose value is the message id; default: a hash of the tag, time and value (identical records share an id).',
+      'Field whose value is the message id; default: a hash of the record\'s idempotency key, tag, time and value, which a replay after a restore repeats for the same record (see docs/state-and-checkpoints.md, "Idempotency keys").',
     ),
   user: z.string().optional().describe('User name.'),
   pass: z.string().optional().describe('Password.'),
@@ -32,19 +33,21 @@ type Config = z.output<typeof NatsOutputConfig>
 
 const encoder = new TextEncoder()
 
-/** The deterministic id of a record: its `msgIdField`, or a hash of its tag, time and value. */
-export function messageId(config: Pick<Config, 'msgIdField'>, r: Record, json: string): string {
+/**
+ * The deterministic id of a record: its `msgIdField`, or else a hash of its idempotency key `key`
+ * (when the chunk has keys), tag, time and value. With the key, records that are alike but distinct
+ * get distinct ids while a replayed record gets its earlier one; the content in the hash makes a
+ * replay whose order is not deterministic publish a record again rather than take it for another.
+ * Without a key (a delivery driven by hand), identical records share an id.
+ */
+export function messageId(config: Pick<Config, 'msgIdField'>, r: Record, json: string, key?: string): string {
   if (config.msgIdField !== undefined) {
     const v = (r.value as { [k: string]: unknown } | null)?.[config.msgIdField]
     if (v !== undefined && v !== null) return String(v)
   }
-  return createHash('sha1')
-    .update(r.tag)
-    .update('\0')
-    .update(String(r.time))
-    .update('\0')
-    .update(json)
-    .digest('base64url')
+  const hash = createHash('sha1')
+  if (key !== undefined) hash.update(key).update('\0')
+  return hash.update(r.tag).update('\0').update(String(r.time)).update('\0').update(json).digest('base64url')
 }
 
 export default defineOutput({
@@ -73,7 +76,7 @@ export default defineOutput({
                 ...(config.token === undefined ? {} : { token: config.token }),
               })
             },
-            async deliver(records) {
+            async deliver(records, keys) {
               const conn = nc!
               if (!config.jetstream) {
                 for (const r of records)
@@ -90,7 +93,7 @@ export default defineOutput({
                 const r = records[i]!
                 const json = JSON.stringify(r.value)
                 const h = headers()
-                h.set('Nats-Msg-Id', messageId(config, r, json))
+                h.set('Nats-Msg-Id', messageId(config, r, json, keys?.key(i)))
                 acks[i] = js.publish(
                   perTag ? config.subject.replaceAll('${tag}', r.tag) : config.subject,
                   encoder.encode(json),

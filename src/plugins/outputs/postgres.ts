@@ -1,12 +1,13 @@
 // The PostgreSQL output: each chunk is one multi-row INSERT, an upsert by a key (ON CONFLICT … DO
 // UPDATE) when `key` is set, so a chunk sent again leaves the table as it was: idempotent delivery.
+// A column may hold the record's idempotency key, a key for records that have no natural one.
 
 import type pg from 'pg'
 import { z } from 'zod'
 import { SquallError } from '../../core/errors.ts'
 import type { Record } from '../../core/record.ts'
 import { duration } from '../config.ts'
-import { defineOutput } from '../define.ts'
+import { type ChunkKeys, defineOutput } from '../define.ts'
 import { fieldAt } from './template.ts'
 
 export const PostgresOutputConfig = z.strictObject({
@@ -18,7 +19,7 @@ export const PostgresOutputConfig = z.strictObject({
   columns: z
     .union([z.array(z.string().min(1)).min(1), z.record(z.string(), z.string().min(1))])
     .describe(
-      'Columns to fill: a list of names (each read from the record field of the same name), or a map `column: field` where the field is a dotted path, `@tag` (the tag) or `@time` (the event time, a timestamptz).',
+      'Columns to fill: a list of names (each read from the record field of the same name), or a map `column: field` where the field is a dotted path, `@tag` (the tag), `@time` (the event time, a timestamptz) or `@idempotencyKey` (the record\'s idempotency key, text: with that column as `key`, a record replayed after a restore updates its earlier row instead of adding one; see docs/state-and-checkpoints.md, "Idempotency keys").',
     ),
   key: z
     .array(z.string().min(1))
@@ -40,7 +41,7 @@ type Config = z.output<typeof PostgresOutputConfig>
 /** One column: its name and where its value comes from. */
 interface Column {
   readonly name: string
-  readonly from: 'tag' | 'time' | 'field'
+  readonly from: 'tag' | 'time' | 'idempotencyKey' | 'field'
   readonly path: readonly string[]
 }
 
@@ -62,7 +63,9 @@ function columnsOf(config: Config): Column[] {
       ? { name, from: 'tag', path: [] }
       : field === '@time'
         ? { name, from: 'time', path: [] }
-        : { name, from: 'field', path: field.split('.') },
+        : field === '@idempotencyKey'
+          ? { name, from: 'idempotencyKey', path: [] }
+          : { name, from: 'field', path: field.split('.') },
   )
 }
 
@@ -91,10 +94,14 @@ export function insertSql(config: Config, columns: readonly Column[], rows: numb
   return sql
 }
 
-/** A column value as a bind parameter: objects and arrays as JSON text, times as Dates. */
-function paramOf(col: Column, r: Record): unknown {
+/**
+ * A column value of record `i` of the chunk as a bind parameter: objects and arrays as JSON text,
+ * times as Dates; the idempotency key is null when the chunk has no keys (a delivery driven by hand).
+ */
+function paramOf(col: Column, r: Record, i: number, keys: ChunkKeys | undefined): unknown {
   if (col.from === 'tag') return r.tag
   if (col.from === 'time') return new Date(r.time)
+  if (col.from === 'idempotencyKey') return keys === undefined ? null : keys.key(i)
   const v = fieldAt(r.value, col.path)
   if (v === undefined) return null
   return v !== null && typeof v === 'object' ? JSON.stringify(v) : v
@@ -104,12 +111,17 @@ function paramOf(col: Column, r: Record): unknown {
  * The rows of a chunk. With a key, only the last record of each key is kept: one statement may not
  * update a row twice, and the last write is what sending the records one by one would leave.
  */
-function rowsOf(config: Config, columns: readonly Column[], records: Record[]): unknown[][] {
+function rowsOf(
+  config: Config,
+  columns: readonly Column[],
+  records: Record[],
+  keys: ChunkKeys | undefined,
+): unknown[][] {
   const rows: unknown[][] = new Array(records.length)
   for (let i = 0; i < records.length; i++) {
     const r = records[i]!
     const row: unknown[] = new Array(columns.length)
-    for (let c = 0; c < columns.length; c++) row[c] = paramOf(columns[c]!, r)
+    for (let c = 0; c < columns.length; c++) row[c] = paramOf(columns[c]!, r, i, keys)
     rows[i] = row
   }
   if (config.key === undefined) return rows
@@ -168,9 +180,9 @@ export default defineOutput({
               })
               pool.on('error', () => {})
             },
-            async deliver(records) {
+            async deliver(records, keys) {
               try {
-                await insert(pool!, config, columns, rowsOf(config, columns, records))
+                await insert(pool!, config, columns, rowsOf(config, columns, records, keys))
               } catch (e) {
                 throw refusal(e, where)
               }

@@ -53,6 +53,18 @@ function accessLogTime(): (text: string) => number | undefined {
   }
 }
 
+/** The fields of an apache2 record with their SQL types (`time`, when kept, is text). */
+const APACHE2_COLUMNS = Object.freeze({
+  host: 'STRING',
+  user: 'STRING',
+  method: 'STRING',
+  path: 'STRING',
+  code: 'BIGINT',
+  size: 'BIGINT',
+  referer: 'STRING',
+  agent: 'STRING',
+})
+
 const dashToNull = (v: string | undefined): string | null => (v === undefined || v === '-' ? null : v)
 
 /**
@@ -67,6 +79,7 @@ export function apache2Parser(options: Apache2ParserOptions = {}): Parser {
   const keep = options.keepTimeKey === true
   return {
     type: 'apache2',
+    columns: APACHE2_COLUMNS,
     parse(line: string): ParsedRecord | undefined {
       const m = APACHE2_PLAIN.exec(line) ?? APACHE2.exec(line)
       if (m === null) return undefined

@@ -20,16 +20,53 @@ export interface MultilineParserOptions extends ParseOptions {
 }
 
 /**
+ * What a {@link LineJoiner} completed: the lines of one record joined with `\n`, and the record
+ * `format` reads from them.
+ */
+export interface JoinedText {
+  readonly text: string
+  /** How many lines `text` has. */
+  readonly lines: number
+  /** The record; `undefined` when `format` does not match `text`, or for an orphan line. */
+  readonly record: ParsedRecord | undefined
+  /** True for a line that came before any line matching `formatFirstline`: it starts no record. */
+  readonly orphan: boolean
+}
+
+/**
+ * Joins one stream of lines (one file) into records. With `formatFirstline`, `feed` holds each
+ * line until the next first line arrives and then returns the record held before it; without,
+ * it returns the held lines as soon as together they match `format`. `flush` returns what is held
+ * (at the end of input, or when no line came for a while). Never throws: a text `format` does not
+ * match, or an orphan line, comes back with `record` undefined, and the joiner goes on. Not safe
+ * to share between streams: create one per stream with {@link MultilineParser.joiner}.
+ */
+export interface LineJoiner {
+  feed(line: string): JoinedText | undefined
+  flush(): JoinedText | undefined
+  /** How many lines are held for the record in progress. */
+  size(): number
+  /** A copy of the lines held for the record in progress, oldest first. */
+  held(): string[]
+}
+
+/**
  * A parser that also joins lines. `parse(text)` reads text whose lines are already joined with
- * `\n`. `feed(line)` is stateful: it buffers continuation lines and returns the previous record when
- * a new first line arrives; `flush()` returns the buffered record at the end of input (or on a
- * flush timeout). Both throw ERR_PARSE when the joined text does not match `format`, or when a line
- * comes before any first line; the buffer is consistent afterwards, so callers count and go on.
- * One instance serves one stream of lines.
+ * `\n`. `joiner()` gives an independent {@link LineJoiner} per stream of lines: what the line
+ * inputs (file, tail, stdin, syslog) use, one per file. `feed(line)` and `flush()` are those of one
+ * joiner kept by the parser, throwing ERR_PARSE where that joiner reports a text `format` does
+ * not match or a line before any first line; the buffer is consistent afterwards, so callers
+ * count and go on.
  */
 export interface MultilineParser extends Parser {
+  joiner(): LineJoiner
   feed(line: string): ParsedRecord | undefined
   flush(): ParsedRecord | undefined
+}
+
+/** True for a parser that joins lines into records (a {@link MultilineParser}). */
+export function isMultilineParser(parser: Parser | undefined): parser is MultilineParser {
+  return typeof (parser as Partial<MultilineParser> | undefined)?.joiner === 'function'
 }
 
 function sourceOf(expression: string | RegExp): string {
@@ -74,36 +111,54 @@ export function multilineParser(options: MultilineParserOptions, path = 'parser'
   }
   throwIfIssues(issues)
 
-  let buffer: string | undefined
-  const complete = (text: string): ParsedRecord => {
-    const parsed = parseJoined(text)
-    if (parsed === undefined) throw parseError('multiline', text)
-    return parsed
+  const joiner = (): LineJoiner => {
+    let held: string[] = []
+    const joined = (lines: string[], orphan: boolean): JoinedText => {
+      const text = lines.length === 1 ? lines[0]! : lines.join('\n')
+      return { text, lines: lines.length, record: orphan ? undefined : parseJoined(text), orphan }
+    }
+    return {
+      feed(line) {
+        if (firstline === undefined) {
+          held.push(line)
+          const text = held.length === 1 ? line : held.join('\n')
+          const record = parseJoined(text)
+          if (record === undefined) return undefined
+          const lines = held.length
+          held = []
+          return { text, lines, record, orphan: false }
+        }
+        if (firstline.test(line)) {
+          const previous = held
+          held = [line]
+          return previous.length === 0 ? undefined : joined(previous, false)
+        }
+        if (held.length === 0) return joined([line], true)
+        held.push(line)
+        return undefined
+      },
+      flush() {
+        const previous = held
+        held = []
+        return previous.length === 0 ? undefined : joined(previous, false)
+      },
+      size: () => held.length,
+      held: () => held.slice(),
+    }
+  }
+
+  const own = joiner()
+  const complete = (j: JoinedText | undefined): ParsedRecord | undefined => {
+    if (j === undefined || j.record !== undefined) return j?.record
+    throw j.orphan
+      ? parseError('multiline', j.text, 'a line comes before any line matching formatFirstline')
+      : parseError('multiline', j.text)
   }
   return {
     type: 'multiline',
     parse: parseJoined,
-    feed(line) {
-      if (firstline === undefined) {
-        buffer = buffer === undefined ? line : `${buffer}\n${line}`
-        const parsed = parseJoined(buffer)
-        if (parsed !== undefined) buffer = undefined
-        return parsed
-      }
-      if (firstline.test(line)) {
-        const previous = buffer
-        buffer = line
-        return previous === undefined ? undefined : complete(previous)
-      }
-      if (buffer === undefined)
-        throw parseError('multiline', line, 'a line comes before any line matching formatFirstline')
-      buffer += `\n${line}`
-      return undefined
-    },
-    flush() {
-      const previous = buffer
-      buffer = undefined
-      return previous === undefined ? undefined : complete(previous)
-    },
+    joiner,
+    feed: (line) => complete(own.feed(line)),
+    flush: () => complete(own.flush()),
   }
 }

@@ -22,6 +22,11 @@ export interface ParsedRecord {
 export interface Parser {
   readonly type: string
   parse(line: string): ParsedRecord | undefined
+  /**
+   * The fields of its records and their SQL types, when the format fixes them (`apache2`): what a
+   * pipeline's SQL queries see as the source's columns. Absent when fields depend on the input.
+   */
+  readonly columns?: { readonly [field: string]: string }
 }
 
 /** Options shared by the parsers, after fluentd's `<parse>` parameters (camelCase). */

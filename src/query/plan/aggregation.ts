@@ -127,6 +127,7 @@ function compileCall(c: Call, input: RowSchema, retracting: boolean): AggCall {
   const fn = aggFunction(c.name, {
     distinct: c.distinct,
     integer: isInteger(argType),
+    ...(argType.kind === 'DECIMAL' ? { decimalScale: argType.scale } : {}),
     retracting,
     constant,
   })

@@ -1,5 +1,5 @@
 // Planning of query bodies: WITH, SELECT (FROM, WHERE, GROUP BY, HAVING, DISTINCT, projection),
-// UNION ALL, and ORDER BY / LIMIT where a stream allows them.
+// UNION ALL, and ORDER BY where a stream allows it (sort.ts).
 
 import type { Processor } from '../../core/processor.ts'
 import type { Expr, FromItem, Query, QueryBody, Select, SelectItem, WindowTvf } from '../ast.ts'
@@ -24,6 +24,7 @@ import {
   unbounded,
   withAlias,
 } from './relation.ts'
+import { planOrderBy } from './sort.ts'
 import { planTopN, topNShape } from './top-n.ts'
 import { groupsByWindow, planWindowAggregate, planWindowGroupAggregate } from './window-aggregate.ts'
 import { planWindowAssign } from './window-tvf.ts'
@@ -48,7 +49,10 @@ interface FromResult {
   tvf?: WindowTvf
 }
 
-/** Plans a complete query (WITH, body, ORDER BY / LIMIT). `final` formats TIMESTAMP results as text. */
+/**
+ * Plans a complete query (WITH, body, then ORDER BY as a temporal sort; LIMIT is refused: see
+ * planOrderBy). `final` formats TIMESTAMP results as text.
+ */
 export function planQueryExpr(ctx: PlanContext, scope: QueryScope, q: Query, final: boolean): Rel {
   let inner = scope
   if (q.with.length > 0) {
@@ -57,25 +61,7 @@ export function planQueryExpr(ctx: PlanContext, scope: QueryScope, q: Query, fin
       views.set(c.name, { query: c.query, ...(c.columns ? { columns: c.columns } : {}) })
     inner = { ...scope, views }
   }
-  const rel = planBody(ctx, inner, q.body, final)
-  if (q.orderBy.length === 0 && q.limit === undefined) return rel
-  const first = q.orderBy[0]
-  if (first !== undefined && rel.rowtime !== undefined && !first.desc && q.limit === undefined) {
-    const c = first.expr.kind === 'column' ? first.expr.name : ''
-    const time = rel.schema.columns.find((x) => (x.field ?? x.name) === rel.rowtime)
-    if (time && c.toLowerCase() === time.name.toLowerCase()) {
-      ctx.lines.push({
-        node: rel.node,
-        operator: 'Sort',
-        detail: `ORDER BY ${c}: rows already leave in time order of the watermark`,
-        updating: false,
-      })
-      return rel
-    }
-  }
-  throw planError(
-    `ORDER BY ${q.orderBy.map((o) => formatExpr(o.expr)).join(', ')}${q.limit !== undefined ? ` LIMIT ${q.limit}` : ''} cannot run on an unbounded stream: a stream can only be ordered by its time attribute ascending; for the top rows per group or window use ROW_NUMBER() OVER (PARTITION BY ... ORDER BY ...) with WHERE rownum <= N`,
-  )
+  return planOrderBy(ctx, planBody(ctx, inner, q.body, final), q)
 }
 
 function planBody(ctx: PlanContext, scope: QueryScope, body: QueryBody, final: boolean): Rel {
@@ -190,8 +176,11 @@ function planFrom(ctx: PlanContext, scope: QueryScope, item: FromItem, where: Ex
         )
       }
       if (rel.rowtime === undefined || (time.field ?? time.name) !== rel.rowtime) {
+        const attribute = rel.schema.columns.find((c) => (c.field ?? c.name) === rel.rowtime)?.name
         throw planError(
-          `${item.fn}: column "${item.timeColumn}" is not a time attribute: window TVFs need the table's event-time column (give the table eventTime, or --event-time ${rel.schema.name}=${item.timeColumn})`,
+          attribute !== undefined
+            ? `${item.fn}: column "${item.timeColumn}" is not a time attribute; the time attribute of ${rel.schema.name} is "${attribute}": use DESCRIPTOR(${attribute})`
+            : `${item.fn}: column "${item.timeColumn}" is not a time attribute: window TVFs need the table's event-time column (give the table eventTime, or --event-time ${rel.schema.name}=${item.timeColumn}; a running job's table has the column "time" when its source has a watermark strategy)`,
         )
       }
       const table = item.alias ?? rel.schema.name

@@ -25,7 +25,11 @@ export interface Rel {
    */
   readonly windowStart?: string
   readonly windowEnd?: string
-  /** Columns that together identify a row of an updating relation (its upsert key). */
+  /**
+   * Fields that together identify a row of the relation's current result (its unique key: the
+   * upsert key of an updating relation; group and window columns of window results). Absent when
+   * none is known: the rows are then a multiset.
+   */
   readonly key?: readonly string[]
 }
 

@@ -10,6 +10,7 @@ import type { Call, Expr, OrderItem, Select, SelectItem } from '../ast.ts'
 import { type Change, isAdd } from '../changelog.ts'
 import { compileExpr, type RowEvaluator, type SqlRow } from '../compile-expr.ts'
 import { formatExpr } from '../format-expr.ts'
+import type { RowSchema } from '../row-schema.ts'
 import { SqlTypes } from '../types.ts'
 import { type PlanContext, type Rel, andOf, conjuncts, keyFunction, planError, ref } from './relation.ts'
 
@@ -237,6 +238,8 @@ export function planTopN(ctx: PlanContext, shape: TopNShape, planInner: (sel: Se
         : `the best ${n} rows of each partition`,
     updating: updatingOut,
   })
+  const partition = over.partitionBy.map((e) => partitionColumn(e, items, schema))
+  const unique = partition.every((f) => f !== undefined) ? [...partition, rankField] : undefined
   return {
     node: name,
     schema: {
@@ -245,7 +248,34 @@ export function planTopN(ctx: PlanContext, shape: TopNShape, planInner: (sel: Se
     },
     updating: updatingOut,
     ...(windowed || keepFirst ? (rel.rowtime ? { rowtime: rel.rowtime } : {}) : {}),
+    ...(unique !== undefined ? { key: unique } : {}),
   }
+}
+
+/**
+ * The field of the inner SELECT's column that holds partition expression `e` — the same expression
+ * as one of its items, or, for `SELECT *`, the column `e` names — so that the partition columns and
+ * the rank form the unique key of the ranked rows (as Flink's rank operator has it). Undefined when
+ * no column plainly holds it; the result then has no key.
+ */
+function partitionColumn(e: Expr, items: readonly SelectItem[], schema: RowSchema): string | undefined {
+  const visible = schema.columns.filter((c) => !c.name.startsWith('$'))
+  if (!items.some((it) => it.expr.kind === 'star')) {
+    const text = formatExpr(e)
+    const i = items.findIndex((it) => formatExpr(it.expr) === text)
+    const c = i >= 0 ? visible[i] : undefined
+    return c === undefined ? undefined : (c.field ?? c.name)
+  }
+  const star = items.length === 1 ? items[0]!.expr : undefined
+  if (
+    star?.kind !== 'star' ||
+    star.qualifier !== undefined ||
+    e.kind !== 'column' ||
+    e.qualifier !== undefined
+  )
+    return undefined
+  const c = visible.find((x) => x.name.toLowerCase() === e.name.toLowerCase())
+  return c === undefined ? undefined : (c.field ?? c.name)
 }
 
 /** The outer WHERE of a Top-N without its rank condition, as one expression. */

@@ -131,7 +131,10 @@ export function planWindowAggregate(ctx: PlanContext, rel: Rel, tvf: WindowTvf, 
     node: name,
     schema: agg.schema,
     updating: false,
-    ...(ws && we ? { windowStart: ws.field, windowEnd: we.field } : {}),
+    // One row per group and window: the group keys and the window bounds are the result's key.
+    ...(ws && we
+      ? { windowStart: ws.field, windowEnd: we.field, key: [...keyFields, ws.field, we.field] }
+      : {}),
     ...(hasTime ? { rowtime: wins.find((w) => w.name.toLowerCase() === 'window_time')!.field } : {}),
   }
 }
@@ -238,6 +241,7 @@ export function planWindowGroupAggregate(ctx: PlanContext, rel: Rel, agg: Aggreg
     node: name,
     schema: agg.schema,
     updating: false,
+    key: keyFields,
     windowStart: agg.keys[keyIndexOf(rel, agg, rel.windowStart)]!.field,
     windowEnd: agg.keys[keyIndexOf(rel, agg, rel.windowEnd)]!.field,
   }

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process'
+import { execFile, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { FluentClient, EventTime as OrgEventTime } from '@fluent-org/logger'
 import fluentLogger from 'fluent-logger'
@@ -148,13 +148,26 @@ describe('forward server with @fluent-org/logger', () => {
   }
 })
 
+/** Debian's python3; the python3 on PATH may be another one without python3-fluent-logger. */
 const python = '/usr/bin/python3'
-const hasPythonLogger = existsSync(python) && existsSync('/usr/lib/python3/dist-packages/fluent/sender.py')
+/** Why the python client cannot run here; `undefined` when `fluent.sender` imports. */
+const pythonMissing = !existsSync(python)
+  ? `no ${python}`
+  : spawnSync(python, ['-c', 'import fluent.sender'], { stdio: 'ignore', timeout: 10_000 }).status !== 0
+    ? `${python} cannot import fluent.sender (install the Debian package python3-fluent-logger)`
+    : undefined
+/** Under CI=true the test runs, and fails when the client is missing. */
+const CI = process.env.CI === 'true'
+if (pythonMissing !== undefined && !CI)
+  console.warn(`skipping the python3-fluent-logger test: ${pythonMissing} (set CI=true to fail instead)`)
 
-describe.skipIf(!hasPythonLogger)('forward server with python3-fluent-logger (Debian)', () => {
-  it('delivers integer-time and nanosecond-precision events from a Python process', async () => {
-    const { server, collector } = await start()
-    const script = `
+describe.skipIf(pythonMissing !== undefined && !CI)(
+  'forward server with python3-fluent-logger (Debian)',
+  () => {
+    it('delivers integer-time and nanosecond-precision events from a Python process', async () => {
+      expect(pythonMissing, 'the python fluent-logger client').toBeUndefined()
+      const { server, collector } = await start()
+      const script = `
 import sys
 from fluent import sender
 port = int(sys.argv[1])
@@ -166,21 +179,22 @@ n = sender.FluentSender('py', host='127.0.0.1', port=port, nanosecond_precision=
 assert n.emit_with_time('precise', ${T + 2}.5, {'unicode': 'caf\\u00e9'})
 n.close()
 `
-    await new Promise<void>((resolve, reject) =>
-      execFile(python, ['-c', script, String(server.port)], (error, _out, stderr) =>
-        error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(),
-      ),
-    )
-    await collector.waitFor(3)
-    expect(collector.events).toEqual([
-      { tag: 'py.login', time: T * 1000, nanos: 0, record: { user: 'ann', ok: true } },
-      {
-        tag: 'py.login',
-        time: (T + 1) * 1000,
-        nanos: 0,
-        record: { user: 'bob', ok: false, tries: [1, 2.5] },
-      },
-      { tag: 'py.precise', time: (T + 2) * 1000 + 500, nanos: 500_000_000, record: { unicode: 'café' } },
-    ])
-  })
-})
+      await new Promise<void>((resolve, reject) =>
+        execFile(python, ['-c', script, String(server.port)], (error, _out, stderr) =>
+          error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(),
+        ),
+      )
+      await collector.waitFor(3)
+      expect(collector.events).toEqual([
+        { tag: 'py.login', time: T * 1000, nanos: 0, record: { user: 'ann', ok: true } },
+        {
+          tag: 'py.login',
+          time: (T + 1) * 1000,
+          nanos: 0,
+          record: { user: 'bob', ok: false, tries: [1, 2.5] },
+        },
+        { tag: 'py.precise', time: (T + 2) * 1000 + 500, nanos: 500_000_000, record: { unicode: 'café' } },
+      ])
+    })
+  },
+)

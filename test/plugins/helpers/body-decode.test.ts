@@ -75,6 +75,12 @@ describe('decodeBody', () => {
     expect(fails('application/msgpack', pack([{ a: 1 }, 7])).message).toMatch(
       /element \[1\] of the array is a number/,
     )
+    expect(fails('application/msgpack', Buffer.concat([first, Buffer.from([0xc1])])).message).toMatch(
+      new RegExp(`value 2 \\(byte offset ${first.length}\\) is the byte 0xc1, which MessagePack never uses`),
+    )
+    expect(fails('application/msgpack', Buffer.from([0x92, 0x80, 0xc1])).message).toMatch(
+      /element \[1\] of the array is the byte 0xc1/,
+    )
   })
 
   it('body: an unsupported content type is refused with the accepted ones listed', () => {

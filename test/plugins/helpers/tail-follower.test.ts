@@ -17,6 +17,7 @@ import {
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { memoryLogger } from '../../../src/core/logger.ts'
 import { TailFollower, type TailLine, type TailOptions } from '../../../src/plugins/helpers/tail-follower.ts'
 
 let dir: string
@@ -169,6 +170,21 @@ describe('TailFollower', () => {
     expect(got[0]!.file).toBe(join(dir, 'b.log'))
     await sleep(150)
     expect(f.readBatch(10)).toEqual([])
+  })
+
+  it('tail: a path that matches no file at start is warned about once, and followed from its head when it appears', async () => {
+    const log = memoryLogger()
+    const file = join(dir, 'later.log')
+    const f = await follow({ path: file, log })
+    expect(log.entries).toEqual([
+      {
+        level: 'warn',
+        message: `tail: no file matches ${file}; it is followed once it appears (looked for every 100 ms)`,
+      },
+    ])
+    writeFileSync(file, lines(0, 3))
+    expect(texts(await take(f, 3))).toEqual(expected(0, 3))
+    expect(log.entries).toHaveLength(1)
   })
 
   it('tail: a deleted file is read to its end and then dropped; a new file at the path is read from head', async () => {

@@ -167,6 +167,35 @@ outputs:
     expect(dead[0]!.error).toContain('22P02')
   })
 
+  it("@idempotencyKey fills a column with each record's idempotency key: as the key, a replayed record updates its row and records alike but distinct keep theirs", async () => {
+    const keyed = `${table}_keyed`
+    await db.query(`CREATE TABLE ${keyed} (id text PRIMARY KEY, path text NOT NULL, hits integer)`)
+    try {
+      const d = await openDelivery(postgresOutput, {
+        connection: CONNECTION,
+        table: keyed,
+        columns: { id: '@idempotencyKey', path: 'path', hits: 'hits' },
+        key: ['id'],
+      })
+      const keys = (first: number) => ({ key: (i: number) => `b.0.${first + i}` })
+      await d.deliver([rec({ path: '/a', hits: 1 }), rec({ path: '/a', hits: 1 })], keys(0))
+      // A replay sends record 1 again, then record 2.
+      await d.deliver([rec({ path: '/a', hits: 1 }), rec({ path: '/b', hits: 5 })], keys(1))
+      // Without keys (a delivery driven by hand) the column is null, which its constraint refuses.
+      const e = await Promise.resolve(d.deliver([rec({ path: '/c', hits: 1 })])).catch((x: unknown) => x)
+      expect((e as Error).message).toContain('23502')
+      await d.close?.()
+      const { rows: got } = await db.query(`SELECT id, path, hits FROM ${keyed} ORDER BY id`)
+      expect(got).toEqual([
+        { id: 'b.0.0', path: '/a', hits: 1 },
+        { id: 'b.0.1', path: '/a', hits: 1 },
+        { id: 'b.0.2', path: '/b', hits: 5 },
+      ])
+    } finally {
+      await db.query(`DROP TABLE IF EXISTS ${keyed}`)
+    }
+  })
+
   it('a key column missing from columns is a config error', async () => {
     await expect(
       openDelivery(postgresOutput, { connection: CONNECTION, table, columns: ['hits'], key: ['path'] }),

@@ -7,8 +7,9 @@ import {
   nginxParser,
   regexpParser,
 } from '../../../src/plugins/parsers/index.ts'
+import { SHARED_ACCESS_LOG } from '../../../examples/shared/data.ts'
 
-const LOG = '/work/shared/data/apache_access_5000.log'
+const LOG = SHARED_ACCESS_LOG
 const at = (iso: string) => Date.parse(iso)
 
 describe('apache2 parser', () => {

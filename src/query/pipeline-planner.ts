@@ -1,0 +1,61 @@
+// The SQL engine as the planner of a pipeline file's `queries`: each query reads the pipeline's
+// sources as tables, and its result rows go to the outputs tagged `query.<name>`.
+
+import { SquallError } from '../core/errors.ts'
+import type { Processor } from '../core/processor.ts'
+import { Stream } from '../core/stream.ts'
+import type { PipelineQuery, QueryPlanningContext } from '../pipeline/queries.ts'
+import { changeLine, isChange } from './changelog.ts'
+import { type CatalogTable, planQuery } from './planner.ts'
+import { TIME_COLUMN } from './row-schema.ts'
+
+/** The sources as tables; reading one whose columns are unknown throws a message naming the fix. */
+class SourceTables extends Map<string, CatalogTable> {
+  constructor(private readonly unknown: ReadonlyMap<string, string>) {
+    super()
+  }
+
+  override get(name: string): CatalogTable | undefined {
+    const path = this.unknown.get(name)
+    if (path !== undefined)
+      throw new SquallError(
+        'ERR_SQL_PLAN',
+        `table "${name}": the columns of its records are unknown (its parser declares none); list them in ${path}.columns, e.g. { user: STRING, bytes: BIGINT }`,
+      )
+    return super.get(name)
+  }
+}
+
+/**
+ * Plans one query of a pipeline file into the pipeline's topology. Every source is a table named
+ * after it, with the columns of `ctx.tables` plus `time`, the record's event time (the source's
+ * `eventTime`, or its parser's time) and the table's time attribute; the source's watermarks hold.
+ * The nodes the query adds are named `<query>.…`; its results come out of node `<query>.results`
+ * tagged `query.<query>`: rows, or `{ op, ...row }` changes for a query whose results update.
+ * Throws the SQL engine's errors (ERR_SQL_*), which the pipeline reports at `queries[i]`.
+ */
+export function planPipelineQuery(query: PipelineQuery, ctx: QueryPlanningContext): Stream<unknown> {
+  const unknown = new Map<string, string>()
+  const tables = new SourceTables(unknown)
+  for (const [name, stream] of Object.entries(ctx.streams)) {
+    const table = ctx.tables?.[name]
+    if (table?.columns === undefined) unknown.set(name, table?.path ?? `the source "${name}"`)
+    tables.set(name, {
+      node: stream.nodeName,
+      recordTime: TIME_COLUMN,
+      ...(table?.columns === undefined ? {} : { schema: table.columns }),
+    })
+  }
+  const plan = planQuery(query.sql, tables, { topology: ctx.topology, prefix: `${query.name}.` })
+  for (const w of plan.warnings) ctx.log?.('warn', `query "${query.name}": ${w}`)
+  const tag = `query.${query.name}`
+  const node = `${query.name}.results`
+  const results = (): Processor<unknown, unknown> => ({
+    process(r, out) {
+      const v = r.value
+      out.emitRecord({ value: isChange(v) ? changeLine(v) : v, key: r.key, time: r.time, tag })
+    },
+  })
+  ctx.topology.addProcessor(node, results, [{ from: plan.output }])
+  return new Stream<unknown>(ctx.topology, node)
+}
