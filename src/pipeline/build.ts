@@ -45,7 +45,7 @@ export interface BuiltPipeline {
   readonly state: JobStateOptions | undefined
   /** The `server` section, for the HTTP API. */
   readonly server: { port: number; token?: string | undefined; bind?: string | undefined } | undefined
-  readonly queries: readonly { name: string; sql: string }[]
+  readonly queries: readonly { name: string; sql: string; match?: string | undefined }[]
   /**
    * The ingest route an http source without a port is waiting on; give `ingest.handler` to the
    * job's HTTP server and set `ingest.served` before the job starts. `undefined`: no such source.
@@ -205,6 +205,14 @@ export async function buildPipeline(file: PipelineFile, options: BuildOptions = 
   const faulty = sourcesAtFault(issues)
   file.queries.forEach((q, i) => {
     if (planner === undefined) return
+    if (q.match !== undefined) {
+      try {
+        compileTagPattern(q.match)
+      } catch (e) {
+        issues.push(...issuesOf(e, `queries[${i}].match`))
+        return
+      }
+    }
     try {
       const out = planner(q, { ...planning, tables, log })
       if (out && !checkOnly) routed.push(out)

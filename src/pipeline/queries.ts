@@ -8,6 +8,11 @@ import type { Topology } from '../core/topology.ts'
 export interface PipelineQuery {
   readonly name: string
   readonly sql: string
+  /**
+   * A fluentd tag pattern (`web.**`, `{a,b}.c`), already checked by the pipeline: the query's
+   * tables hold only the records whose tag matches it. `undefined`: every record.
+   */
+  readonly match?: string | undefined
 }
 
 /** What the pipeline file says about one source's records, for planners that type-check. */
@@ -30,8 +35,9 @@ export interface QueryPlanningContext {
 
 /**
  * Plans one query into the topology and returns its result stream (routed to outputs by tag
- * like any other record), or nothing when the query ends in its own sink. A throw becomes a config
- * error at `queries[i]`.
+ * like any other record), or nothing when the query ends in its own sink. With `query.match`, the
+ * query must read only the records whose tag matches. A throw becomes a config error at
+ * `queries[i]`.
  */
 export type QueryPlanner = (query: PipelineQuery, ctx: QueryPlanningContext) => Stream<unknown> | undefined
 

@@ -132,7 +132,18 @@ export const PipelineSchema = z.strictObject({
     .describe("The job's HTTP API."),
   sources: z.array(SourceEntry).min(1).describe('Inputs.'),
   queries: z
-    .array(z.strictObject({ name, sql: z.string().min(1) }))
+    .array(
+      z.strictObject({
+        name,
+        sql: z.string().min(1),
+        match: z
+          .string()
+          .optional()
+          .describe(
+            'fluentd tag pattern: the tables of the query see only the records whose tag matches (`web.**`); default all.',
+          ),
+      }),
+    )
     .default([])
     .describe('Continuous SQL queries.'),
   operators: z

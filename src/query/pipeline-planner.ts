@@ -4,14 +4,27 @@
 import { SquallError } from '../core/errors.ts'
 import type { Processor } from '../core/processor.ts'
 import { Stream } from '../core/stream.ts'
+import { compileTagPattern, type TagMatcher } from '../core/tag-match.ts'
+import type { Topology } from '../core/topology.ts'
 import type { PipelineQuery, QueryPlanningContext } from '../pipeline/queries.ts'
 import { changeLine, isChange } from './changelog.ts'
 import { type CatalogTable, planQuery } from './planner.ts'
 import { TIME_COLUMN } from './row-schema.ts'
 
-/** The sources as tables; reading one whose columns are unknown throws a message naming the fix. */
+/**
+ * The sources as tables; reading one whose columns are unknown throws a message naming the fix.
+ * With a tag pattern, a table read by the query reads node `<query>.match-<source>`, added on its
+ * first read, which keeps the source's records whose tag matches (and its watermarks).
+ */
 class SourceTables extends Map<string, CatalogTable> {
-  constructor(private readonly unknown: ReadonlyMap<string, string>) {
+  private readonly filtered = new Set<string>()
+
+  constructor(
+    private readonly unknown: ReadonlyMap<string, string>,
+    private readonly topology: Topology,
+    private readonly query: string,
+    private readonly match: TagMatcher | undefined,
+  ) {
     super()
   }
 
@@ -22,7 +35,20 @@ class SourceTables extends Map<string, CatalogTable> {
         'ERR_SQL_PLAN',
         `table "${name}": the columns of its records are unknown (its parser declares none); list them in ${path}.columns, e.g. { user: STRING, bytes: BIGINT }`,
       )
-    return super.get(name)
+    const table = super.get(name)
+    const match = this.match
+    if (table?.node === undefined || match === undefined || this.filtered.has(name)) return table
+    const node = `${this.query}.match-${name}`
+    const keep = (): Processor<unknown, unknown> => ({
+      process(r, out) {
+        if (match(r.tag)) out.emitRecord(r)
+      },
+    })
+    this.topology.addProcessor(node, keep, [{ from: table.node }])
+    const filtered = { ...table, node }
+    this.set(name, filtered)
+    this.filtered.add(name)
+    return filtered
   }
 }
 
@@ -30,13 +56,15 @@ class SourceTables extends Map<string, CatalogTable> {
  * Plans one query of a pipeline file into the pipeline's topology. Every source is a table named
  * after it, with the columns of `ctx.tables` plus `time`, the record's event time (the source's
  * `eventTime`, or its parser's time) and the table's time attribute; the source's watermarks hold.
+ * With `query.match`, the tables hold only the records whose tag matches that pattern.
  * The nodes the query adds are named `<query>.…`; its results come out of node `<query>.results`
  * tagged `query.<query>`: rows, or `{ op, ...row }` changes for a query whose results update.
  * Throws the SQL engine's errors (ERR_SQL_*), which the pipeline reports at `queries[i]`.
  */
 export function planPipelineQuery(query: PipelineQuery, ctx: QueryPlanningContext): Stream<unknown> {
   const unknown = new Map<string, string>()
-  const tables = new SourceTables(unknown)
+  const match = query.match === undefined ? undefined : compileTagPattern(query.match)
+  const tables = new SourceTables(unknown, ctx.topology, query.name, match)
   for (const [name, stream] of Object.entries(ctx.streams)) {
     const table = ctx.tables?.[name]
     if (table?.columns === undefined) unknown.set(name, table?.path ?? `the source "${name}"`)

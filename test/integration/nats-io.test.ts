@@ -102,6 +102,123 @@ outputs:
     expect(running.log.entries.some((e) => /restor/i.test(e.message))).toBe(true)
   })
 
+  it('input: messages go through the parser; one it does not match is skipped, counted and logged with its subject and sequence, and a restart does not read it again', async () => {
+    const name = await stream(['logs.>'])
+    const js = nc.jetstream()
+    const text = (s: string) => new TextEncoder().encode(s)
+    await js.publish('logs.web', text('2024-05-01T10:00:00Z GET /a 200'))
+    await js.publish('logs.web', text('not a log line'))
+    await js.publish('logs.api', text('2024-05-01T10:00:01.500Z POST /b 500'))
+    await js.publish('logs.api', text('{"method":"PUT"}'))
+    const yaml = String.raw`
+name: natsparsed
+state: { dir: $DIR/state, checkpointInterval: 50ms }
+sources:
+  - name: logs
+    type: nats
+    servers: ${server.url}
+    stream: ${name}
+    tagFromSubject: true
+    parser:
+      type: regexp
+      expression: '/^(?<time>\S+) (?<method>[A-Z]+) (?<path>\S+) (?<code>\d+)$/'
+      timeFormat: iso8601
+      types: "code:integer"
+outputs:
+  - type: file
+    path: $DIR/out.log
+    format: { type: json, includeTagKey: true, includeTimeKey: true, timeFormat: unix_ms }
+    buffer: { flushInterval: 20ms }
+`
+    running = await runPipelineYaml(yaml)
+    const dir = running.dir
+    const out = join(dir, 'out.log')
+    await until(() => jsonLines(out).length === 2, 'the two parsed messages')
+    expect(jsonLines(out)).toEqual([
+      { method: 'GET', path: '/a', code: 200, tag: 'logs.web', time: Date.parse('2024-05-01T10:00:00Z') },
+      {
+        method: 'POST',
+        path: '/b',
+        code: 500,
+        tag: 'logs.api',
+        time: Date.parse('2024-05-01T10:00:01.500Z'),
+      },
+    ])
+    const skipped = (r: RunningPipeline) =>
+      r.log.entries
+        .filter((e) => e.level === 'warn' && /skipped a record/.test(e.message))
+        .map((e) => e.message)
+    await until(() => skipped(running!).length === 2, 'two skipped messages')
+    expect(skipped(running)).toEqual([
+      'node "logs" skipped a record: nats logs.web seq 2: parser regexp does not match the line "not a log line"',
+      'node "logs" skipped a record: nats logs.api seq 4: parser regexp does not match the line "{\\"method\\":\\"PUT\\"}"',
+    ])
+    expect(running.job.metrics().logs?.skipped).toBe(2)
+    const completed = () =>
+      running!.log.entries.filter((e) => /^checkpoint \d+ complete/.test(e.message)).length
+    const seen = completed()
+    await until(() => completed() >= seen + 2, 'a checkpoint after the four messages')
+    await running.job.stop()
+    await running.close()
+    running = undefined
+    await js.publish('logs.web', text('2024-05-01T10:00:02Z GET /c 404'))
+    running = await runPipelineYaml(yaml, dir)
+    await until(() => jsonLines(out).length >= 3, 'the new message')
+    await new Promise((r) => setTimeout(r, 200))
+    expect(jsonLines(out).map((r) => r.path)).toEqual(['/a', '/b', '/c'])
+    expect(skipped(running)).toEqual([])
+  })
+
+  it('input: a multiline parser joins the lines of each subject into records; the last one comes out after multilineFlushInterval', async () => {
+    running = await runPipelineYaml(String.raw`
+name: natsmultiline
+sources:
+  - name: java
+    type: nats
+    servers: ${server.url}
+    subject: "java.>"
+    tagFromSubject: true
+    multilineFlushInterval: 300ms
+    parser:
+      type: multiline
+      formatFirstline: '/^\d{4}-/'
+      format: '/^(?<stamp>\S+ \S+) (?<level>[A-Z]+) (?<message>.*)/m'
+outputs:
+  - type: file
+    path: $DIR/out.log
+    format: { type: json, includeTagKey: true }
+    buffer: { flushInterval: 20ms }
+`)
+    const out = join(running.dir, 'out.log')
+    for (let i = 0; jsonLines(out).length === 0; i++) {
+      if (i > 100) throw new Error('the subscription never received a message')
+      nc.publish('java.warmup', new TextEncoder().encode('2024-05-01 10:00:00 INFO warmup'))
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    const lines: [string, string][] = [
+      ['java.a', '2024-05-01 10:00:01 ERROR boom'],
+      ['java.b', '2024-05-01 10:00:01 INFO start'],
+      ['java.a', '  at Main.main(Main.java:16)'],
+      ['java.b', '2024-05-01 10:00:02 INFO end'],
+      ['java.a', '  at Main.run(Main.java:3)'],
+    ]
+    for (const [subject, line] of lines) nc.publish(subject, new TextEncoder().encode(line))
+    await nc.flush()
+    const real = () => jsonLines(out).filter((r) => r.tag !== 'java.warmup')
+    await until(() => real().length === 3, 'three joined records')
+    const byMessage = real().sort((a, b) => String(a.message).localeCompare(String(b.message)))
+    expect(byMessage).toEqual([
+      {
+        stamp: '2024-05-01 10:00:01',
+        level: 'ERROR',
+        message: 'boom\n  at Main.main(Main.java:16)\n  at Main.run(Main.java:3)',
+        tag: 'java.a',
+      },
+      { stamp: '2024-05-01 10:00:02', level: 'INFO', message: 'end', tag: 'java.b' },
+      { stamp: '2024-05-01 10:00:01', level: 'INFO', message: 'start', tag: 'java.b' },
+    ])
+  })
+
   it('output: JetStream publish with Nats-Msg-Id stores a chunk sent twice only once', async () => {
     const name = await stream(['alerts.>'])
     const d = await openDelivery(natsOutput, { servers: server.url, subject: 'alerts.${tag}' })

@@ -136,4 +136,26 @@ outputs: [{ type: stdout }]
     expect(bad).toHaveLength(1)
     expect(bad[0]).toMatch(/^queries\[0\]: .*usr/)
   })
+
+  it('a query match pattern that does not compile is a config error at queries[i].match, worded as for an output', async () => {
+    const found = await problems(`
+sources:
+  - { name: events, type: stdin, columns: { user: STRING } }
+queries:
+  - { name: empty, match: "", sql: "SELECT user FROM events" }
+  - { name: regexp, match: "/web.(/", sql: "SELECT user FROM events" }
+  - { name: fine, match: "web.** {app,db}.*", sql: "SELECT user FROM events" }
+outputs:
+  - { type: stdout, match: "" }
+  - { type: stdout, match: "/web.(/" }
+`)
+    expect(found).toHaveLength(4)
+    const at = (path: string) => found.find((f) => f.startsWith(`${path}: `))?.slice(path.length + 2)
+    expect(at('queries[0].match')).toBe(
+      'pattern: expected a tag pattern like "web.**" or "{app,db}.*", got ""',
+    )
+    expect(at('queries[1].match')).toMatch(/^pattern: invalid regular expression \/web\.\(\/: /)
+    expect(at('queries[0].match')).toBe(at('outputs[0].match'))
+    expect(at('queries[1].match')).toBe(at('outputs[1].match'))
+  })
 })

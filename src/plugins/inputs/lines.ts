@@ -26,6 +26,12 @@ export interface LineDecoderOptions {
    * more is emitted by `flushIdle` (ms of the context's clock). `undefined` or 0: never.
    */
   readonly multilineFlushMs?: number | undefined
+  /**
+   * How an error names where a bad line came from, given the stream and line number `push` had
+   * (NATS: the subject and the stream sequence). Default: `file:line`, also set as the error's
+   * `file` and `line`.
+   */
+  readonly origin?: ((stream: string, lineNo: number | undefined) => string) | undefined
 }
 
 /**
@@ -95,6 +101,7 @@ export class LineDecoder {
   readonly joins: boolean
   private readonly streams = new Map<string, Joining>()
   private readonly flushMs: number
+  private readonly origin: ((stream: string, lineNo: number | undefined) => string) | undefined
   /** Records in progress restored from a checkpoint, fed again before the next line. */
   private carried: PendingLines[] = []
 
@@ -105,6 +112,7 @@ export class LineDecoder {
   ) {
     this.joins = isMultilineParser(parser)
     this.flushMs = options.multilineFlushMs ?? 0
+    this.origin = options.origin
   }
 
   /** True when `flushIdle` may have work: the parser joins lines, or restored lines wait. */
@@ -192,11 +200,14 @@ export class LineDecoder {
   }
 
   private bad(file: string, lineNo: number | undefined, what: string, raw: string): void {
-    const at = lineNo === undefined ? file : `${file}:${lineNo}`
+    const origin = this.origin
+    const at = origin ? origin(file, lineNo) : lineNo === undefined ? file : `${file}:${lineNo}`
     const shown = raw.length > 120 ? `${raw.slice(0, 117)}...` : raw
     this.ctx.badRecord(
       new SquallError('ERR_PARSE', `${at}: ${what} ${JSON.stringify(shown)}`, {
-        where: { node: this.ctx.nodeName, file, ...(lineNo === undefined ? {} : { line: lineNo }) },
+        where: origin
+          ? { node: this.ctx.nodeName }
+          : { node: this.ctx.nodeName, file, ...(lineNo === undefined ? {} : { line: lineNo }) },
       }),
       raw,
     )

@@ -1,7 +1,8 @@
 // The NATS input: subscribes to a subject (at-most-once, like any live subscription), or reads a
 // JetStream stream from a recorded sequence — the sequence is the source's snapshot, so a restore
 // replays exactly what the job had not yet checkpointed. The stream is read by an ephemeral consumer
-// without acks, created at that sequence (works on nats-server 2.9).
+// without acks, created at that sequence (works on nats-server 2.9). Payloads are decoded (JSON,
+// text, or the source's parser) when the job reads them, not when they arrive.
 
 import type { NatsConnection } from 'nats'
 import { z } from 'zod'
@@ -9,6 +10,7 @@ import { SquallError } from '../../core/errors.ts'
 import type { Record } from '../../core/record.ts'
 import type { IoContext, SourceReader } from '../../core/source.ts'
 import { defineInput, type InputContext } from '../define.ts'
+import { LineDecoder, multilineFlushOption, unwrapPosition } from './lines.ts'
 
 export const NatsInputConfig = z
   .strictObject({
@@ -29,11 +31,14 @@ export const NatsInputConfig = z
     format: z
       .enum(['json', 'text'])
       .default('json')
-      .describe('`json`: each message is a JSON value; `text`: the message as a line (for parsers).'),
+      .describe(
+        'Without a `parser`: `json`, each message is a JSON value; `text`, the message as a string. With a `parser`, every message is a line for it.',
+      ),
     tagFromSubject: z
       .boolean()
       .default(false)
       .describe('Use the message subject as the record tag instead of `tag`.'),
+    multilineFlushInterval: multilineFlushOption,
     user: z.string().optional().describe('User name.'),
     pass: z.string().optional().describe('Password.'),
     token: z.string().optional().describe('Authentication token.'),
@@ -50,17 +55,38 @@ export const NatsInputConfig = z
 
 type Config = z.output<typeof NatsInputConfig>
 
-const decoder = new TextDecoder()
+const text = new TextDecoder()
 
+/** A message as it arrived, decoded when the job reads it. */
+interface Message {
+  readonly data: Uint8Array
+  readonly subject: string
+  /** Its stream sequence; 0 for a plain subscription. */
+  readonly seq: number
+  /** Clock time of its arrival: the record's event time unless the parser reads one. */
+  readonly at: number
+}
+
+/** How errors name a message: its subject and, read from a stream, its sequence. */
+function origin(subject: string, seq: number | undefined): string {
+  return `nats ${subject}${seq ? ` seq ${seq}` : ''}`
+}
+
+/**
+ * One partition of the NATS input. Messages queue as they arrive (at most `maxBuffered`; then the
+ * subscription stops being read) and become records in `nextBatch`, on the task's own turn: a
+ * payload that is not JSON, or that the parser does not match, goes to the node's error policy
+ * there, named by subject and sequence. The position is the sequence of the last message handed
+ * out, bad ones included, with a multiline parser's records in progress.
+ */
 class NatsReader implements SourceReader<unknown> {
   private nc: NatsConnection | undefined
   private nats: Pick<typeof import('nats'), 'AckPolicy' | 'DeliverPolicy' | 'nanos'> | undefined
-  private queue: Record<unknown>[] = []
+  private queue: Message[] = []
   private head = 0
   /** The last stream sequence handed out (JetStream only). */
   private seq = 0
-  private startSeq = 0
-  private readonly seqs: number[] = []
+  private readonly decoder: LineDecoder | undefined
   private waiter: (() => void) | undefined
   private room: (() => void) | undefined
   private stopped = false
@@ -73,7 +99,12 @@ class NatsReader implements SourceReader<unknown> {
     private readonly config: Config,
     private readonly ctx: InputContext,
     private readonly io: IoContext,
-  ) {}
+  ) {
+    this.decoder =
+      ctx.parser === undefined
+        ? undefined
+        : new LineDecoder(ctx.parser, io, { multilineFlushMs: config.multilineFlushInterval, origin })
+  }
 
   async open(): Promise<void> {
     const c = this.config
@@ -89,34 +120,37 @@ class NatsReader implements SourceReader<unknown> {
     })
   }
 
-  private push(data: Uint8Array, subject: string, seq: number, now: number): void {
-    let value: unknown
-    const text = decoder.decode(data)
+  private push(data: Uint8Array, subject: string, seq: number): void {
+    this.queue.push({ data, subject, seq, at: this.io.clock.now() })
+    this.waiter?.()
+    this.waiter = undefined
+  }
+
+  /** Appends the record of message `m` to `out`, or hands the message to the error policy. */
+  private decode(out: Record<unknown>[], m: Message): void {
+    const line = text.decode(m.data)
+    const tag = this.config.tagFromSubject ? m.subject : this.ctx.tag
+    if (this.decoder !== undefined) {
+      this.decoder.push(out, line, m.at, tag, m.subject, m.seq || undefined)
+      return
+    }
+    let value: unknown = line
     if (this.config.format === 'json') {
       try {
-        value = JSON.parse(text)
+        value = JSON.parse(line)
       } catch (e) {
         this.io.badRecord(
           new SquallError(
             'ERR_BAD_RECORD',
-            `nats ${subject}${seq ? ` seq ${seq}` : ''}: not JSON: ${(e as Error).message}`,
+            `${origin(m.subject, m.seq)}: not JSON: ${(e as Error).message}`,
             { where: { node: this.io.nodeName } },
           ),
-          text,
+          line,
         )
-        if (seq) this.seq = seq
         return
       }
-    } else value = text
-    this.queue.push({
-      value,
-      key: undefined,
-      time: now,
-      tag: this.config.tagFromSubject ? subject : this.ctx.tag,
-    })
-    if (seq) this.seqs.push(seq)
-    this.waiter?.()
-    this.waiter = undefined
+    }
+    out.push({ value, key: undefined, time: m.at, tag })
   }
 
   private async waitForRoom(): Promise<void> {
@@ -137,7 +171,7 @@ class NatsReader implements SourceReader<unknown> {
       if (c.stream === undefined) {
         const sub = nc.subscribe(c.subject!)
         for await (const m of sub) {
-          this.push(m.data, m.subject, 0, this.io.clock.now())
+          this.push(m.data, m.subject, 0)
           if (this.stopped) break
           await this.waitForRoom()
         }
@@ -156,7 +190,7 @@ class NatsReader implements SourceReader<unknown> {
       const consumer = await nc.jetstream().consumers.get(c.stream, info.name)
       const messages = await consumer.consume({ max_messages: Math.min(1000, c.maxBuffered) })
       for await (const m of messages) {
-        this.push(m.data, m.subject, m.seq, this.io.clock.now())
+        this.push(m.data, m.subject, m.seq)
         if (this.stopped) break
         await this.waitForRoom()
       }
@@ -176,16 +210,18 @@ class NatsReader implements SourceReader<unknown> {
     if (this.failure) throw this.failure
     this.start()
     const end = Math.min(this.queue.length, this.head + max)
-    const out = this.queue.slice(this.head, end)
-    if (this.seqs.length > 0 && out.length > 0) this.seq = this.seqs[this.startSeq + out.length - 1]!
-    this.startSeq += out.length
+    const out: Record<unknown>[] = []
+    for (let i = this.head; i < end; i++) this.decode(out, this.queue[i]!)
+    if (end > this.head) {
+      const last = this.queue[end - 1]!.seq
+      if (last > 0) this.seq = last
+    }
     this.head = end
     if (this.head === this.queue.length) {
       this.queue = []
       this.head = 0
-      this.seqs.length = 0
-      this.startSeq = 0
     }
+    if (this.decoder?.active) this.decoder.flushIdle(out, this.io.clock.now())
     const r = this.room
     this.room = undefined
     r?.()
@@ -200,17 +236,30 @@ class NatsReader implements SourceReader<unknown> {
     })
   }
 
-  snapshot(): { seq: number } {
-    return { seq: this.seq }
+  /** `{ seq }`; with a multiline parser, together with the records in progress. */
+  snapshot(): unknown {
+    const position = { seq: this.seq }
+    return this.decoder ? this.decoder.wrap(position) : position
   }
 
-  restore(position: unknown): void {
+  restore(saved: unknown): void {
+    const { position, multiline } = unwrapPosition(saved)
+    this.decoder?.restore(multiline)
     const p = position as { seq?: unknown }
     if (typeof p?.seq === 'number') this.seq = p.seq
   }
 
   async close(): Promise<void> {
     this.stopped = true
+    const held = this.decoder?.pendingLines() ?? 0
+    if (held > 0) {
+      this.io.count('multiline_lines_held_at_close', held)
+      this.io.log(
+        'info',
+        `nats input "${this.io.nodeName}": ${held} line(s) of multi-line records in progress were not emitted at close; with a state directory, the final checkpoint keeps them for the next run`,
+        { node: this.io.nodeName },
+      )
+    }
     this.room?.()
     const nc = this.nc
     if (nc !== undefined && this.consumer !== undefined && !nc.isClosed()) {
