@@ -1,9 +1,9 @@
-import { spawn, spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import fluentLogger from 'fluent-logger'
 import { afterEach, describe, expect, it } from 'vitest'
 import { jsonLines, type RunningPipeline, runPipelineYaml, until } from './pipeline-support.ts'
+import { PYTHON, PYTHON_MISSING, skipPythonClient } from '../plugins/forward/python-logger.ts'
 
 interface Sender {
   emit(...args: unknown[]): void
@@ -93,19 +93,6 @@ describe('pipeline with a forward input and the fluent-logger npm package', () =
   })
 })
 
-/** Debian's python3 with python3-fluent-logger (the python3 on PATH may be another one without it). */
-const PYTHON = '/usr/bin/python3'
-/** Why the python client cannot run here; `undefined` when `fluent.sender` imports. */
-const PYTHON_MISSING = !existsSync(PYTHON)
-  ? `no ${PYTHON}`
-  : spawnSync(PYTHON, ['-c', 'import fluent.sender'], { stdio: 'ignore', timeout: 10_000 }).status !== 0
-    ? `${PYTHON} cannot import fluent.sender (install the Debian package python3-fluent-logger)`
-    : undefined
-/** Under CI=true the test runs, and fails when the client is missing. */
-const CI = process.env.CI === 'true'
-if (PYTHON_MISSING !== undefined && !CI)
-  console.warn(`skipping the python client test: ${PYTHON_MISSING} (set CI=true to fail instead)`)
-
 /** Sends three events on one connection, then keeps it open (a long-lived app) until stdin closes. */
 const PY_SENDER = `
 import sys
@@ -119,7 +106,7 @@ sys.stdin.read()
 s.close()
 `
 
-describe.skipIf(PYTHON_MISSING !== undefined && !CI)(
+describe.skipIf(skipPythonClient('the python client test'))(
   'pipeline with a forward input and the python fluent-logger',
   () => {
     it('events sent by fluent.sender.FluentSender reach the output with their tag', async () => {

@@ -1,47 +1,17 @@
 // The forward input with `tls` in a pipeline file, run as `squall run`: TLS senders get in, plain-TCP
 // senders and (with clientCertAuth) senders without a trusted certificate are refused.
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FluentClient, EventTime } from '@fluent-org/logger'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ForwardClient } from '../../src/plugins/forward/client.ts'
 import { jsonLines, until } from './pipeline-support.ts'
+import { selfSigned } from '../plugins/forward/tls-cert.ts'
 
 const BIN = join(import.meta.dirname, '../../bin/squall.js')
 const started: ChildProcess[] = []
-
-/** A self-signed EC certificate for 127.0.0.1 and its key, written as `<name>.crt` and `<name>.key`. */
-function selfSigned(dir: string, name: string): { cert: string; key: string } {
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      `/CN=${name}`,
-      '-addext',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      '-keyout',
-      join(dir, `${name}.key`),
-      '-out',
-      join(dir, `${name}.crt`),
-    ],
-    { stdio: 'ignore' },
-  )
-  return {
-    cert: readFileSync(join(dir, `${name}.crt`), 'utf8'),
-    key: readFileSync(join(dir, `${name}.key`), 'utf8'),
-  }
-}
 
 /**
  * Starts `squall run <path>` and resolves once every source in `names` logged its port; `stderr()`

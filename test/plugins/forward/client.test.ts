@@ -1,5 +1,4 @@
-import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import type { Server, Socket } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -12,6 +11,7 @@ import { decodeRequest } from '../../../src/plugins/forward/protocol.ts'
 import { ForwardServer } from '../../../src/plugins/forward/server.ts'
 import type { ForwardServerOptions } from '../../../src/plugins/forward/server.ts'
 import { Collector } from './support.ts'
+import { selfSigned } from './tls-cert.ts'
 
 const servers: ForwardServer[] = []
 const clients: ForwardClient[] = []
@@ -112,31 +112,7 @@ describe('forward client and server together', () => {
     let key = ''
     beforeAll(() => {
       dir = mkdtempSync(join(tmpdir(), 'squall-forward-tls-'))
-      execFileSync(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'ec',
-          '-pkeyopt',
-          'ec_paramgen_curve:prime256v1',
-          '-nodes',
-          '-days',
-          '1',
-          '-subj',
-          '/CN=localhost',
-          '-addext',
-          'subjectAltName=IP:127.0.0.1,DNS:localhost',
-          '-keyout',
-          join(dir, 'key.pem'),
-          '-out',
-          join(dir, 'cert.pem'),
-        ],
-        { stdio: 'ignore' },
-      )
-      cert = readFileSync(join(dir, 'cert.pem'), 'utf8')
-      key = readFileSync(join(dir, 'key.pem'), 'utf8')
+      ;({ cert, key } = selfSigned(dir, 'localhost'))
     })
     afterAll(() => rmSync(dir, { recursive: true, force: true }))
 

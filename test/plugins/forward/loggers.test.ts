@@ -1,11 +1,11 @@
-import { execFile, spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { execFile } from 'node:child_process'
 import { FluentClient, EventTime as OrgEventTime } from '@fluent-org/logger'
 import fluentLogger from 'fluent-logger'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ForwardServer } from '../../../src/plugins/forward/server.ts'
 import type { ForwardServerOptions } from '../../../src/plugins/forward/server.ts'
 import { Collector } from './support.ts'
+import { PYTHON, PYTHON_MISSING, skipPythonClient } from './python-logger.ts'
 
 const servers: ForwardServer[] = []
 afterEach(async () => {
@@ -148,24 +148,11 @@ describe('forward server with @fluent-org/logger', () => {
   }
 })
 
-/** Debian's python3; the python3 on PATH may be another one without python3-fluent-logger. */
-const python = '/usr/bin/python3'
-/** Why the python client cannot run here; `undefined` when `fluent.sender` imports. */
-const pythonMissing = !existsSync(python)
-  ? `no ${python}`
-  : spawnSync(python, ['-c', 'import fluent.sender'], { stdio: 'ignore', timeout: 10_000 }).status !== 0
-    ? `${python} cannot import fluent.sender (install the Debian package python3-fluent-logger)`
-    : undefined
-/** Under CI=true the test runs, and fails when the client is missing. */
-const CI = process.env.CI === 'true'
-if (pythonMissing !== undefined && !CI)
-  console.warn(`skipping the python3-fluent-logger test: ${pythonMissing} (set CI=true to fail instead)`)
-
-describe.skipIf(pythonMissing !== undefined && !CI)(
+describe.skipIf(skipPythonClient('the python3-fluent-logger test'))(
   'forward server with python3-fluent-logger (Debian)',
   () => {
     it('delivers integer-time and nanosecond-precision events from a Python process', async () => {
-      expect(pythonMissing, 'the python fluent-logger client').toBeUndefined()
+      expect(PYTHON_MISSING, 'the python fluent-logger client').toBeUndefined()
       const { server, collector } = await start()
       const script = `
 import sys
@@ -180,7 +167,7 @@ assert n.emit_with_time('precise', ${T + 2}.5, {'unicode': 'caf\\u00e9'})
 n.close()
 `
       await new Promise<void>((resolve, reject) =>
-        execFile(python, ['-c', script, String(server.port)], (error, _out, stderr) =>
+        execFile(PYTHON, ['-c', script, String(server.port)], (error, _out, stderr) =>
           error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(),
         ),
       )
