@@ -131,9 +131,23 @@ export interface SinkWriter<T = unknown> {
   recover?(committed: unknown[]): void | Promise<void>
 }
 
+/**
+ * What a sink does with the results of an updating query, whose records are changes
+ * (`{ op: '+I' | '-U' | '+U' | '-D', ...row }`): `changelog`, it passes each change on with its
+ * `op` (or applies it), so a reader can rebuild the current table; `inserts`, it stores every record
+ * as a fact, so a retracted or replaced row would remain as if it were still true.
+ */
+export type SinkAccepts = 'inserts' | 'changelog'
+
 /** A sink as a topology holds it. `maxParallelism` caps its tasks (stdout has one). */
 export interface SinkSpec<T = unknown> {
   readonly kind: string
   readonly maxParallelism?: number
+  /**
+   * Whether the sink can take an updating query's changes (see {@link SinkAccepts}). A pipeline
+   * refuses to route an updating query to a sink that takes only `inserts`. Absent: the sink makes
+   * no claim and is not checked.
+   */
+  readonly accepts?: SinkAccepts
   create(ctx: IoContext): SinkWriter<T>
 }

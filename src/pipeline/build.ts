@@ -4,7 +4,7 @@
 import { join, resolve } from 'node:path'
 import { type ConfigIssue, ConfigError, SquallError } from '../core/errors.ts'
 import { consoleLogger, type Logger } from '../core/logger.ts'
-import type { SinkSpec, SourceSpec } from '../core/source.ts'
+import type { SinkAccepts, SinkSpec, SourceSpec } from '../core/source.ts'
 import type { Stream } from '../core/stream.ts'
 import { compileTagPattern } from '../core/tag-match.ts'
 import { Topology } from '../core/topology.ts'
@@ -153,6 +153,8 @@ export async function buildPipeline(file: PipelineFile, options: BuildOptions = 
       issues.push(...config.issues)
       return
     }
+    const conflict = entry.parser === undefined ? undefined : plugin.parserConflict?.(config.value)
+    if (conflict !== undefined) issues.push({ path: `${path}.parser`, message: conflict })
     let watermarks: WatermarkStrategy<unknown> | undefined
     const et = entry.eventTime
     if (et) {
@@ -203,6 +205,7 @@ export async function buildPipeline(file: PipelineFile, options: BuildOptions = 
   const checkOnly = issues.length > 0
   const planning = checkOnly ? standInSources(file.name, sourceNames) : { topology, streams }
   const faulty = sourcesAtFault(issues)
+  const updating: { index: number; name: string; because: string | undefined }[] = []
   file.queries.forEach((q, i) => {
     if (planner === undefined) return
     if (q.match !== undefined) {
@@ -215,7 +218,10 @@ export async function buildPipeline(file: PipelineFile, options: BuildOptions = 
     }
     try {
       const out = planner(q, { ...planning, tables, log })
-      if (out && !checkOnly) routed.push(out)
+      const results = out !== undefined && 'results' in out ? out.results : out
+      if (out !== undefined && 'results' in out && out.updating)
+        updating.push({ index: i, name: q.name, because: out.updatingBecause })
+      if (results && !checkOnly) routed.push(results)
     } catch (e) {
       // A problem naming a source that has problems of its own (its columns are unknown because
       // its parser is misspelt) follows from those and is left out.
@@ -225,6 +231,7 @@ export async function buildPipeline(file: PipelineFile, options: BuildOptions = 
   })
 
   const sinks: { name: string; spec: SinkSpec<unknown>; parallelism: number | undefined }[] = []
+  const takers: OutputTaker[] = []
   file.outputs.forEach((entry: OutputEntryConfig, i) => {
     const path = `outputs[${i}]`
     const name = outputNames[i]!
@@ -252,6 +259,13 @@ export async function buildPipeline(file: PipelineFile, options: BuildOptions = 
     } catch (e) {
       issues.push(...issuesOf(e, `${path}.match`))
     }
+    if (target)
+      takers.push({
+        path,
+        type: entry.type,
+        match,
+        accepts: 'sink' in target ? target.sink.accepts : target.delivery.accepts,
+      })
     const totalLimitBytes = toBytes(entry.buffer.totalLimitBytes)
     if (totalLimitBytes === undefined)
       issues.push({
@@ -298,6 +312,7 @@ export async function buildPipeline(file: PipelineFile, options: BuildOptions = 
     sinks.push({ name, spec, parallelism: entry.parallelism })
   })
 
+  for (const q of updating) refuseInsertOnlyOutputs(q, takers, issues)
   if (issues.length > 0) throw new ConfigError(issues)
   for (const s of sinks) {
     topology.addSink(
@@ -330,6 +345,38 @@ export async function buildPipeline(file: PipelineFile, options: BuildOptions = 
     server: file.server,
     queries: file.queries,
     ingest: ingest.owner === undefined ? undefined : ingest,
+  }
+}
+
+/** An output as far as routing query results goes: where it is, what it matches and takes. */
+interface OutputTaker {
+  readonly path: string
+  readonly type: string
+  /** `undefined`: every tag. */
+  readonly match: ((tag: string) => boolean) | undefined
+  readonly accepts: SinkAccepts | undefined
+}
+
+/**
+ * Refuses an updating query whose tag (`query.<name>`) an output taking only inserts matches:
+ * one issue at `queries[i]` per such output, naming it, why the query updates and what to do.
+ */
+function refuseInsertOnlyOutputs(
+  query: { index: number; name: string; because: string | undefined },
+  outputs: readonly OutputTaker[],
+  issues: ConfigIssue[],
+): void {
+  const tag = `query.${query.name}`
+  const why =
+    query.because === undefined
+      ? 'it updates rows it emitted earlier (changelog)'
+      : `${query.because} updates rows it emitted earlier (changelog)`
+  for (const o of outputs) {
+    if (o.accepts !== 'inserts' || (o.match !== undefined && !o.match(tag))) continue
+    issues.push({
+      path: `queries[${query.index}]`,
+      message: `query "${query.name}" has updating results: ${why}, but ${o.path} (${o.type}) matches its tag "${tag}" and takes only inserts, so retracted and replaced rows (-U, -D) would stay there as if they were still true; window the query (TUMBLE, HOP, CUMULATE or SESSION) so every row is final, or route "${tag}" only to outputs that take a changelog (stdout, http, nats, or redis with mode publish, xadd or lpush)`,
+    })
   }
 }
 

@@ -34,12 +34,26 @@ export interface QueryPlanningContext {
 }
 
 /**
- * Plans one query into the topology and returns its result stream (routed to outputs by tag
- * like any other record), or nothing when the query ends in its own sink. With `query.match`, the
- * query must read only the records whose tag matches. A throw becomes a config error at
- * `queries[i]`.
+ * A query planned into a pipeline: its result stream, tagged `query.<name>`, and whether those
+ * results update rows emitted earlier (changes `{ op, ...row }`), with why when known.
  */
-export type QueryPlanner = (query: PipelineQuery, ctx: QueryPlanningContext) => Stream<unknown> | undefined
+export interface PlannedPipelineQuery {
+  readonly results: Stream<unknown>
+  readonly updating: boolean
+  /** Which part of the query makes its results update, e.g. `a GROUP BY without a window (node q.agg)`. */
+  readonly updatingBecause?: string | undefined
+}
+
+/**
+ * Plans one query into the topology and returns its result stream (routed to outputs by tag
+ * like any other record) — as a bare stream, taken as append-only, or with whether its results
+ * update — or nothing when the query ends in its own sink. With `query.match`, the query must read
+ * only the records whose tag matches. A throw becomes a config error at `queries[i]`.
+ */
+export type QueryPlanner = (
+  query: PipelineQuery,
+  ctx: QueryPlanningContext,
+) => Stream<unknown> | PlannedPipelineQuery | undefined
 
 let planner: QueryPlanner | undefined
 

@@ -5,7 +5,7 @@ import type { z } from 'zod'
 import { check } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Record } from '../core/record.ts'
-import type { IoContext, SinkSpec, SourceSpec } from '../core/source.ts'
+import type { IoContext, SinkAccepts, SinkSpec, SourceSpec } from '../core/source.ts'
 import type { Formatter } from './formatters/formatter.ts'
 import type { IngestEndpoint } from './inputs/http-ingest.ts'
 import type { Parser } from './parsers/parser.ts'
@@ -70,6 +70,11 @@ export interface DeliverySpec {
   readonly kind: string
   /** Caps the output's tasks (a single file or stdout has one). */
   readonly maxParallelism?: number
+  /**
+   * Whether the output can take an updating query's changes (`SinkAccepts`): a pipeline refuses to
+   * route an updating query to an output that takes only `inserts`. Absent: no claim, not checked.
+   */
+  readonly accepts?: SinkAccepts
   create(ctx: IoContext): Delivery
 }
 
@@ -93,6 +98,14 @@ export interface InputPlugin<S extends z.ZodType = z.ZodType> extends Common<S> 
   readonly produces: 'lines' | 'records'
   /** The parser used when the source names none (e.g. `syslog` for the syslog input). */
   readonly defaultParser?: string
+  /**
+   * Why a parser set on the source (`sources[i].parser`) cannot apply under this config — the
+   * config reads something other than text lines, such as `format: jsonl` — or `undefined` when it
+   * can. Called with the validated config; the pipeline reports a reason as a config error at
+   * `sources[i].parser`, so a configured parser is never silently ignored. Not consulted for
+   * `defaultParser`.
+   */
+  readonly parserConflict?: (config: z.output<S>) => string | undefined
   create(config: z.output<S>, ctx: InputContext): SourceSpec<unknown>
 }
 

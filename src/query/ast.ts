@@ -516,6 +516,8 @@ export interface Insert {
   readonly kind: 'insert'
   readonly at: number
   readonly target: readonly string[]
+  /** Offset of the target table's name in the SQL text. */
+  readonly targetAt: number
   readonly columns?: readonly string[]
   readonly query: Query
 }

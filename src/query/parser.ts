@@ -82,9 +82,10 @@ function parseStatementAt(c: Cursor): Statement {
   }
   if (c.acceptWord('INSERT')) {
     if (!c.acceptWord('INTO')) c.expectWord('OVERWRITE')
+    const targetAt = c.peek().offset
     const target = c.dottedName('a table name after INSERT INTO')
     const columns = c.isOp('(') && !c.isWord('SELECT', 1) && !c.isWord('WITH', 1) ? c.nameList() : undefined
-    return { kind: 'insert', at, target, query: readQuery(c), ...(columns ? { columns } : {}) }
+    return { kind: 'insert', at, target, targetAt, query: readQuery(c), ...(columns ? { columns } : {}) }
   }
   if (c.acceptWord('CREATE')) {
     c.acceptWords('OR', 'REPLACE')

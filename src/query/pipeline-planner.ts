@@ -6,7 +6,7 @@ import type { Processor } from '../core/processor.ts'
 import { Stream } from '../core/stream.ts'
 import { compileTagPattern, type TagMatcher } from '../core/tag-match.ts'
 import type { Topology } from '../core/topology.ts'
-import type { PipelineQuery, QueryPlanningContext } from '../pipeline/queries.ts'
+import type { PipelineQuery, PlannedPipelineQuery, QueryPlanningContext } from '../pipeline/queries.ts'
 import { changeLine, isChange } from './changelog.ts'
 import { type CatalogTable, planQuery } from './planner.ts'
 import { TIME_COLUMN } from './row-schema.ts'
@@ -58,10 +58,11 @@ class SourceTables extends Map<string, CatalogTable> {
  * `eventTime`, or its parser's time) and the table's time attribute; the source's watermarks hold.
  * With `query.match`, the tables hold only the records whose tag matches that pattern.
  * The nodes the query adds are named `<query>.…`; its results come out of node `<query>.results`
- * tagged `query.<query>`: rows, or `{ op, ...row }` changes for a query whose results update.
+ * tagged `query.<query>`: rows, or `{ op, ...row }` changes for a query whose results update
+ * (`updating`, with the operator that makes them update in `updatingBecause`).
  * Throws the SQL engine's errors (ERR_SQL_*), which the pipeline reports at `queries[i]`.
  */
-export function planPipelineQuery(query: PipelineQuery, ctx: QueryPlanningContext): Stream<unknown> {
+export function planPipelineQuery(query: PipelineQuery, ctx: QueryPlanningContext): PlannedPipelineQuery {
   const unknown = new Map<string, string>()
   const match = query.match === undefined ? undefined : compileTagPattern(query.match)
   const tables = new SourceTables(unknown, ctx.topology, query.name, match)
@@ -85,5 +86,9 @@ export function planPipelineQuery(query: PipelineQuery, ctx: QueryPlanningContex
     },
   })
   ctx.topology.addProcessor(node, results, [{ from: plan.output }])
-  return new Stream<unknown>(ctx.topology, node)
+  return {
+    results: new Stream<unknown>(ctx.topology, node),
+    updating: plan.updating,
+    updatingBecause: plan.updatingBecause,
+  }
 }

@@ -14,6 +14,7 @@ import type { PlannedQuery } from './query-job.ts'
 import { type Column, type RowSchema, schemaOf } from './row-schema.ts'
 import { parseTimestamp } from './sql-time.ts'
 import { SqlTypes, type SqlType, formatType } from './types.ts'
+import { type ResultTable, declareResultTable, planInsert } from './plan/insert.ts'
 import { type QueryScope, planQueryExpr } from './plan/query.ts'
 import type { ExplainLine, PlanContext, Rel } from './plan/relation.ts'
 
@@ -76,6 +77,11 @@ export interface QueryPlan extends PlannedQuery {
   readonly output: string
   readonly columns: readonly string[]
   readonly types: readonly SqlType[]
+  /**
+   * With `updating`: the first operator whose output updates, for messages, e.g.
+   * `a GROUP BY without a window (node top.group-aggregate)`. Absent for an append-only query.
+   */
+  readonly updatingBecause?: string
   /** The operators, their keys and state, and whether results update. */
   explain(): string
 }
@@ -164,7 +170,11 @@ function schemaFor(name: string, t: CatalogTable, timeColumn: string | undefined
 const NODE_NAME = /[^A-Za-z0-9_.:-]/g
 
 /**
- * Plans `sql` — `CREATE VIEW` statements then one query — over `catalog`. Every table read becomes
+ * Plans `sql` — `CREATE VIEW` and `CREATE TABLE` statements, then one query or one
+ * `INSERT INTO <table declared by CREATE TABLE> query` — over `catalog`. An INSERT's query is
+ * checked against the table's columns by position (count, assignable types) and its rows are
+ * named after them; its results go to `options.sink`, a node named after the table unless
+ * `options.sink.name` says otherwise (the table's WITH options are not read). Every table read becomes
  * a source node named after it (with its watermark strategy when it has event time), or, for a
  * table given by `node`, a node reading that node of `options.topology`; the query
  * plans into filter, projection, window, aggregate and join operators over keyed state. Windowed
@@ -234,8 +244,9 @@ export function planQuery(sql: string, catalog: Catalog, options: PlanOptions = 
     },
     tableNames: () => tableNames(catalog),
   }
+  const script: ScriptState = { results: new Map(), target: undefined }
   let result: Rel | undefined
-  for (const st of statements) result = planStatement(ctx, scope, st, options, result)
+  for (const st of statements) result = planStatement(ctx, scope, st, options, result, script)
   if (result === undefined)
     throw new SquallError('ERR_SQL_PLAN', 'the SQL holds no query: end it with a SELECT')
   const columns = result.schema.columns.map((c) => c.name)
@@ -243,12 +254,18 @@ export function planQuery(sql: string, catalog: Catalog, options: PlanOptions = 
   const updating = result.updating
   if (options.sink !== undefined) {
     const plan0 = { updating, output: result.node }
-    if (options.sink.appendOnly) requireAppendOnly(plan0, options.sink.name ?? 'sink')
-    topology.addSink(options.sink.name ?? 'sink', options.sink.spec, [{ from: result.node }], {
-      parallelism: 1,
-    })
+    if (options.sink.appendOnly) requireAppendOnly(plan0, options.sink.name ?? script.target ?? 'sink')
+    topology.addSink(
+      options.sink.name ?? script.target ?? 'sink',
+      options.sink.spec,
+      [{ from: result.node }],
+      {
+        parallelism: 1,
+      },
+    )
   }
   const key = result.key
+  const because = updating ? updatingBecause(lines) : undefined
   return {
     topology,
     output: result.node,
@@ -256,6 +273,7 @@ export function planQuery(sql: string, catalog: Catalog, options: PlanOptions = 
     columns,
     types,
     ...(key !== undefined ? { key } : {}),
+    ...(because !== undefined ? { updatingBecause: because } : {}),
     warnings,
     explain: () => explainText(lines, warnings, updating, columns, key),
   }
@@ -299,12 +317,19 @@ function tableOfNode(ctx: PlanContext, name: string, t: CatalogTable): Rel {
   return { node, schema, updating: false, ...(timeColumn ? { rowtime: timeColumn } : {}) }
 }
 
+/** What a script has declared so far: its result tables, and the one its INSERT INTO writes to. */
+interface ScriptState {
+  readonly results: Map<string, ResultTable>
+  target: string | undefined
+}
+
 function planStatement(
   ctx: PlanContext,
   scope: QueryScope,
   st: Statement,
   options: PlanOptions,
   last: Rel | undefined,
+  script: ScriptState,
 ): Rel | undefined {
   switch (st.kind) {
     case 'createView': {
@@ -321,21 +346,40 @@ function planStatement(
           'the SQL holds more than one query; plan one query at a time (views may come first)',
         )
       return planQueryExpr(ctx, scope, st.query, options.timestamps !== 'ms')
-    case 'insert':
+    case 'insert': {
       if (last !== undefined)
         throw new SquallError(
           'ERR_SQL_PLAN',
           'the SQL holds more than one query; plan one query at a time (views may come first)',
         )
-      return planQueryExpr(ctx, scope, st.query, options.timestamps !== 'ms')
+      const rel = planQueryExpr(ctx, scope, st.query, options.timestamps !== 'ms')
+      const body = st.query.body
+      const at = body.kind === 'select' ? body.items.map((i) => i.expr.at) : []
+      const routed = planInsert(ctx, script.results, st, rel, at)
+      script.target = st.target[st.target.length - 1]
+      return routed
+    }
     case 'set':
       return last
     case 'createTable':
-      throw new SquallError(
-        'ERR_SQL_PLAN',
-        'CREATE TABLE is not planned here: tables are the job\'s sources (the catalog, or --source name=path for "squall sql")',
-      )
+      declareResultTable(ctx.sql, script.results, st, (name) => scope.tableNames().includes(name))
+      return last
   }
+}
+
+/** What the first updating operator of a plan is, in the user's terms, with its node. */
+function updatingBecause(lines: readonly ExplainLine[]): string | undefined {
+  const line = lines.find((l) => l.updating)
+  if (line === undefined) return undefined
+  const what =
+    line.operator === 'GroupAggregate'
+      ? 'a GROUP BY without a window'
+      : line.operator === 'TopN'
+        ? 'a Top-N (ROW_NUMBER … rownum <= N) without a window'
+        : line.operator.endsWith('Join')
+          ? 'a regular join (an outer join, or a join of updating inputs)'
+          : `the operator ${line.operator}`
+  return `${what} (node ${line.node})`
 }
 
 /**

@@ -317,3 +317,23 @@ export function castable(from: SqlType, to: SqlType): boolean {
 export function sameType(a: SqlType, b: SqlType): boolean {
   return formatType(a) === formatType(b)
 }
+
+/**
+ * True when a value of type `from` may be written to a column of type `to` without an explicit
+ * CAST, as Flink checks `INSERT INTO`: NULL fits anything; integers widen to larger integers,
+ * DECIMAL, FLOAT and DOUBLE; DECIMAL goes to any DECIMAL, FLOAT and DOUBLE; FLOAT to DOUBLE;
+ * strings to strings; timestamps to timestamps; arrays by element; otherwise the kinds must match.
+ */
+export function assignable(from: SqlType, to: SqlType): boolean {
+  if (from.kind === 'NULL') return true
+  if (isInteger(from)) {
+    if (isInteger(to)) return INTEGER_RANK[from.kind]! <= INTEGER_RANK[to.kind]!
+    return to.kind === 'DECIMAL' || to.kind === 'FLOAT' || to.kind === 'DOUBLE'
+  }
+  if (from.kind === 'DECIMAL') return to.kind === 'DECIMAL' || to.kind === 'FLOAT' || to.kind === 'DOUBLE'
+  if (from.kind === 'FLOAT') return to.kind === 'FLOAT' || to.kind === 'DOUBLE'
+  if (isString(from)) return isString(to)
+  if (isTimestamp(from)) return isTimestamp(to)
+  if (from.kind === 'ARRAY') return to.kind === 'ARRAY' && assignable(from.element, to.element)
+  return from.kind === to.kind
+}

@@ -111,6 +111,30 @@ outputs:
     )
   })
 
+  it('an updating query routed to a file output exits 1 with the problem at queries[i], naming the output and the fix', () => {
+    const path = join(dir, 'updating.yaml')
+    writeFileSync(
+      path,
+      `name: web
+sources:
+  - { name: access, type: tail, path: ./logs/access.log, tag: web.access, parser: { type: apache2 } }
+queries:
+  - { name: top_pages, sql: "SELECT path, COUNT(*) AS hits FROM access GROUP BY path" }
+outputs:
+  - { type: stdout, match: "query.**" }
+  - { type: file, match: "query.top_pages", path: ./out.log }
+`,
+    )
+    const r = squall(['check', path])
+    expect(r.stdout).toBe('')
+    expect(r.status).toBe(1)
+    const [head, ...problems] = r.stderr.trimEnd().split('\n')
+    expect(head).toBe(`${path}: 1 problem`)
+    expect(problems.map((l) => l.trim())).toEqual([
+      'queries[0]: query "top_pages" has updating results: a GROUP BY without a window (node top_pages.group-aggregate-1) updates rows it emitted earlier (changelog), but outputs[1] (file) matches its tag "query.top_pages" and takes only inserts, so retracted and replaced rows (-U, -D) would stay there as if they were still true; window the query (TUMBLE, HOP, CUMULATE or SESSION) so every row is final, or route "query.top_pages" only to outputs that take a changelog (stdout, http, nats, or redis with mode publish, xadd or lpush)',
+    ])
+  })
+
   it('without a file it is a usage error (exit 2); an unreadable file is a problem (exit 1)', () => {
     const none = squall(['check'])
     expect(none.status).toBe(2)

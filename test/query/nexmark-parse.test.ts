@@ -48,7 +48,7 @@ describe('Nexmark queries in Flink SQL', () => {
 
   it('q1: a decimal literal times a column keeps its alias after a trailing comment', () => {
     const s = selectOf(insertOf(1).query)
-    expect(items(s)).toEqual(['auction', 'bidder', '0.908 * price AS price', 'customTime', 'extra'])
+    expect(items(s)).toEqual(['auction', 'bidder', '0.908 * price AS price', 'dateTime', 'extra'])
     expect(s.items[2]!.expr).toMatchObject({
       kind: 'binary',
       op: '*',
@@ -126,7 +126,7 @@ describe('Nexmark queries in Flink SQL', () => {
     expect(avg).toMatchObject({ kind: 'call', name: 'AVG' })
     if (avg.kind !== 'call' || typeof avg.over !== 'object') throw new Error('expected AVG(...) OVER (...)')
     expect(avg.over.partitionBy.map(formatExpr)).toEqual(['Q.seller'])
-    expect(avg.over.orderBy.map((o) => formatExpr(o.expr))).toEqual(['Q.customTime'])
+    expect(avg.over.orderBy.map((o) => formatExpr(o.expr))).toEqual(['Q.dateTime'])
     expect(avg.over.frame).toMatchObject({
       unit: 'ROWS',
       start: { kind: 'preceding', offset: { value: 10 } },

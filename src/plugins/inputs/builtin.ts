@@ -10,6 +10,13 @@ import { multilineFlushOption, parseLines } from './lines.ts'
 import { SHAPE_NAMES, SHAPES } from './shapes.ts'
 import { stdin } from './stdin.ts'
 
+/** The reason a parser cannot apply to a line input read with `format`. */
+function jsonlParserConflict(config: { format: 'lines' | 'jsonl' }): string | undefined {
+  return config.format === 'jsonl'
+    ? 'the parser applies to lines; with format "jsonl" each line is parsed as JSON — use format "lines" with this parser, or drop the parser'
+    : undefined
+}
+
 export const FileInputConfig = z.strictObject({
   path: z
     .string()
@@ -20,7 +27,9 @@ export const FileInputConfig = z.strictObject({
   format: z
     .enum(['lines', 'jsonl'])
     .default('lines')
-    .describe('`lines`: each line is text for the parser; `jsonl`: each line is a JSON value.'),
+    .describe(
+      '`lines`: each line is text for the parser; `jsonl`: each line is a JSON value (a `parser` is then a config error).',
+    ),
   chunkBytes: z.number().int().positive().optional().describe('Read buffer size in bytes (default 1 MiB).'),
   splitBytes: z
     .number()
@@ -39,6 +48,7 @@ export const fileInput = defineInput({
     'Reads a file once, as splits that parallel partitions take in turn (faster ones read more); the job ends when it is read.',
   config: FileInputConfig,
   produces: 'lines',
+  parserConflict: jsonlParserConflict,
   example: 'sources:\n  - name: logs\n    type: file\n    path: ./access.log\n    parser: { type: apache2 }',
   create(config, ctx) {
     const path = resolve(ctx.baseDir, config.path)
@@ -57,7 +67,9 @@ export const StdinInputConfig = z.strictObject({
   format: z
     .enum(['lines', 'jsonl'])
     .default('lines')
-    .describe('`lines`: each line is text for the parser; `jsonl`: each line is a JSON value.'),
+    .describe(
+      '`lines`: each line is text for the parser; `jsonl`: each line is a JSON value (a `parser` is then a config error).',
+    ),
   multilineFlushInterval: multilineFlushOption,
 })
 
@@ -67,6 +79,7 @@ export const stdinInput = defineInput({
   summary: 'Reads lines from standard input until it closes.',
   config: StdinInputConfig,
   produces: 'lines',
+  parserConflict: jsonlParserConflict,
   example: 'sources:\n  - name: in\n    type: stdin\n    parser: { type: json }',
   create(config, ctx) {
     return parseLines(stdin({ format: config.format, tag: ctx.tag }), ctx.parser, 'stdin', {
@@ -86,7 +99,9 @@ export const GeneratorInputConfig = z
     record: z
       .unknown()
       .optional()
-      .describe('A fixed record emitted over and over (fluentd in_dummy `dummy`), instead of a shape.'),
+      .describe(
+        'A fixed record emitted over and over (fluentd in_dummy `dummy`), instead of a shape; a string with a `parser` (only `access-log-line` and string records are lines a parser can read).',
+      ),
     count: z.number().int().min(0).optional().describe('Number of records; omit for an unbounded stream.'),
     rate: z
       .number()
@@ -111,6 +126,13 @@ export const generatorInput = defineInput({
   summary: 'Generates deterministic records (built-in shapes or a fixed record), bounded or at a rate.',
   config: GeneratorInputConfig,
   produces: 'lines',
+  parserConflict(config) {
+    if (config.shape !== undefined && !SHAPES[config.shape]!.text)
+      return `the parser applies to lines; shape "${config.shape}" makes records, not lines — use a text shape (access-log-line) or a string \`record\` with this parser, or drop the parser`
+    if (config.shape === undefined && typeof config.record !== 'string')
+      return 'the parser applies to lines; `record` is not a string — give a string `record` with this parser, or drop the parser'
+    return undefined
+  },
   example:
     'sources:\n  - name: demo\n    type: generator\n    shape: access-log\n    rate: 100\n    tag: web.access',
   create(config, ctx) {

@@ -30,9 +30,9 @@ export const NatsInputConfig = z
       ),
     format: z
       .enum(['json', 'text'])
-      .default('json')
+      .optional()
       .describe(
-        'Without a `parser`: `json`, each message is a JSON value; `text`, the message as a string. With a `parser`, every message is a line for it.',
+        'Without a `parser`: `json` (default), each message is a JSON value; `text`, the message as a string. With a `parser`, every message is a line for it: leave `format` out or set `text` (`json` is then a config error).',
       ),
     tagFromSubject: z
       .boolean()
@@ -135,7 +135,7 @@ class NatsReader implements SourceReader<unknown> {
       return
     }
     let value: unknown = line
-    if (this.config.format === 'json') {
+    if (this.config.format !== 'text') {
       try {
         value = JSON.parse(line)
       } catch (e) {
@@ -275,6 +275,10 @@ export default defineInput({
   summary: 'Subscribes to a NATS subject, or reads a JetStream stream from its checkpointed sequence.',
   config: NatsInputConfig,
   produces: 'lines',
+  parserConflict: (config) =>
+    config.format === 'json'
+      ? 'the parser applies to each message as text; with format "json" each message is parsed as JSON — use format "text" (or leave it out) with this parser, or drop the parser'
+      : undefined,
   example:
     'sources:\n  - name: orders\n    type: nats\n    servers: nats://127.0.0.1:4222\n    stream: ORDERS\n    tag: orders',
   create(config, ctx) {

@@ -53,7 +53,14 @@ function access(random: Random) {
 }
 
 /** The built-in shapes, by name. */
-export const SHAPES: { readonly [name: string]: { readonly summary: string; readonly make: ShapeFn } } = {
+export const SHAPES: {
+  readonly [name: string]: {
+    readonly summary: string
+    readonly make: ShapeFn
+    /** True when the shape makes text lines (for a parser); the others make structured records. */
+    readonly text?: boolean
+  }
+} = {
   counter: { summary: '`{ seq }`: the sequence number.', make: (seq) => ({ seq }) },
   'access-log': {
     summary: 'Web access records `{ host, user, method, path, code, size, referer, agent, time }`.',
@@ -61,6 +68,7 @@ export const SHAPES: { readonly [name: string]: { readonly summary: string; read
   },
   'access-log-line': {
     summary: 'Apache combined log lines (text, for the `apache2` parser).',
+    text: true,
     make: (_seq, random, time) => {
       const a = access(random)
       return `${a.host} - - [${apacheTime(time)}] "${a.method} ${a.path} HTTP/1.1" ${a.code} ${a.size} "${a.referer}" "${a.agent}"`

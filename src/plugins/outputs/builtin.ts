@@ -19,6 +19,8 @@ export const stdoutOutput = defineOutput({
     return {
       delivery: {
         kind: 'stdout',
+        // Prints each change as a line with its op.
+        accepts: 'changelog',
         maxParallelism: 1,
         create: () => ({
           deliver(records) {

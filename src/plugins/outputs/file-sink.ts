@@ -50,7 +50,8 @@ export function fileSink(options: FileSinkOptions): SinkSpec<unknown> {
   )
   const format = options.format ?? 'jsonl'
   check(format === 'jsonl' || format === 'lines', 'fileSink.format', '"jsonl" or "lines"', format)
-  return { kind: 'file', create: (ctx) => new FileSinkWriter(options.path, format, ctx) }
+  // Published part files are final: a retracted row would stay in them as if it were still true.
+  return { kind: 'file', accepts: 'inserts', create: (ctx) => new FileSinkWriter(options.path, format, ctx) }
 }
 
 /** Renames `pending` to `published` unless that was done before; fsyncs nothing (the caller does). */

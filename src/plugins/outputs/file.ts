@@ -48,6 +48,8 @@ function appendingDelivery(config: Config, path: string, formatterPath: string) 
   return {
     kind: 'file',
     maxParallelism: 1,
+    // A file keeps every line: a retracted row would stay in it as if it were still true.
+    accepts: 'inserts' as const,
     create: () => {
       const rolls = new Map<string, number>()
       const nameOf = (base: string): string => {

@@ -49,6 +49,8 @@ export default defineOutput({
     return {
       delivery: {
         kind: 'forward',
+        // fluentd stores forwarded records as events; a change's op would be just another field.
+        accepts: 'inserts',
         create: () => {
           let client: ForwardClient | undefined
           return {

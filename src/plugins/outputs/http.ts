@@ -92,6 +92,8 @@ export default defineOutput({
     return {
       delivery: {
         kind: 'http',
+        // Each record is posted whole: a change arrives with its op for the receiver to apply.
+        accepts: 'changelog',
         create: () => ({
           async deliver(records, keys) {
             const body = bodyOf(config, records)

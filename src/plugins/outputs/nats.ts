@@ -61,6 +61,8 @@ export default defineOutput({
     return {
       delivery: {
         kind: 'nats',
+        // Each record is published whole: a change arrives with its op for the subscriber to apply.
+        accepts: 'changelog',
         create: () => {
           let nc: NatsConnection | undefined
           let headers!: typeof natsHeaders

@@ -165,6 +165,8 @@ export default defineOutput({
     return {
       delivery: {
         kind: 'postgres',
+        // Rows are inserted or upserted, never deleted: a retracted row (-D) would stay in the table.
+        accepts: 'inserts',
         create: () => {
           let pool: pg.Pool | undefined
           return {

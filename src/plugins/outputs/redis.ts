@@ -155,6 +155,13 @@ export default defineOutput({
     return {
       delivery: {
         kind: 'redis',
+        // PUBLISH, XADD and LPUSH of the whole record pass each change on with its op; SET and HSET
+        // overwrite a key and never delete it, and a valueField drops the op.
+        accepts:
+          config.mode === 'xadd' ||
+          ((config.mode === 'publish' || config.mode === 'lpush') && config.valueField === undefined)
+            ? 'changelog'
+            : 'inserts',
         create: () => {
           let client: Redis | undefined
           return {
