@@ -61,6 +61,10 @@ export interface IoContext {
  *   has ended (bounded input exhausted). After `null` it is not called again.
  * - `ready()`: resolves when data may be ready (optional; without it the runtime polls with backoff).
  * - `snapshot()`: the position *after* the last record handed out; `restore(position)` resumes there.
+ * - `finish()`: called once when the partition ends (its input is exhausted, or the job drains),
+ *   before the end goes downstream: returns the records the reader still holds (e.g. multi-line
+ *   records in progress), which go out as a last batch. After it, `nextBatch` is not called again,
+ *   and `snapshot()` must no longer include what it returned.
  */
 export interface SourceReader<T = unknown> {
   open?(): void | Promise<void>
@@ -74,6 +78,7 @@ export interface SourceReader<T = unknown> {
    * journal may truncate it. A throw fails the job.
    */
   onCheckpointComplete?(checkpointId: number, position: unknown): void
+  finish?(): Record<T>[]
   close?(): void | Promise<void>
 }
 

@@ -73,6 +73,11 @@ export class SourceTask {
       this.end()
       return 0
     }
+    return this.route(batch)
+  }
+
+  /** Routes a batch read from the reader: event time, then the records, then the watermark. */
+  private route(batch: Record[]): number {
     const n = batch.length
     if (n === 0) return 0
     this.metrics.out = (this.metrics.out ?? 0) + n
@@ -151,10 +156,28 @@ export class SourceTask {
     return position
   }
 
-  /** Ends this partition: flushes, and tells downstream (their watermark from it goes to +∞). */
+  /**
+   * Ends this partition: routes what the reader still holds (`finish`), then tells downstream
+   * (their watermark from it goes to +∞). Called when the reader's input ends and when the job
+   * drains; the records it routes come before any final checkpoint, which then does not hold them.
+   */
   end(): void {
     if (this.ended) return
     this.ended = true
+    if (this.reader.finish !== undefined) {
+      let rest: Record[]
+      try {
+        rest = this.reader.finish()
+      } catch (e) {
+        throw wrapError(
+          'ERR_SOURCE_FAILED',
+          `source "${this.node.spec.name}" (partition ${this.index}) failed to finish`,
+          e,
+          { node: this.node.spec.name, partition: this.index },
+        )
+      }
+      this.route(rest)
+    }
     this.router.end()
   }
 

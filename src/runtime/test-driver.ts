@@ -11,6 +11,7 @@ import type { Key, Record } from '../core/record.ts'
 import type { SourceReader } from '../core/source.ts'
 import type { Topology } from '../core/topology.ts'
 import { readSnapshotFile, writeSnapshotFile } from '../state/snapshot-file.ts'
+import { installStateBackend } from '../state/backend-choice.ts'
 import { Executor } from './executor.ts'
 import type { OperatorSnapshot } from './operator-task.ts'
 import { planTopology } from './plan.ts'
@@ -25,6 +26,11 @@ export interface TestDriverOptions {
   startTime?: number
   /** Records a source partition hands over per poll (default 1024). */
   batchSize?: number
+  /**
+   * Keeps keyed state in LMDB files under this directory, as a job with `state.backend: 'lmdb'`
+   * does (default: in memory). TTL runs on the manual clock either way.
+   */
+  lmdbDir?: string
 }
 
 /** A record to push: its value, and optionally its event time (default: the clock's now), tag and key. */
@@ -140,6 +146,8 @@ export class TestDriver {
         }
       },
     })
+    if (options.lmdbDir !== undefined)
+      installStateBackend(this.executor, { dir: options.lmdbDir, backend: 'lmdb' })
     for (const s of this.executor.sources) {
       const list = this.sourceTasks.get(s.node.spec.name) ?? []
       list.push(s)

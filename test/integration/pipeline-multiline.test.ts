@@ -197,6 +197,81 @@ outputs:
     expect(published(join(dir, 'out'))).toEqual([w1, w2, w3])
   })
 
+  it('tail without a state directory: a trace still being joined when the job drains comes out once, whole', async () => {
+    running = await runPipelineYaml(`
+name: multilinedrain
+sources:
+  - name: java
+    type: tail
+    path: $DIR/app.log
+    readFromHead: true
+    pollInterval: 20ms
+    multilineFlushInterval: 1h
+    tag: app${PARSER}
+outputs:
+  - type: file
+    path: $DIR/out.log
+    format: { type: json, includeTimeKey: true }
+    buffer: { flushInterval: 30ms }
+`)
+    const [e1, e2] = [trace(1, 'd', 2), trace(2, 'd', 3)]
+    const out = join(running.dir, 'out.log')
+    // No line follows e2 and the flush interval is an hour: only the drain can emit it.
+    writeFileSync(join(running.dir, 'app.log'), text([...e1.lines, ...e2.lines]))
+    await until(() => jsonLines(out).length === 1, 'the first trace')
+    await new Promise((r) => setTimeout(r, 150))
+    expect(jsonLines(out)).toEqual([e1.record])
+    running.job.drain()
+    const result = await running.job.done
+    expect(result.status).toBe('finished')
+    expect(jsonLines(out)).toEqual([e1.record, e2.record])
+    expect(running.job.metrics().java?.multiline_lines_held_at_close ?? 0).toBe(0)
+  })
+
+  it('tail with checkpoints: a trace emitted at the drain is in the final output once, and the restarted job does not emit it again', async () => {
+    const yaml = `
+name: multilinedrainstate
+state: { dir: $DIR/state, checkpointInterval: 100ms }
+sources:
+  - name: java
+    type: tail
+    path: $DIR/app.log
+    readFromHead: true
+    pollInterval: 20ms
+    multilineFlushInterval: 1h
+    tag: app${PARSER}
+outputs:
+  - type: file
+    path: $DIR/out
+    exactlyOnce: true
+`
+    const [e1, e2, e3, e4] = [trace(1, 'v', 2), trace(2, 'v', 4), trace(3, 'v', 1), trace(4, 'v', 0)]
+    const strip = (e: { record: object }) => {
+      const { time: _, ...r } = e.record as { time: number }
+      return r
+    }
+    running = await runPipelineYaml(yaml)
+    const dir = running.dir
+    const log = join(dir, 'app.log')
+    writeFileSync(log, text([...e1.lines, ...e2.lines]))
+    await until(() => published(join(dir, 'out')).length === 1, 'the first trace, published by a checkpoint')
+    const first = running.job.checkpointStatus?.().lastCompleted?.id ?? 0
+    await until(
+      () => (running!.job.checkpointStatus?.().lastCompleted?.id ?? 0) >= first + 1,
+      'a checkpoint with the second trace in progress',
+    )
+    running.job.drain()
+    expect((await running.job.done).status).toBe('finished')
+    expect(published(join(dir, 'out'))).toEqual([strip(e1), strip(e2)])
+    await running.close()
+    running = undefined
+    appendFileSync(log, text([...e3.lines, ...e4.lines.slice(0, 1)]))
+    running = await runPipelineYaml(yaml, dir)
+    await until(() => published(join(dir, 'out')).length >= 3, 'the trace appended after the restart')
+    await new Promise((r) => setTimeout(r, 300))
+    expect(published(join(dir, 'out'))).toEqual([strip(e1), strip(e2), strip(e3)])
+  })
+
   it('syslog over TCP: the lines of a trace sent as separate messages join into one record', async () => {
     running = await runPipelineYaml(`
 name: multilinesyslog

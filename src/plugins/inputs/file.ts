@@ -70,8 +70,9 @@ function cut(ranges: readonly [number, number][], size: number): [number, number
  * hands splits to the readers that ask: a partition that reads faster (its thread has less other
  * work) reads more splits, so all end at about the same time. Each line is read exactly once at
  * any parallelism: a split reads the lines that *start* in it. Empty lines are skipped. An invalid
- * JSON line goes to the node's error policy with its byte offset (and its line number within the
- * split). A checkpoint records the splits each partition took and how far it got in the last; a
+ * JSON line goes to the node's error policy with its line number in the file and its byte offset
+ * (in a split after the first, the lines before it are counted once, when its first bad line is
+ * reported). A checkpoint records the splits each partition took and how far it got in the last; a
  * restore, at any parallelism, cuts what no partition had read into new splits.
  */
 export function file(options: FileSourceOptions): SourceSpec<unknown> {
@@ -181,7 +182,16 @@ class FileReader implements SourceReader<unknown> {
   private bufStart = 0
   private buf: Buffer = Buffer.alloc(0)
   private pos = 0
+  /** Lines read since the start of the range (the position's `line`). */
   private line = 0
+  /** File offset where the lines counted by `line` started, and `line` at that offset. */
+  private anchor = 0
+  private anchorLine = 0
+  /** Lines before `anchor` in the file; computed when a bad line is first reported there. */
+  private anchorBase: number | undefined
+  /** The last count of newlines made: those in `[0, countedTo)`, reused for later anchors. */
+  private countedTo = 0
+  private counted = 0
   private eof = false
   /** No split left to take: the partition has ended. */
   private done = false
@@ -241,6 +251,36 @@ class FileReader implements SourceReader<unknown> {
     this.line = 0
     this.eof = false
     if (start > 0 && start < end) this.skipPartialLine()
+    this.setAnchor()
+  }
+
+  /** Line numbers from here on count from the current offset, where `line` stands now. */
+  private setAnchor(): void {
+    this.anchor = this.bufStart + this.pos
+    this.anchorLine = this.line
+    this.anchorBase = this.anchor === 0 ? 0 : undefined
+  }
+
+  /**
+   * The file's line number (from 1) of the line just read: the lines before the anchor (counted
+   * once per anchor, reading the file in chunks from the last count made) plus those read since.
+   */
+  private fileLine(): number {
+    if (this.anchorBase === undefined) {
+      if (this.anchor < this.countedTo) this.countedTo = this.counted = 0
+      const chunk = this.chunk
+      let at = this.countedTo
+      while (at < this.anchor) {
+        const n = readSync(this.fd, chunk, 0, Math.min(chunk.length, this.anchor - at), at)
+        if (n === 0) break
+        const read = chunk.subarray(0, n)
+        for (let i = read.indexOf(0x0a); i >= 0; i = read.indexOf(0x0a, i + 1)) this.counted++
+        at += n
+      }
+      this.countedTo = at
+      this.anchorBase = this.counted
+    }
+    return this.anchorBase + this.line - this.anchorLine
   }
 
   /** A range that starts mid-line leaves that line to the previous range. */
@@ -310,14 +350,13 @@ class FileReader implements SourceReader<unknown> {
       try {
         value = JSON.parse(text)
       } catch (e) {
-        const where =
-          this.start === 0 ? `line ${this.line}` : `line ${this.line} of the range from byte ${this.start}`
+        const line = this.fileLine()
         this.ctx.badRecord(
           new SquallError(
             'ERR_BAD_RECORD',
-            `${this.options.path}: ${where} (byte ${lineStart}) is not valid JSON: ${(e as Error).message}`,
+            `${this.options.path}: line ${line} (byte ${lineStart}) is not valid JSON: ${(e as Error).message}`,
             {
-              where: { node: this.ctx.nodeName, file: this.options.path, line: this.line },
+              where: { node: this.ctx.nodeName, file: this.options.path, line },
             },
           ),
           text,
@@ -367,6 +406,7 @@ class FileReader implements SourceReader<unknown> {
     if (last !== undefined) {
       this.enterRange(p.offset, this.todo[last]![1])
       this.line = p.line
+      this.setAnchor()
     }
   }
 

@@ -363,6 +363,13 @@ export function parseLines(
         }
       if (inner.onCheckpointComplete)
         reader.onCheckpointComplete = (id, p) => inner.onCheckpointComplete!(id, unwrapPosition(p).position)
+      if (decoder.joins)
+        reader.finish = () => {
+          const rest: Record[] = []
+          if (!ended) decoder.flushAll(rest)
+          ended = true
+          return rest
+        }
       if (inner.close) reader.close = () => inner.close!()
       return reader
     },

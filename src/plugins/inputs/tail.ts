@@ -119,6 +119,13 @@ class TailReader implements SourceReader<unknown> {
     this.decoder.restore(multiline)
   }
 
+  /** Emits every multi-line record in progress: the job drains (fluentd flushes them at shutdown). */
+  finish(): Record<unknown>[] {
+    const out: Record<unknown>[] = []
+    if (this.decoder.active) this.decoder.flushAll(out)
+    return out
+  }
+
   async close(): Promise<void> {
     const s = this.follower.stats()
     if (s.droppedLongLines > 0) this.io.count('dropped_long_lines', s.droppedLongLines)
@@ -127,7 +134,7 @@ class TailReader implements SourceReader<unknown> {
       this.io.count('multiline_lines_held_at_close', held)
       this.io.log(
         'info',
-        `tail input "${this.io.nodeName}": ${held} line(s) of multi-line records in progress were not emitted at close; with a state directory, the final checkpoint keeps them for the next run`,
+        `tail input "${this.io.nodeName}": ${held} line(s) of multi-line records in progress were not emitted (the job stopped without draining); with a state directory, the last checkpoint keeps them for the next run`,
         { node: this.io.nodeName },
       )
     }

@@ -1,6 +1,6 @@
 // Lines of a JSON-lines file that are not JSON go to the source's error policy: `fail` (the default)
 // stops the job naming the file and line; `skip` logs each with file:line and counts it exactly.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -79,35 +79,46 @@ describe('file source: lines that are not JSON', () => {
     )
   })
 
-  it('under skip at parallelism 3, over many splits, the counter still equals the number of bad lines', async () => {
+  it('under skip at parallelism 3, over many small splits, each bad line is logged once with its line in the file', async () => {
+    // Empty lines and multi-byte characters keep line numbers and byte offsets from lining up.
     const lines: string[] = []
     const bad: number[] = []
     for (let i = 0; i < 3000; i++) {
-      if (i % 500 === 250) {
+      if (i % 350 === 175 || i === 2999) {
         bad.push(i)
         lines.push(`{"n":${i},`)
-      } else lines.push(JSON.stringify({ n: i }))
+      } else if (i % 7 === 3) lines.push('')
+      else lines.push(JSON.stringify({ n: i, s: 'é'.repeat(i % 5) }))
     }
     const { path, offsets } = jsonl('split.jsonl', lines)
+    // The expected numbers come from the file as written: one more than the newlines before it.
+    const text = readFileSync(path)
+    const lineAt = (offset: number) => {
+      let n = 1
+      for (let i = text.indexOf(0x0a); i >= 0 && i < offset; i = text.indexOf(0x0a, i + 1)) n++
+      return n
+    }
+    const expected = bad.map((i) => ({ line: lineAt(offsets[i]!), byte: offsets[i]! }))
+    expect(expected.map((e) => e.line)).toEqual(bad.map((i) => i + 1))
     const out = collect<{ n: number }>()
     const t = new Topology('bad-lines-split')
-    t.source('src', file({ path, format: 'jsonl', splitBytes: 4096 }), { onError: 'skip' }).sink(out, {
-      name: 'out',
-    })
+    t.source('src', file({ path, format: 'jsonl', splitBytes: 4096, chunkBytes: 1000 }), {
+      onError: 'skip',
+    }).sink(out, { name: 'out' })
     const log = memoryLogger()
     const result = await runToEnd(t, { log, parallelism: 3 })
     expect(result.metrics.src!.skipped).toBe(bad.length)
     expect(out.values.map((v) => v.n).sort((a, b) => a - b)).toEqual(
-      [...lines.keys()].filter((i) => !bad.includes(i)),
+      [...lines.keys()].filter((i) => !bad.includes(i) && lines[i] !== ''),
     )
-    // Lines are numbered within their split; the byte offset places each in the file.
-    const messages = log.entries
-      .filter((e) => e.message.startsWith('node "src" skipped a record'))
-      .map((e) => e.message)
-    expect(messages).toHaveLength(bad.length)
-    for (const i of bad) {
-      expect(messages.filter((m) => m.includes(`(byte ${offsets[i]}) is not valid JSON`))).toHaveLength(1)
+    const warnings = log.entries.filter((e) => e.message.startsWith('node "src" skipped a record'))
+    expect(warnings).toHaveLength(bad.length)
+    for (const { line, byte } of expected) {
+      const hits = warnings.filter((w) =>
+        w.message.includes(`${path}: line ${line} (byte ${byte}) is not valid JSON`),
+      )
+      expect(hits).toHaveLength(1)
+      expect(hits[0]!.fields).toMatchObject({ node: 'src', file: path, line })
     }
-    for (const m of messages) expect(m).toContain(`${path}: line `)
   })
 })
