@@ -127,7 +127,14 @@ export { serveTopology, serveModule } from './server/job-server.ts'
 export type { HttpOptions, ServedJob } from './server/job-server.ts'
 
 export { planQuery, requireAppendOnly, sqlPlanner, inferSchema } from './query/planner.ts'
-export type { Catalog, CatalogTable, PlanOptions, QueryPlan } from './query/planner.ts'
+export type {
+  Catalog,
+  CatalogTable,
+  InsertPlan,
+  PlanOptions,
+  QueryPlan,
+  SinkTarget,
+} from './query/planner.ts'
 export { ChangelogTable, isChange } from './query/changelog.ts'
 export type { Change, ChangeOp, Row } from './query/changelog.ts'
 export { parseScript, parseStatement, parseQuery } from './query/parser.ts'

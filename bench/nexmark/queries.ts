@@ -37,7 +37,10 @@ export function splitEvents(events: readonly NexmarkEvent[]): NexmarkTables {
   return t
 }
 
-/** A bounded source handing out `rows` (one partition), each record timed by its `dateTime`. */
+/**
+ * A bounded source handing out `rows` (one partition), each record timed by its `dateTime`; it offers
+ * them as values too (`nextValues`), as readers of plain rows do.
+ */
 export function arraySource<T extends { dateTime: number }>(rows: readonly T[]): SourceSpec<T> {
   return {
     kind: 'array',
@@ -54,6 +57,13 @@ export function arraySource<T extends { dateTime: number }>(rows: readonly T[]):
             const v = rows[i]!
             out[k] = { value: v, key: undefined, time: v.dateTime, tag: '' }
           }
+          return out
+        },
+        nextValues(max: number): T[] | null {
+          if (i >= rows.length) return null
+          const end = Math.min(rows.length, i + max)
+          const out = rows.slice(i, end)
+          i = end
           return out
         },
         snapshot: () => i,

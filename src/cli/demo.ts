@@ -3,7 +3,6 @@
 import { rmSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
-import { toMillis } from '../core/duration.ts'
 import { SquallError } from '../core/errors.ts'
 import { type Logger, consoleLogger, memoryLogger } from '../core/logger.ts'
 import demoTopology, { demoSettings } from '../demo/job.ts'
@@ -21,7 +20,7 @@ import type { EmbeddedOptions } from '../runtime/embedded/runner.ts'
 import { runEmbedded } from '../runtime/embedded/runner.ts'
 import type { Job } from '../runtime/job.ts'
 import { serveTopology } from '../server/job-server.ts'
-import { parse, positiveInt } from './args.ts'
+import { durationFlag, parse, positiveInt } from './args.ts'
 import type { Command } from './commands.ts'
 
 const HELP = `Usage: squall demo [options]
@@ -32,7 +31,8 @@ trending hashtags, and fraud alerts. Event time runs on a simulated clock (1 s =
 default). State is checkpointed in --state-dir, so a second run resumes where the first stopped.
 
 Options:
-  --duration D      stop by itself after D (e.g. 30s); without it, run until Ctrl-C
+  --duration D      stop by itself after D (e.g. 30s; a bare number is seconds); without it,
+                    run until Ctrl-C
   --rate N          generated events per second (default 100000)
   --speedup N       simulated seconds per wall second (default 60)
   --threads N       threads to run on (default: one per core, at most 4)
@@ -66,17 +66,7 @@ function options(args: string[]): DemoOptions & { fresh: boolean } {
     plain: { type: 'boolean' },
   })
   const values = flags as { [flag: string]: string | undefined } & { fresh?: boolean; plain?: boolean }
-  let durationMs: number | undefined
-  if (values.duration !== undefined) {
-    try {
-      durationMs = toMillis(values.duration, '--duration')
-    } catch {
-      throw new SquallError(
-        'ERR_CLI_USAGE',
-        `--duration: expected a duration like "30s", got "${values.duration}"`,
-      )
-    }
-  }
+  const durationMs = durationFlag('duration', values.duration)
   const http = values.http === 'off' ? undefined : Number(values.http ?? 8787)
   if (http !== undefined && !(Number.isInteger(http) && http >= 0 && http < 65536)) {
     throw new SquallError('ERR_CLI_USAGE', `--http: expected a port number or "off", got "${values.http}"`)

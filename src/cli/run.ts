@@ -6,7 +6,7 @@ import { runModule } from '../runtime/embedded/runner.ts'
 import type { JobStateOptions } from '../runtime/checkpoint-recovery.ts'
 import { type Duration, toMillis } from '../core/duration.ts'
 import type { Job } from '../runtime/job.ts'
-import { parse, positiveInt } from './args.ts'
+import { durationFlag, parse, positiveInt } from './args.ts'
 import type { Command } from './commands.ts'
 
 const HELP = `Usage: squall run <module> [options]
@@ -26,28 +26,15 @@ Options:
   --from-checkpoint P   restore from this chk-<n> directory or state directory (savepoint,
                     other parallelism or thread count) instead of the latest under --state-dir
   --http PORT       serve the HTTP API (queries, state, health, metrics, dashboard) on PORT;
-                    0 picks a free one. Registered queries persist under --state-dir
+                    0 picks a free one. Registered queries and their state persist under --state-dir
   --http-host H     address to bind (default 127.0.0.1; another one needs --token)
   --token T         require "Authorization: Bearer T" on the API (default $SQUALL_TOKEN)
-  --duration D      drain the job after D (e.g. 30s), as SIGTERM does: for scripted runs of
-                    jobs that never end by themselves (tail, network inputs)
+  --duration D      drain the job after D (e.g. 30s; a bare number is seconds), as SIGTERM
+                    does: for scripted runs of jobs that never end by themselves (tail, network inputs)
 
 The job ends by itself when all its sources are bounded and exhausted. SIGINT or SIGTERM
 drains it: sources stop, what was read flows through, windows fire, sinks flush. A second
 signal stops it at once.`
-
-/** The `--duration` flag in ms; a usage error names the flag. */
-function durationOption(text: string | undefined): number | undefined {
-  if (text === undefined) return undefined
-  try {
-    const ms = toMillis((/^\d+$/.test(text) ? Number(text) : text) as Duration, '--duration')
-    if (ms > 0) return ms
-  } catch {}
-  throw new SquallError(
-    'ERR_CLI_USAGE',
-    `--duration: expected a duration like "30s" or "500ms", got "${text}"`,
-  )
-}
 
 /** The `state` option of the job from the checkpoint flags; usage errors name the flag. */
 function stateOption(values: { [flag: string]: string | undefined }): { state?: JobStateOptions } {
@@ -137,7 +124,7 @@ export const runCommand: Command = {
     const threads =
       values.threads === 'auto' ? availableParallelism() : (positiveInt('threads', values.threads) ?? 1)
     const parallelism = positiveInt('parallelism', values.parallelism)
-    const durationMs = durationOption(values.duration)
+    const durationMs = durationFlag('duration', values.duration)
     const runOptions = {
       threads,
       ...(parallelism ? { parallelism } : {}),

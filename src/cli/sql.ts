@@ -1,5 +1,5 @@
-// `squall sql "<query>" --source name=path.jsonl`: runs a query over JSON-lines files as bounded
-// streams and prints its result rows (or its changelog) as JSON lines.
+// `squall sql "<query>" --source name=path.jsonl`: runs a query (or a script of INSERTs) over
+// JSON-lines files as bounded streams and prints its result rows (or its changelog) as JSON lines.
 
 import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs'
 import { type Duration, toMillis } from '../core/duration.ts'
@@ -7,9 +7,15 @@ import { SquallError } from '../core/errors.ts'
 import type { Record } from '../core/record.ts'
 import { file } from '../plugins/inputs/file.ts'
 import { collect } from '../plugins/outputs/collect.ts'
-import { runToEnd } from '../runtime/embedded/runner.ts'
 import { ChangelogTable, changeLine, isChange } from '../query/changelog.ts'
-import { type Catalog, type CatalogTable, type QueryPlan, planQuery } from '../query/planner.ts'
+import {
+  type Catalog,
+  type CatalogTable,
+  type InsertPlan,
+  planQuery,
+  type QueryPlan,
+} from '../query/planner.ts'
+import { runToEnd } from '../runtime/embedded/runner.ts'
 import { parse } from './args.ts'
 import type { Command } from './commands.ts'
 
@@ -17,6 +23,9 @@ const HELP = `Usage: squall sql "<query>" | query.sql --source name=path.jsonl [
 
 Runs a SQL query over JSON-lines files, read as bounded streams, and prints the result rows as
 JSON lines. At the end of the input the watermark goes to +infinity, so every window fires.
+A script with several INSERT INTO statements (plain, or in EXECUTE STATEMENT SET BEGIN ... END)
+runs them as one job and prints each row as {"table": "<target>", "row": {...}}, table by table
+in the order of the INSERTs ({"table": ..., "op": "+U", "row": {...}} with --emit changelog).
 
 Options:
   --source NAME=PATH       a table named NAME read from the JSON-lines file PATH (repeatable)
@@ -135,16 +144,44 @@ export function planFromFlags(
 /**
  * Runs the plan to the end of its input and returns the lines to print: the rows of an
  * append-only query in arrival order; for an updating one, the final table (`final`) or every
- * change (`changelog`).
+ * change (`changelog`). For a script with several INSERTs, all run in one job and the lines are
+ * each INSERT's in turn, in the order written, as `{ table, row }` (`{ table, op, row }` for
+ * `changelog`).
  */
 export async function runPlan(plan: QueryPlan, emit: 'final' | 'changelog'): Promise<object[]> {
-  const sink = collect<unknown>()
-  plan.topology.addSink('output', sink, [{ from: plan.output }], { parallelism: 1 })
+  const results = plan.inserts.length > 1 ? plan.inserts : [plan]
+  const sinks = results.map((r, i) => {
+    const sink = collect<unknown>()
+    plan.topology.addSink(results.length > 1 ? `output-${i + 1}` : 'output', sink, [{ from: r.output }], {
+      parallelism: 1,
+    })
+    return sink
+  })
   await runToEnd(plan.topology, { threads: 1, parallelism: 1, log: () => {} })
-  const values = (sink.records as Record<unknown>[]).map((r) => r.value)
+  if (results.length === 1) return resultLines(plan, sinks[0]!.records as Record<unknown>[], emit)
+  const out: object[] = []
+  results.forEach((r, i) => {
+    const table = (r as InsertPlan).table
+    const records = sinks[i]!.records as Record<unknown>[]
+    if (emit === 'final') {
+      for (const row of resultLines(r, records, emit)) out.push({ table, row })
+      return
+    }
+    for (const { value: v } of records)
+      out.push(isChange(v) ? { table, op: v.op, row: v.row } : { table, op: '+I', row: v })
+  })
+  return out
+}
+
+function resultLines(
+  result: { readonly updating: boolean },
+  records: readonly Record<unknown>[],
+  emit: 'final' | 'changelog',
+): object[] {
+  const values = records.map((r) => r.value)
   if (emit === 'changelog')
     return values.map((v) => (isChange(v) ? changeLine(v) : { op: '+I', ...(v as object) }))
-  if (!plan.updating) return values as object[]
+  if (!result.updating) return values as object[]
   const table = new ChangelogTable()
   for (const v of values) table.apply(v as never)
   return table.toRows()

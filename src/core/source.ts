@@ -69,6 +69,15 @@ export interface IoContext {
 export interface SourceReader<T = unknown> {
   open?(): void | Promise<void>
   nextBatch(max: number): Record<T>[] | null
+  /**
+   * Optional, for readers whose records carry nothing but a value (no key, tag `''`): the values
+   * of up to `max` next records, `null` at the end, as `nextBatch` would give them. When the
+   * source's WatermarkStrategy takes event time from the values (`withTimestamp`), the source task
+   * reads through this instead, and makes each record itself — only for the records that
+   * survive the filters fused into the source (`Topology.fuseIntoSources`). Positions
+   * (`snapshot`/`restore`) are shared with `nextBatch`.
+   */
+  nextValues?(max: number): T[] | null
   ready?(): Promise<void>
   snapshot?(): unknown
   restore?(position: unknown): void

@@ -32,6 +32,19 @@ export interface InputSpec {
   sideOutput?: string
 }
 
+/**
+ * A stateless step on one value — a filter or a projection — as a function: it returns the new
+ * value, or `undefined` to drop the record. An operator node that declares one (`addProcessor`'s
+ * `calc`) may run in the task of the source it reads (see `fuseIntoSources` in the runtime).
+ */
+export type ValueStep = (value: unknown) => unknown
+
+/** An operator fused into a source: its node name and its step. */
+export interface FusedStep {
+  readonly name: string
+  readonly calc: ValueStep
+}
+
 /** Options every node takes. */
 export interface NodeOptions {
   /** Number of parallel tasks; defaults to the job's default parallelism (its thread count). */
@@ -60,6 +73,16 @@ export interface NodeSpec {
   readonly sink?: SinkSpec
   /** Sources only: how event time and watermarks are derived. */
   readonly watermarks?: WatermarkStrategy<unknown>
+  /**
+   * Operators only: what the processor does, as a ValueStep (it must do nothing else: no state,
+   * no timers, no side output), so that it may run in the task of the source it reads.
+   */
+  readonly calc?: ValueStep
+  /**
+   * Sources only, set by the runtime's plan: the operators fused into this source, in order, whose
+   * steps its task runs on every record after event time is assigned.
+   */
+  readonly fused?: readonly FusedStep[]
 }
 
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.:-]*$/
@@ -137,7 +160,7 @@ export class Topology {
     name: string,
     factory: ProcessorFactory<I, O>,
     inputs: InputSpec[],
-    options: NodeOptions & { keyed?: boolean; followsInput?: boolean } = {},
+    options: NodeOptions & { keyed?: boolean; followsInput?: boolean; calc?: ValueStep } = {},
   ): this {
     check(typeof factory === 'function', `processor "${name}"`, 'a function returning a Processor', factory)
     this.push({
@@ -148,6 +171,7 @@ export class Topology {
       keyed: options.keyed ?? false,
       processor: factory as ProcessorFactory<unknown, unknown>,
       ...(options.followsInput ? { followsInput: true } : {}),
+      ...(options.calc ? { calc: options.calc } : {}),
     })
     return this
   }
@@ -187,6 +211,7 @@ export class Topology {
     sink?: SinkSpec
     watermarks?: WatermarkStrategy<unknown>
     followsInput?: boolean
+    calc?: ValueStep
   }): void {
     check(typeof n.name === 'string' && NAME.test(n.name), 'node name', 'letters, digits, _ . : -', n.name)
     if (this.node(n.name)) {
@@ -220,6 +245,7 @@ export class Topology {
       ...(n.sink ? { sink: n.sink } : {}),
       ...(n.watermarks ? { watermarks: n.watermarks } : {}),
       ...(n.followsInput && n.inputs.length === 1 ? { followsInput: true } : {}),
+      ...(n.calc ? { calc: n.calc } : {}),
     })
   }
 

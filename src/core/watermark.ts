@@ -132,12 +132,25 @@ export class WatermarkStrategy<T> {
     if (this.generatorFactory !== undefined) return this.generatorFactory()
     const bound = this.maxOutOfOrdernessMs
     if (bound < 0) return { onEvent: () => {}, current: () => Number.NEGATIVE_INFINITY }
-    let max = Number.NEGATIVE_INFINITY
-    return {
-      onEvent: (time) => {
-        if (time > max) max = time
-      },
-      current: () => max - bound - 1,
-    }
+    return new HighestTimeSeen(bound)
+  }
+}
+
+/**
+ * The default generator: watermark = highest time seen − `bound` − 1. The highest time is a field,
+ * not a closure variable: a field holding a number is updated in place, where a closure variable
+ * would box every new time (called once per record).
+ */
+class HighestTimeSeen implements WatermarkGenerator {
+  private max = Number.NEGATIVE_INFINITY
+
+  constructor(private readonly bound: number) {}
+
+  onEvent(time: number): void {
+    if (time > this.max) this.max = time
+  }
+
+  current(): number {
+    return this.max - this.bound - 1
   }
 }

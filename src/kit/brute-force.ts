@@ -122,7 +122,8 @@ export class BruteForceRule {
     if (!event.success) {
       let i = times.length
       while (i > 0 && times[i - 1]! > t) i--
-      times.splice(i, 0, t)
+      if (i === times.length) times.push(t)
+      else times.splice(i, 0, t)
       prune(times, t - this.within)
       if (times.length > this.maxTracked) times.splice(0, times.length - this.maxTracked)
       if (!this.requireSuccess && times.length >= this.failures) {

@@ -537,5 +537,16 @@ export interface SetStatement {
   readonly value: string
 }
 
+/**
+ * A statement set, Flink's way to run several INSERTs as one job: `EXECUTE STATEMENT SET BEGIN
+ * INSERT ...; INSERT ...; END` or the SQL client's `BEGIN STATEMENT SET; INSERT ...; END`.
+ */
+export interface StatementSet {
+  readonly kind: 'statementSet'
+  readonly at: number
+  /** At least one, in the order written. */
+  readonly inserts: readonly Insert[]
+}
+
 /** Any statement. */
-export type Statement = QueryStatement | Insert | CreateView | CreateTable | SetStatement
+export type Statement = QueryStatement | Insert | CreateView | CreateTable | SetStatement | StatementSet

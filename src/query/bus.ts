@@ -6,6 +6,17 @@ import { MIN_TIME, type Record } from '../core/record.ts'
 import type { SinkSpec, SinkWriter, SourceReader, SourceSpec } from '../core/source.ts'
 import { type NodeSpec, Topology } from '../core/topology.ts'
 import { WatermarkStrategy } from '../core/watermark.ts'
+import {
+  BusSubscription,
+  type Table,
+  endPartition,
+  hold,
+  passedBy,
+  settle,
+  subscribersChanged,
+} from './bus-table.ts'
+
+export { BusSubscription }
 
 /** Options of a StreamBus. */
 export interface StreamBusOptions {
@@ -28,153 +39,6 @@ export interface TableInfo {
 }
 
 const SAMPLE_SIZE = 20
-
-interface Table {
-  name: string
-  /** Watermark per publishing partition; the table's watermark is their minimum. */
-  partitions: number[]
-  ended: boolean[]
-  published: number
-  subscribers: Set<BusSubscription>
-  /** The first values published (up to SAMPLE_SIZE), for planners that infer a schema. */
-  sample: unknown[]
-  /** The event-time strategy a bus source of this table uses (mirrors the job's source). */
-  watermarks: WatermarkStrategy<unknown> | undefined
-  /** Called with the number of subscribers whenever it changes (`watchSubscribers`). */
-  watchers: ((subscribers: number) => void)[]
-}
-
-function subscribersChanged(t: Table): void {
-  for (const w of t.watchers) w(t.subscribers.size)
-}
-
-/**
- * One reader's view of a table: a queue of the batches published since it subscribed. Owned by
- * one bus source partition; `close()` unsubscribes and releases any publisher waiting on it.
- */
-export class BusSubscription {
-  private readonly batches: Record[][] = []
-  /** The table's watermark after each queued batch was published. */
-  private readonly marks: number[] = []
-  private head = 0
-  private offset = 0
-  private size = 0
-  private wakeReader: (() => void) | undefined
-  private waitingPublishers: (() => void)[] = []
-  private handed = MIN_TIME
-  closed = false
-
-  constructor(
-    private readonly table: Table,
-    private readonly maxLag: number,
-  ) {}
-
-  /** Records waiting to be read. */
-  get lag(): number {
-    return this.size
-  }
-
-  /** True once the table ended and everything published was read. */
-  get ended(): boolean {
-    return this.size === 0 && this.table.ended.length > 0 && this.table.ended.every(Boolean)
-  }
-
-  /**
-   * The table's watermark as far as the records read so far go: its watermark (the minimum over
-   * the publishing partitions) after the last batch read to its end. −∞ before that.
-   */
-  get watermark(): number {
-    return this.handed
-  }
-
-  /**
-   * Queues a published batch (shared, read-only) with the table's watermark after it. Returns false
-   * when this subscriber is full.
-   */
-  push(records: Record[], watermark = MIN_TIME): boolean {
-    if (this.closed) return true
-    this.batches.push(records)
-    this.marks.push(watermark)
-    this.size += records.length
-    this.wake()
-    return this.size < this.maxLag
-  }
-
-  /** Resolves once this subscriber has room again (or is closed). */
-  room(): Promise<void> {
-    if (this.closed || this.size < this.maxLag) return Promise.resolve()
-    return new Promise((resolve) => this.waitingPublishers.push(resolve))
-  }
-
-  /** Up to `max` records in publication order; `[]` when none are waiting, `null` at the end. */
-  poll(max: number): Record[] | null {
-    if (this.size === 0) return this.ended ? null : []
-    const out: Record[] = []
-    while (out.length < max && this.head < this.batches.length) {
-      const batch = this.batches[this.head]!
-      const take = Math.min(max - out.length, batch.length - this.offset)
-      for (let i = 0; i < take; i++) out.push(batch[this.offset + i]!)
-      this.offset += take
-      if (this.offset === batch.length) {
-        this.batches[this.head] = undefined as unknown as Record[]
-        if (this.marks[this.head]! > this.handed) this.handed = this.marks[this.head]!
-        this.head++
-        this.offset = 0
-      }
-    }
-    if (this.head > 64 && this.head * 2 > this.batches.length) {
-      this.batches.splice(0, this.head)
-      this.marks.splice(0, this.head)
-      this.head = 0
-    }
-    this.size -= out.length
-    if (this.size < this.maxLag && this.waitingPublishers.length > 0) this.releasePublishers()
-    return out
-  }
-
-  /** Resolves when records arrive, the table ends, or after `ms`. */
-  ready(ms = 50): Promise<void> {
-    if (this.size > 0 || this.ended || this.closed) return Promise.resolve()
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms)
-      const self = this
-      function done() {
-        clearTimeout(timer)
-        if (self.wakeReader === done) self.wakeReader = undefined
-        resolve()
-      }
-      this.wakeReader = done
-    })
-  }
-
-  /** Wakes a reader waiting in `ready()` (records arrived or the table ended). */
-  wake(): void {
-    const w = this.wakeReader
-    if (w !== undefined) {
-      this.wakeReader = undefined
-      w()
-    }
-  }
-
-  /** Unsubscribes; later publications skip this subscriber and waiting publishers go on. */
-  close(): void {
-    if (this.closed) return
-    this.closed = true
-    this.table.subscribers.delete(this)
-    subscribersChanged(this.table)
-    this.batches.length = 0
-    this.marks.length = 0
-    this.size = 0
-    this.releasePublishers()
-    this.wake()
-  }
-
-  private releasePublishers(): void {
-    const waiting = this.waitingPublishers
-    this.waitingPublishers = []
-    for (const w of waiting) w()
-  }
-}
 
 /**
  * Named streams of a running job, readable by queries registered at any time. Tables are
@@ -207,6 +71,10 @@ export class StreamBus {
       name: table,
       partitions: [],
       ended: [],
+      marker: 0,
+      markers: [],
+      held: [],
+      waits: new Map(),
       published: 0,
       subscribers: new Set(),
       sample: [],
@@ -261,6 +129,19 @@ export class StreamBus {
     partitions = 1,
   ): Promise<void> | undefined {
     const t = this.table(table, partitions)
+    if (t.markers[partition]! > t.marker) {
+      hold(t, partition, { kind: 'records', records, watermark })
+      return undefined
+    }
+    return this.deliver(t, records, watermark, partition)
+  }
+
+  private deliver(
+    t: Table,
+    records: Record[],
+    watermark: number,
+    partition: number,
+  ): Promise<void> | undefined {
     if (watermark > t.partitions[partition]!) t.partitions[partition] = watermark
     t.published += records.length
     if (t.sample.length < SAMPLE_SIZE)
@@ -283,8 +164,82 @@ export class StreamBus {
    */
   passed(table: string, count: number, watermark = MIN_TIME, partition = 0, partitions = 1): void {
     const t = this.table(table, partitions)
-    if (watermark > t.partitions[partition]!) t.partitions[partition] = watermark
-    t.published += count
+    if (t.markers[partition]! > t.marker) hold(t, partition, { kind: 'passed', count, watermark })
+    else passedBy(t, count, watermark, partition)
+  }
+
+  /**
+   * Publishes checkpoint marker `id` of `table` from publishing partition `partition`: the job's
+   * checkpoint `id` has passed everything this partition published so far. Once every partition
+   * that has not ended has published it, subscribers that take markers (see `subscribe`) receive
+   * it after everything published before it, and nothing published after it comes before it: what
+   * a partition publishes once its marker is out waits in the bus (watermarks included) until the
+   * other partitions publish theirs. Returns a promise that resolves once every subscriber that
+   * received the marker acknowledged it or closed (the job's checkpoint then holds their state),
+   * or undefined when there is nothing to wait for. Ignored for an ended partition, and for `id`
+   * 0 or not above the table's last marker.
+   */
+  marker(table: string, id: number, partition = 0, partitions = 1): Promise<void> | undefined {
+    const t = this.table(table, partitions)
+    if (!(id > t.marker) || t.ended[partition]) return undefined
+    let w = t.waits.get(id)
+    if (w === undefined) {
+      let resolve!: () => void
+      const done = new Promise<void>((r) => {
+        resolve = r
+      })
+      w = { owed: undefined, done, resolve }
+      t.waits.set(id, w)
+    }
+    if (t.markers[partition]! > t.marker) hold(t, partition, { kind: 'marker', id })
+    else {
+      t.markers[partition] = id
+      this.advance(t)
+    }
+    return t.waits.has(id) ? w.done : undefined
+  }
+
+  /** Completes the markers every partition that has not ended has reached, and releases what waited. */
+  private advance(t: Table): void {
+    for (;;) {
+      let min = Number.POSITIVE_INFINITY
+      for (let p = 0; p < t.markers.length; p++) if (!t.ended[p] && t.markers[p]! < min) min = t.markers[p]!
+      if (min === Number.POSITIVE_INFINITY) {
+        // Every partition has ended: no marker goes out any more, so none is waited for.
+        for (const [id, w] of t.waits) if (w.owed === undefined) settle(t, id, w)
+        return
+      }
+      if (min <= t.marker) return
+      t.marker = min
+      const owed = new Set<BusSubscription>()
+      for (const s of t.subscribers) if (s.pushMarker(min)) owed.add(s)
+      for (const [id, w] of t.waits) {
+        if (id > min || w.owed !== undefined) continue
+        w.owed = id === min ? owed : new Set()
+        if (w.owed.size === 0) settle(t, id, w)
+      }
+      for (let p = 0; p < t.held.length; p++)
+        if (t.held[p] !== undefined && t.markers[p]! <= min) this.release(t, p)
+    }
+  }
+
+  /** Replays what partition `p` published since its marker, until it is ahead again. */
+  private release(t: Table, p: number): void {
+    const items = t.held[p]!
+    t.held[p] = undefined
+    for (let i = 0; i < items.length; i++) {
+      if (t.markers[p]! > t.marker) {
+        t.held[p] = items.slice(i)
+        return
+      }
+      const h = items[i]!
+      // Released records make no one wait: their publisher went on when it held them.
+      if (h.kind === 'records') void this.deliver(t, h.records, h.watermark, p)
+      else if (h.kind === 'passed') passedBy(t, h.count, h.watermark, p)
+      else if (h.kind === 'marker') {
+        if (!t.ended[p]) t.markers[p] = h.id
+      } else endPartition(t, p)
+    }
   }
 
   /** Calls `watcher` with the number of subscribers of `table` now and whenever it changes. */
@@ -297,13 +252,19 @@ export class StreamBus {
   /** Marks publishing partition `partition` ended; once all have, subscribers reach their end. */
   end(table: string, partition = 0, partitions = 1): void {
     const t = this.table(table, partitions)
-    t.ended[partition] = true
-    t.partitions[partition] = Number.POSITIVE_INFINITY
-    for (const s of t.subscribers) s.wake()
+    if (t.markers[partition]! > t.marker) hold(t, partition, { kind: 'end' })
+    else {
+      endPartition(t, partition)
+      this.advance(t)
+    }
   }
 
-  /** Subscribes to `table` from now on. Throws ERR_ARGUMENT for a table that is not declared. */
-  subscribe(table: string): BusSubscription {
+  /**
+   * Subscribes to `table` from now on. With `onMarker`, the subscription receives the table's
+   * checkpoint markers (see `marker`) and stops at each: `poll` calls `onMarker` there. Throws
+   * ERR_ARGUMENT for a table that is not declared.
+   */
+  subscribe(table: string, onMarker?: (id: number) => void): BusSubscription {
     const t = this.tablesByName.get(table)
     check(
       t !== undefined,
@@ -315,7 +276,7 @@ export class StreamBus {
       }`,
       table,
     )
-    const s = new BusSubscription(t, this.maxLag)
+    const s = new BusSubscription(t, this.maxLag, onMarker)
     t.subscribers.add(s)
     subscribersChanged(t)
     return s
@@ -330,6 +291,8 @@ export class StreamBus {
     while (t.partitions.length < partitions) {
       t.partitions.push(MIN_TIME)
       t.ended.push(false)
+      t.markers.push(0)
+      t.held.push(undefined)
     }
     return t
   }
@@ -354,7 +317,9 @@ export function tapWatermark(
  * A sink that publishes every batch it receives to `table` on `bus`, with its partition's
  * watermark computed by `watermarks` (the strategy of the source it reads, so it equals that
  * source's watermark). `write` returns a promise while a subscriber lags (backpressure); `finish`
- * ends the table's partition. Runs on the bus's thread only.
+ * ends the table's partition. At each checkpoint barrier it publishes the checkpoint's marker
+ * (`StreamBus.marker`) and pre-commits once the queries that received it have saved their state
+ * for it, so a checkpoint of the job completes with theirs. Runs on the bus's thread only.
  */
 export function tapSink(
   bus: StreamBus,
@@ -377,6 +342,9 @@ export function tapSink(
         finish() {
           bus.end(table, partition, partitions)
         },
+        preCommit(checkpointId) {
+          return bus.marker(table, checkpointId, partition, partitions)
+        },
       }
     },
   }
@@ -384,6 +352,12 @@ export function tapSink(
 
 /** Options of a bus source. */
 export interface BusSourceOptions {
+  /**
+   * The checkpoint barriers of the query the source belongs to: each reader subscribes with
+   * markers, reports the marker it stops at and waits there until it is passed (see
+   * `BusBarriers`). Without it a reader takes no markers.
+   */
+  readonly barriers?: BusBarriers
   /**
    * A field added to every row (a copy of the record's value, so readers never share a changed
    * object), holding the record's event time in ms: the table's time column. It replaces a field of
@@ -400,6 +374,17 @@ export interface BusSourceOptions {
  */
 export function busSource(bus: StreamBus, table: string, options: BusSourceOptions = {}): SourceSpec {
   return readerSpec(bus, table, options, new Set())
+}
+
+/**
+ * Aligns the checkpoint markers of a query's bus sources (see `QueryBarriers`): told of each
+ * subscription a reader opens, of each marker a reader stops at, and of each subscription that
+ * ended or closed. It lets a stopped reader go on with `BusSubscription.pass()`.
+ */
+export interface BusBarriers {
+  opened(sub: BusSubscription): void
+  reached(sub: BusSubscription, id: number): void
+  closed(sub: BusSubscription): void
 }
 
 /** What a query reads a table through: a bus source, and the event-time strategy to give it. */
@@ -455,21 +440,37 @@ function readerSpec(
     bounded: false,
     maxPartitions: 1,
     create(): SourceReader {
-      let sub: BusSubscription | undefined = bus.subscribe(table)
+      const barriers = options.barriers
+      let sub: BusSubscription | undefined = bus.subscribe(
+        table,
+        barriers === undefined ? undefined : (id) => barriers.reached(sub!, id),
+      )
       readers.add(sub)
-      return {
+      barriers?.opened(sub)
+      let ended = false
+      const reader: SourceReader = {
         nextBatch(max) {
           if (sub === undefined) return null
           const batch = sub.poll(max)
+          if (batch === null && !ended) {
+            ended = true
+            barriers?.closed(sub)
+          }
           return field === undefined || batch === null ? batch : withRecordTime(batch, field)
         },
         ready: () => (sub === undefined ? Promise.resolve() : sub.ready()),
         close() {
-          if (sub !== undefined) readers.delete(sub)
-          sub?.close()
+          if (sub !== undefined) {
+            readers.delete(sub)
+            sub.close()
+            if (!ended) barriers?.closed(sub)
+          }
           sub = undefined
         },
       }
+      // Checkpointed with its query: a bus source has no position (it does not replay).
+      if (barriers !== undefined) reader.snapshot = () => null
+      return reader
     },
   }
 }

@@ -92,12 +92,37 @@ function readTime(v: unknown): unknown {
  * would see every column's name and go megamorphic). `temporal` reads the field as a time.
  */
 function fieldReader(key: string, temporal: boolean): RowEvaluator {
-  const load = `const v = row[${JSON.stringify(key)}]`
-  const body = temporal
-    ? `${load}; return typeof v === 'number' ? v : readTime(v)`
-    : `${load}; return v === undefined ? null : v`
-  return new Function('readTime', `return function (row) { ${body} }`)(readTime) as RowEvaluator
+  const body = `const v = row[${JSON.stringify(key)}]; return ${fieldValue('v', temporal)}`
+  const fn = new Function('readTime', `return function (row) { ${body} }`)(readTime) as RowEvaluator
+  fieldReaders.set(fn, { key, temporal })
+  return fn
 }
+
+/** The evaluators made by `fieldReader`, with what they read: code generators inline them. */
+const fieldReaders = new WeakMap<RowEvaluator, { readonly key: string; readonly temporal: boolean }>()
+
+/** The JavaScript expression turning `v`, a field's raw value, into the column's value. */
+function fieldValue(v: string, temporal: boolean): string {
+  return temporal
+    ? `(typeof ${v} === 'number' ? ${v} : readTime(${v}))`
+    : `(${v} === undefined ? null : ${v})`
+}
+
+/**
+ * For an evaluator that only reads a top-level field: the statement loading the field into
+ * `into` and the expression of the column's value (which may call `readTime`, passed to the
+ * generated function under that name), so generated code reads it without a call.
+ */
+export function inlineField(
+  fn: RowEvaluator,
+  into: string,
+): { readonly load: string; readonly value: string } | undefined {
+  const f = fieldReaders.get(fn)
+  if (f === undefined) return undefined
+  return { load: `const ${into} = row[${JSON.stringify(f.key)}]`, value: fieldValue(into, f.temporal) }
+}
+
+export { readTime }
 
 class Compiler {
   constructor(
@@ -313,7 +338,11 @@ class Compiler {
       if (num.kind === 'DECIMAL' && ta.kind !== 'NULL' && tb.kind !== 'NULL') {
         const type = decimalArithmeticType(op, ta, tb)
         const scale = (t: SqlType) => (t.kind === 'DECIMAL' ? t.scale : 0)
-        const fn = decimalOp(op, fa, fb, scale(ta), scale(tb), scale(type), text)
+        const constants = {
+          ...(a.constant ? { a: fa({}) as number | null } : {}),
+          ...(b.constant ? { b: fb({}) as number | null } : {}),
+        }
+        const fn = decimalOp(op, fa, fb, scale(ta), scale(tb), scale(type), text, constants)
         return fold(type, fn, [a, b])
       }
       return fold(num, numericOp(op, fa, fb, bothIntegers(ta, tb), text), [a, b])
@@ -664,10 +693,30 @@ export function compileExpr(expr: Expr | string, schema: RowSchema): RowEvaluato
  * the condition is TRUE (NULL counts as false). Throws ERR_SQL_TYPE when it is not BOOLEAN.
  */
 export function compilePredicate(expr: Expr | string, schema: RowSchema): (row: SqlRow) => boolean {
+  const evaluate = compileCondition(expr, schema)
+  // Generated, so each predicate has a call site of its own (the JIT then inlines `evaluate`).
+  return new Function('evaluate', 'return function (row) { return evaluate(row) === true }')(evaluate) as (
+    row: SqlRow,
+  ) => boolean
+}
+
+/** The evaluator of a condition; a condition that is not BOOLEAN is an ERR_SQL_TYPE naming its type. */
+function compileCondition(expr: Expr | string, schema: RowSchema): RowEvaluator {
   const e = toExpr(expr)
   const { type, evaluate } = compileTyped(e, schema)
   if (type.kind !== 'BOOLEAN' && type.kind !== 'NULL') {
     throw typeError(`expected a BOOLEAN condition, got ${typeName(type)} in "${formatExpr(e)}"`)
   }
-  return (row) => evaluate(row) === true
+  return evaluate
+}
+
+/**
+ * A condition as a filter step (see `ValueStep`): the row itself when the condition is TRUE, else
+ * undefined. Generated, so each filter's call has a site of its own, one call less deep than
+ * `compilePredicate` (the JIT inlines only so many levels).
+ */
+export function compileFilterStep(expr: Expr | string, schema: RowSchema): (row: unknown) => unknown {
+  const evaluate = compileCondition(expr, schema)
+  const body = 'return function (row) { return evaluate(row) === true ? row : undefined }'
+  return new Function('evaluate', body)(evaluate) as (row: unknown) => unknown
 }

@@ -82,7 +82,7 @@ export function fitsDecimal(x: number, precision: number, scale: number): boolea
  * integers of the larger scale and `*` on the product of the integers (exact while they stay
  * below 2^53, else in floating point), `/` in floating point; the result is rounded half away from
  * zero to `scale`. NULL gives NULL; a zero divisor of `/` or `%` throws ERR_SQL_RUNTIME naming
- * `text`, the expression.
+ * `text`, the expression. `constants` gives the value of an operand that is a constant.
  */
 export function decimalOp(
   op: '+' | '-' | '*' | '/' | '%',
@@ -92,6 +92,7 @@ export function decimalOp(
   sb: number,
   scale: number,
   text: string,
+  constants?: { readonly a?: number | null; readonly b?: number | null },
 ): RowEvaluator {
   const common = Math.max(sa, sb)
   const pa = pow10(common - sa)
@@ -100,41 +101,103 @@ export function decimalOp(
   const product = sa + sb
   const pp = pow10(product)
   // −0 (from −3 % 3 or −1 * 0) leaves as 0, which is what a decimal has.
+  const round = (v: number) => (v === 0 ? 0 : roundDecimal(v, scale))
   const finish =
     (op === '*' ? product : op === '/' ? Number.POSITIVE_INFINITY : common) > scale
-      ? (v: number) => (v === 0 ? 0 : roundDecimal(v, scale))
+      ? round
       : (v: number) => (v === 0 ? 0 : v)
   const zero = (y: number) => {
     if (y === 0) throw new SquallError('ERR_SQL_RUNTIME', `division by zero in "${text}"`)
   }
-  return (row) => {
-    const x = fa(row) as number | null
-    if (x == null) return null
-    const y = fb(row) as number | null
-    if (y == null) return null
-    switch (op) {
-      case '+':
-      case '-': {
-        const a = unscaled(x, sa) * pa
-        const b = unscaled(y, sb) * pb
-        const r = op === '+' ? a + b : a - b
-        return finish(Number.isSafeInteger(r) ? r / pc : op === '+' ? x + y : x - y)
-      }
-      case '*': {
-        const r = unscaled(x, sa) * unscaled(y, sb)
-        return finish(Number.isSafeInteger(r) ? r / pp : x * y)
-      }
-      case '/': {
-        const b = unscaled(y, sb)
+  // A constant operand is put on its grid once, not per row.
+  const ka = constants?.a == null ? undefined : unscaled(constants.a, sa)
+  const kb = constants?.b == null ? undefined : unscaled(constants.b, sb)
+  switch (op) {
+    case '+':
+    case '-':
+    case '*':
+      return generatedOp(
+        op,
+        fa,
+        fb,
+        sa,
+        sb,
+        constants,
+        ka,
+        kb,
+        op === '*' ? pp : pc,
+        pa,
+        pb,
+        finish === round ? scale : -1,
+      )
+    case '/':
+      return (row) => {
+        const x = fa(row) as number | null
+        if (x == null) return null
+        const y = fb(row) as number | null
+        if (y == null) return null
+        const b = kb ?? unscaled(y, sb)
         zero(b)
-        return finish(unscaled(x, sa) / pow10(sa) / (b / pow10(sb)))
+        return finish((ka ?? unscaled(x, sa)) / pow10(sa) / (b / pow10(sb)))
       }
-      default: {
-        const a = unscaled(x, sa) * pa
-        const b = unscaled(y, sb) * pb
+    default:
+      return (row) => {
+        const x = fa(row) as number | null
+        if (x == null) return null
+        const y = fb(row) as number | null
+        if (y == null) return null
+        const a = (ka ?? unscaled(x, sa)) * pa
+        const b = (kb ?? unscaled(y, sb)) * pb
         zero(b)
         return finish(Number.isSafeInteger(a) && Number.isSafeInteger(b) ? (a % b) / pc : x % y)
       }
-    }
   }
+}
+
+/**
+ * `+`, `−` or `*` of `decimalOp` as generated code: constants and grid factors written in as
+ * literals, an operand of scale 0 that is already an integer used as it is, and a function of its
+ * own per expression (so the JIT inlines its operands). The same arithmetic as described there.
+ * `down` divides the integer result back; `roundTo` is the scale to round to, or −1 for none.
+ */
+function generatedOp(
+  op: '+' | '-' | '*',
+  fa: RowEvaluator,
+  fb: RowEvaluator,
+  sa: number,
+  sb: number,
+  constants: { readonly a?: number | null; readonly b?: number | null } | undefined,
+  ka: number | undefined,
+  kb: number | undefined,
+  down: number,
+  pa: number,
+  pb: number,
+  roundTo: number,
+): RowEvaluator {
+  const read = (name: string, f: string, k: number | null | undefined) =>
+    k === undefined
+      ? `const ${name} = ${f}(row); if (${name} == null) return null`
+      : `const ${name} = ${String(k)}`
+  const units = (name: string, s: number, k: number | undefined) =>
+    k !== undefined
+      ? String(k)
+      : s === 0
+        ? `(Number.isInteger(${name}) ? ${name} : unscaled(${name}, 0))`
+        : `unscaled(${name}, ${s})`
+  const a = units('x', sa, ka)
+  const b = units('y', sb, kb)
+  const exact = op === '*' ? `${a} * ${b}` : `${a} * ${String(pa)} ${op} ${b} * ${String(pb)}`
+  const body = `return function (row) {
+    ${read('x', 'fa', constants?.a == null ? undefined : constants.a)}
+    ${read('y', 'fb', constants?.b == null ? undefined : constants.b)}
+    const r = ${exact}
+    const v = Number.isSafeInteger(r) ? r / ${String(down)} : x ${op} y
+    return v === 0 ? 0 : ${roundTo >= 0 ? `roundDecimal(v, ${roundTo})` : 'v'}
+  }`
+  return new Function('fa', 'fb', 'unscaled', 'roundDecimal', body)(
+    fa,
+    fb,
+    unscaled,
+    roundDecimal,
+  ) as RowEvaluator
 }

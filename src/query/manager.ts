@@ -1,7 +1,8 @@
 // The QueryManager: registers, lists and drops continuous queries on a running job's tables,
 // each as its own embedded job, and keeps the registered definitions across restarts.
 
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { SquallError, wrapError } from '../core/errors.ts'
 import { type Logger, consoleLogger } from '../core/logger.ts'
@@ -9,13 +10,20 @@ import type { SourceSpec } from '../core/source.ts'
 import type { WatermarkStrategy } from '../core/watermark.ts'
 import { type RowSchema, TIME_COLUMN } from './row-schema.ts'
 import { SqlTypes } from './types.ts'
-import { type StreamBus, busTable } from './bus.ts'
+import { type BusBarriers, type StreamBus, busTable } from './bus.ts'
+import {
+  type QueryCheckpointOptions,
+  QueryBarriers,
+  queryRestorePoint,
+  queryStateDir,
+} from './query-checkpoints.ts'
 import {
   type Change,
   type PlannedQuery,
   type QueryDefinition,
   type QueryInfo,
   QueryJob,
+  type QueryJobOptions,
 } from './query-job.ts'
 
 export { TIME_COLUMN }
@@ -70,11 +78,23 @@ export interface QueryManagerOptions {
   tables?: { readonly [table: string]: TableDeclaration }
   /** Receives every query's result changes (e.g. to send them to the job's outputs, tagged `query.<name>`). */
   onResult?: (query: string, changes: readonly Change[]) => void
+  /**
+   * Makes every query's state part of the job's checkpoints (the job must have a state directory
+   * and run the taps of `withTaps` or `withThreadTaps`): each query takes a checkpoint at each of
+   * the job's, under the same id, in `<dir>/queries/<name>`; the queries restored from `stateDir`
+   * resume from theirs of the checkpoint the job resumes from (`resumedFrom`). Without it, a
+   * restored query starts with empty state.
+   */
+  checkpoints?: QueryCheckpointOptions
 }
+
+/** The first rows of each table a query was planned with, by table (tables without a declared schema). */
+type Samples = { [table: string]: unknown[] }
 
 interface Persisted {
   version: 1
-  queries: { name: string; sql: string; createdAt: string }[]
+  /** `samples`: kept so that a restored query is planned as it was, before the job publishes anything. */
+  queries: { name: string; sql: string; createdAt: string; samples?: Samples }[]
 }
 
 const NAME = /^[A-Za-z0-9_-]{1,64}$/
@@ -84,10 +104,14 @@ const FILE = 'queries.json'
  * Registers continuous queries on a job's tables. Each query runs as its own embedded job reading
  * bus sources, so a bad or failing query never disturbs the job or the other queries. Calls are
  * handled one at a time in call order; persistence (with `stateDir`) is written atomically
- * (temporary file + rename) after every register and drop, before the call resolves.
+ * (temporary file + rename) after every register and drop, before the call resolves. With
+ * `checkpoints`, a query's state is in the job's checkpoints: a registered query starts empty, a
+ * restored one resumes from the checkpoint the job resumes from, and a dropped one's is deleted.
  */
 export class QueryManager {
   private readonly queries = new Map<string, QueryJob>()
+  /** The samples each query was planned with (see Persisted). */
+  private readonly samples = new Map<string, Samples>()
   private readonly log: Logger
   private queue: Promise<unknown> = Promise.resolve()
   private closed = false
@@ -97,15 +121,18 @@ export class QueryManager {
   }
 
   /**
-   * Creates a manager and restarts the queries persisted under `stateDir`. A persisted query that
-   * no longer plans is listed as `failed` with the reason, until dropped. Throws ERR_STATE_FORMAT
-   * for an unreadable `queries.json`.
+   * Creates a manager and restarts the queries persisted under `stateDir` (with `checkpoints`,
+   * each from its state at the checkpoint the job resumes from; a query without one starts empty,
+   * and a warning says why). Call it before the job starts, so the queries read its records from
+   * the first. A persisted query that no longer plans is listed as `failed` with the reason, until
+   * dropped. Throws ERR_STATE_FORMAT for an unreadable `queries.json`.
    */
   static async open(options: QueryManagerOptions): Promise<QueryManager> {
     const m = new QueryManager(options)
     for (const q of await m.readPersisted()) {
+      if (q.samples !== null && typeof q.samples === 'object') m.samples.set(q.name, q.samples)
       try {
-        m.queries.set(q.name, m.start(q, q.createdAt))
+        m.queries.set(q.name, m.start(q, q.createdAt, true))
       } catch (e) {
         m.log(
           'warn',
@@ -125,22 +152,29 @@ export class QueryManager {
 
   /**
    * The tables of the job, each with a fresh bus source. A table whose source declares event time
-   * and whose declaration names no time column gets the `time` column (see TIME_COLUMN).
+   * and whose declaration names no time column gets the `time` column (see TIME_COLUMN). The
+   * sources stop at the job's checkpoint markers for `barriers` when it is given. A table's sample
+   * rows are those of `samples` when it has some for the table, else the bus's.
    */
-  catalog(): QueryCatalog {
+  catalog(barriers?: BusBarriers, samples?: Samples): QueryCatalog {
     const { bus, tables } = this.options
     const out = new Map<string, QueryCatalogTable>()
     for (const name of bus.tables()) {
       const declared = tables?.[name]
       const eventTime = bus.watermarksOf(name) !== undefined
-      const sample = bus.sample(name).filter((v): v is object => v !== null && typeof v === 'object')
+      const sample = (samples?.[name] ?? bus.sample(name)).filter(
+        (v): v is object => v !== null && typeof v === 'object',
+      )
       const recordTime = declared?.timeColumn === undefined && eventTime
       const timeColumn = declared?.timeColumn ?? (recordTime ? TIME_COLUMN : undefined)
       const schema =
         declared?.schema !== undefined && recordTime
           ? withTimeColumn(declared.schema, name)
           : declared?.schema
-      const { source, watermarks } = busTable(bus, name, recordTime ? { recordTime: TIME_COLUMN } : {})
+      const { source, watermarks } = busTable(bus, name, {
+        ...(recordTime ? { recordTime: TIME_COLUMN } : {}),
+        ...(barriers ? { barriers } : {}),
+      })
       out.set(name, {
         name,
         source,
@@ -178,8 +212,10 @@ export class QueryManager {
           `query "${name}" is already registered; drop it first or choose another name`,
         )
       }
-      const job = this.start({ name, sql })
+      const samples = this.currentSamples()
+      const job = this.start({ name, sql }, undefined, false, samples)
       this.queries.set(name, job)
+      this.samples.set(name, samples)
       await this.persist()
       return job.info()
     })
@@ -203,36 +239,69 @@ export class QueryManager {
     return q
   }
 
-  /** Stops query `name`, frees its state and forgets it (also on disk). Throws ERR_QUERY_NOT_FOUND. */
+  /**
+   * Stops query `name`, frees its state and forgets it (also on disk: its definition, and with
+   * `checkpoints` its state in every checkpoint). Throws ERR_QUERY_NOT_FOUND.
+   */
   drop(name: string): Promise<void> {
     return this.serial(async () => {
       const q = this.get(name)
       this.queries.delete(name)
+      this.samples.delete(name)
       await q.stop()
       await this.persist()
+      const cp = this.options.checkpoints
+      if (cp !== undefined) await rm(queryStateDir(cp.dir, name), { recursive: true, force: true })
     })
   }
 
-  /** Stops every query, keeping their definitions on disk for the next start. */
+  /**
+   * Stops every query, keeping their definitions on disk for the next start. With `checkpoints`,
+   * a query that has read all of its tables (the job drained or finished) finishes first and takes
+   * its final checkpoint; stop the job before closing the manager, so that no checkpoint of the
+   * job completes without the queries.
+   */
   close(): Promise<void> {
     return this.serial(async () => {
       this.closed = true
       const all = [...this.queries.values()]
       this.queries.clear()
-      await Promise.all(all.map((q) => q.stop()))
+      await Promise.all(all.map((q) => q.close()))
     })
   }
 
-  private start(definition: QueryDefinition, createdAt?: string): QueryJob {
+  /** Plans and starts a query; `restored`: one persisted before, which resumes from its checkpoint. */
+  private start(
+    definition: QueryDefinition,
+    createdAt?: string,
+    restored = false,
+    samples = this.samples.get(definition.name),
+  ): QueryJob {
+    const cp = this.options.checkpoints
+    const barriers = cp === undefined ? undefined : new QueryBarriers(definition.name, this.log)
     let planned: PlannedQuery
     try {
-      planned = this.options.planner(definition.sql, this.catalog())
+      planned = this.options.planner(definition.sql, this.catalog(barriers, samples))
     } catch (e) {
       if (e instanceof SquallError) throw e
       throw wrapError('ERR_QUERY_INVALID', `query "${definition.name}" could not be planned`, e)
     }
     try {
-      return QueryJob.start(definition, planned, this.jobOptions(), createdAt)
+      const options = this.jobOptions()
+      if (cp !== undefined && barriers !== undefined) {
+        const dir = queryStateDir(cp.dir, definition.name)
+        let from: string | undefined
+        if (restored) from = queryRestorePoint(dir, cp.resumedFrom?.id, definition.name, this.log)
+        else rmSync(dir, { recursive: true, force: true })
+        options.checkpoints = {
+          dir,
+          retain: cp.retain ?? 3,
+          barriers,
+          ...(from === undefined ? {} : { from }),
+          ...(cp.resumedFrom?.finished === false ? { continueFinished: true } : {}),
+        }
+      }
+      return QueryJob.start(definition, planned, options, createdAt)
     } catch (e) {
       if (e instanceof SquallError && e.code === 'ERR_QUERY_INVALID') throw e
       throw new SquallError(
@@ -245,7 +314,17 @@ export class QueryManager {
     }
   }
 
-  private jobOptions() {
+  /** The bus's sample rows of every table that declares no schema. */
+  private currentSamples(): Samples {
+    const out: Samples = {}
+    for (const name of this.options.bus.tables()) {
+      const sample = this.options.bus.sample(name)
+      if (this.options.tables?.[name]?.schema === undefined && sample.length > 0) out[name] = [...sample]
+    }
+    return out
+  }
+
+  private jobOptions(): QueryJobOptions {
     return {
       log: this.log,
       ...(this.options.resultBuffer !== undefined ? { resultBuffer: this.options.resultBuffer } : {}),
@@ -297,11 +376,15 @@ export class QueryManager {
     if (dir === undefined) return
     const data: Persisted = {
       version: 1,
-      queries: [...this.queries.values()].map((q) => ({
-        name: q.name,
-        sql: q.definition.sql,
-        createdAt: q.createdAt,
-      })),
+      queries: [...this.queries.values()].map((q) => {
+        const samples = this.samples.get(q.name)
+        return {
+          name: q.name,
+          sql: q.definition.sql,
+          createdAt: q.createdAt,
+          ...(samples !== undefined && Object.keys(samples).length > 0 ? { samples } : {}),
+        }
+      }),
     }
     await mkdir(dir, { recursive: true })
     const path = join(dir, FILE)

@@ -1,4 +1,4 @@
-// The SQL parser: statements (query, INSERT INTO, CREATE VIEW, CREATE TABLE, SET), queries
+// The SQL parser: statements (query, INSERT INTO, statement sets, CREATE VIEW, CREATE TABLE, SET), queries
 // (WITH, SELECT, UNION, ORDER BY, LIMIT) and FROM items (tables, subqueries, window TVFs, joins).
 // Expressions live in parser-expr.ts, MATCH_RECOGNIZE in parser-match.ts.
 
@@ -8,6 +8,7 @@ import type {
   CreateTable,
   Expr,
   FromItem,
+  Insert,
   IntervalLiteral,
   JoinType,
   NamedWindow,
@@ -16,12 +17,14 @@ import type {
   Select,
   SelectItem,
   Statement,
+  StatementSet,
   WindowTvf,
 } from './ast.ts'
 import { describeToken } from './lexer.ts'
 import { CLAUSE_WORDS, Cursor } from './parser-cursor.ts'
 import { parseExpr, parseExprList, parseOrderList, parseType, parseWindowSpec } from './parser-expr.ts'
 import { parseMatchRecognize } from './parser-match.ts'
+import { positionAt } from './sql-error.ts'
 
 /**
  * Parses a script of statements separated by `;` (a trailing `;` is allowed; comments are skipped).
@@ -72,7 +75,7 @@ function failEnd(c: Cursor, what: string): never {
   c.failExpected(t.kind === 'word' ? `${what} or a clause keyword` : what, CLAUSE_WORDS)
 }
 
-const STATEMENT_WORDS = ['SELECT', 'WITH', 'INSERT', 'CREATE', 'SET']
+const STATEMENT_WORDS = ['SELECT', 'WITH', 'INSERT', 'CREATE', 'SET', 'EXECUTE', 'BEGIN']
 
 function parseStatementAt(c: Cursor): Statement {
   const t = c.peek()
@@ -80,12 +83,20 @@ function parseStatementAt(c: Cursor): Statement {
   if (c.isWord('SELECT') || c.isWord('WITH') || c.isOp('(')) {
     return { kind: 'queryStatement', at, query: readQuery(c) }
   }
-  if (c.acceptWord('INSERT')) {
-    if (!c.acceptWord('INTO')) c.expectWord('OVERWRITE')
-    const targetAt = c.peek().offset
-    const target = c.dottedName('a table name after INSERT INTO')
-    const columns = c.isOp('(') && !c.isWord('SELECT', 1) && !c.isWord('WITH', 1) ? c.nameList() : undefined
-    return { kind: 'insert', at, target, targetAt, query: readQuery(c), ...(columns ? { columns } : {}) }
+  if (c.isWord('INSERT')) return parseInsert(c)
+  if (c.acceptWord('EXECUTE')) {
+    if (c.isWord('INSERT')) return parseInsert(c, at)
+    c.expectWord('STATEMENT')
+    c.expectWord('SET')
+    c.expectWord('BEGIN')
+    return parseStatementSet(c, at)
+  }
+  if (c.isWord('BEGIN') && c.isWord('STATEMENT', 1)) {
+    c.next()
+    c.next()
+    c.expectWord('SET')
+    c.expectOp(';')
+    return parseStatementSet(c, at)
   }
   if (c.acceptWord('CREATE')) {
     c.acceptWords('OR', 'REPLACE')
@@ -121,6 +132,39 @@ function parseStatementAt(c: Cursor): Statement {
     'a statement (SELECT, WITH, INSERT INTO, CREATE VIEW, CREATE TABLE or SET)',
     STATEMENT_WORDS,
   )
+}
+
+/** Parses `INSERT INTO|OVERWRITE table [(columns)] query` at the cursor; `at` where it starts (EXECUTE). */
+function parseInsert(c: Cursor, at = c.peek().offset): Insert {
+  c.expectWord('INSERT')
+  if (!c.acceptWord('INTO')) c.expectWord('OVERWRITE')
+  const targetAt = c.peek().offset
+  const target = c.dottedName('a table name after INSERT INTO')
+  const columns = c.isOp('(') && !c.isWord('SELECT', 1) && !c.isWord('WITH', 1) ? c.nameList() : undefined
+  return { kind: 'insert', at, target, targetAt, query: readQuery(c), ...(columns ? { columns } : {}) }
+}
+
+/**
+ * Parses the INSERTs of a statement set after its `BEGIN` (or `BEGIN STATEMENT SET;`) up to its
+ * `END`: only INSERT statements, separated by `;` (one before END is allowed), at least one.
+ */
+function parseStatementSet(c: Cursor, at: number): StatementSet {
+  const inserts: Insert[] = []
+  const unclosed = () => `END to close the statement set of line ${positionAt(c.sql, at).line}`
+  for (;;) {
+    while (c.acceptOp(';')) {}
+    if (c.isWord('END')) break
+    if (c.atEnd()) c.failExpected(unclosed())
+    if (!c.isWord('INSERT')) {
+      c.failExpected('INSERT INTO or END (a statement set holds only INSERT statements)', ['INSERT', 'END'])
+    }
+    inserts.push(parseInsert(c))
+    if (c.atEnd()) c.failExpected(unclosed())
+    if (!c.isWord('END') && !c.isOp(';')) failEnd(c, 'a ";" or END after the INSERT')
+  }
+  const end = c.expectWord('END')
+  if (inserts.length === 0) c.fail('a statement set holds at least one INSERT INTO statement', end)
+  return { kind: 'statementSet', at, inserts }
 }
 
 function parseCreateTable(c: Cursor, at: number): CreateTable {

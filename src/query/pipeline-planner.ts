@@ -60,6 +60,8 @@ class SourceTables extends Map<string, CatalogTable> {
  * The nodes the query adds are named `<query>.…`; its results come out of node `<query>.results`
  * tagged `query.<query>`: rows, or `{ op, ...row }` changes for a query whose results update
  * (`updating`, with the operator that makes them update in `updatingBecause`).
+ * A query is one SELECT or one INSERT INTO: several INSERTs are refused (ERR_SQL_PLAN at the
+ * second one's line), since one query's rows leave under one tag.
  * Throws the SQL engine's errors (ERR_SQL_*), which the pipeline reports at `queries[i]`.
  */
 export function planPipelineQuery(query: PipelineQuery, ctx: QueryPlanningContext): PlannedPipelineQuery {
@@ -75,7 +77,11 @@ export function planPipelineQuery(query: PipelineQuery, ctx: QueryPlanningContex
       ...(table?.columns === undefined ? {} : { schema: table.columns }),
     })
   }
-  const plan = planQuery(query.sql, tables, { topology: ctx.topology, prefix: `${query.name}.` })
+  const plan = planQuery(query.sql, tables, {
+    topology: ctx.topology,
+    prefix: `${query.name}.`,
+    singleResult: `the results of queries[].sql go to one tag (query.${query.name}); write each INSERT as an entry of queries of its own (the sources are read once for all of them)`,
+  })
   for (const w of plan.warnings) ctx.log?.('warn', `query "${query.name}": ${w}`)
   const tag = `query.${query.name}`
   const node = `${query.name}.results`

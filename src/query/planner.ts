@@ -6,17 +6,20 @@ import type { Processor } from '../core/processor.ts'
 import type { SinkSpec, SourceSpec } from '../core/source.ts'
 import { Topology } from '../core/topology.ts'
 import { WatermarkStrategy } from '../core/watermark.ts'
-import type { Statement } from './ast.ts'
+import type { Insert, Statement } from './ast.ts'
 import type { SqlRow } from './compile-expr.ts'
-import { parseScript } from './parser.ts'
 import type { QueryPlanner } from './manager.ts'
+import { parseScript } from './parser.ts'
+import { explainInserts, explainText, updatingBecause, upstreamOf } from './plan/explain.ts'
+import { declareResultTable, planInsert, type ResultTable } from './plan/insert.ts'
+import { planQueryExpr, type QueryScope } from './plan/query.ts'
+import type { ExplainLine, PlanContext, Rel } from './plan/relation.ts'
+import { refuseSeveralInserts, type ScriptShape, scriptShape } from './plan/script.ts'
 import type { PlannedQuery } from './query-job.ts'
 import { type Column, type RowSchema, schemaOf } from './row-schema.ts'
+import { errorAt, positionAt } from './sql-error.ts'
 import { parseTimestamp } from './sql-time.ts'
-import { SqlTypes, type SqlType, formatType } from './types.ts'
-import { type ResultTable, declareResultTable, planInsert } from './plan/insert.ts'
-import { type QueryScope, planQueryExpr } from './plan/query.ts'
-import type { ExplainLine, PlanContext, Rel } from './plan/relation.ts'
+import { formatType, type SqlType, SqlTypes } from './types.ts'
 
 /**
  * One table a query can read: a source the plan adds (`source`), or a node already in the topology
@@ -52,12 +55,35 @@ export interface CatalogTable {
 /** Tables by name, as an object or a Map. */
 export type Catalog = { readonly [table: string]: CatalogTable } | ReadonlyMap<string, CatalogTable>
 
+/** The result table a sink is made for: the table an INSERT writes, with its WITH options. */
+export interface SinkTarget {
+  /** The table's name (for a query without INSERT, the sink's node name). */
+  readonly table: string
+  /** The `WITH (...)` options of its CREATE TABLE (none for a query without INSERT). */
+  readonly options: { readonly [key: string]: string }
+}
+
 /** Options of planQuery. */
 export interface PlanOptions {
   /** Refuse queries whose state grows without bound (ERR_SQL_UNBOUNDED_STATE) instead of warning. */
   strict?: boolean
-  /** Ends the plan in this sink (node `name`, default `sink`); `requireAppendOnly` is checked when `appendOnly`. */
-  sink?: { readonly spec: SinkSpec; readonly name?: string; readonly appendOnly?: boolean }
+  /**
+   * Ends every result in a sink: the query's, or each INSERT's. `spec` is the sink, or a function
+   * making one per INSERT (called once per INSERT, in the order written, with its table); a script
+   * with several INSERTs needs the function. A sink node is named after its INSERT's table (`sink`
+   * for a query) unless `name` names it, which only a script with one result may.
+   * `requireAppendOnly` is checked for each result when `appendOnly`.
+   */
+  sink?: {
+    readonly spec: SinkSpec | ((target: SinkTarget) => SinkSpec)
+    readonly name?: string
+    readonly appendOnly?: boolean
+  }
+  /**
+   * Refuse a script with several INSERTs (ERR_SQL_PLAN at the second one's line), ending the message
+   * with this sentence: for callers that take the results as one stream.
+   */
+  singleResult?: string
   /** The topology's name (default `sql`). */
   name?: string
   /** TIMESTAMP result columns as text (`2020-04-15 08:05:00.000`, UTC; default) or epoch ms. */
@@ -71,7 +97,33 @@ export interface PlanOptions {
   prefix?: string
 }
 
-/** A planned query. Output values are rows, or `{ op, row }` changes when `updating`. */
+/** One INSERT INTO of a planned script: its result. Output values as in QueryPlan. */
+export interface InsertPlan {
+  /** The table it writes, as its CREATE TABLE names it. */
+  readonly table: string
+  /** The table's `WITH (...)` options, as written (the planner does not read them). */
+  readonly options: { readonly [key: string]: string }
+  /** Where the statement starts in the SQL text (1-based). */
+  readonly line: number
+  readonly column: number
+  /** The node whose output are its rows (before any sink). */
+  readonly output: string
+  /** The node of its sink, when `PlanOptions.sink` is given. */
+  readonly sink?: string
+  readonly columns: readonly string[]
+  readonly types: readonly SqlType[]
+  readonly updating: boolean
+  /** The result's unique key, when known (see QueryPlan.key). */
+  readonly key?: readonly string[]
+  /** With `updating`: the first operator its rows pass whose output updates. */
+  readonly updatingBecause?: string
+}
+
+/**
+ * A planned query. Output values are rows, or `{ op, row }` changes when `updating`. For a script
+ * with several INSERTs, the result fields (`output`, `columns`, `types`, `key`, `updating`,
+ * `updatingBecause`) are those of the first; `inserts` has each one's.
+ */
 export interface QueryPlan extends PlannedQuery {
   /** The node whose output are the result rows (before any sink). */
   readonly output: string
@@ -82,7 +134,15 @@ export interface QueryPlan extends PlannedQuery {
    * `a GROUP BY without a window (node top.group-aggregate)`. Absent for an append-only query.
    */
   readonly updatingBecause?: string
-  /** The operators, their keys and state, and whether results update. */
+  /**
+   * The script's INSERT INTO statements in the order written (empty for a query). All run in the
+   * one topology: a table read by several is one source node whose records fan out to each.
+   */
+  readonly inserts: readonly InsertPlan[]
+  /**
+   * The operators, their keys and state, and whether results update; with several INSERTs, one
+   * section per INSERT listing every operator its rows pass, those shared with an earlier one marked.
+   */
   explain(): string
 }
 
@@ -170,22 +230,31 @@ function schemaFor(name: string, t: CatalogTable, timeColumn: string | undefined
 const NODE_NAME = /[^A-Za-z0-9_.:-]/g
 
 /**
- * Plans `sql` — `CREATE VIEW` and `CREATE TABLE` statements, then one query or one
- * `INSERT INTO <table declared by CREATE TABLE> query` — over `catalog`. An INSERT's query is
- * checked against the table's columns by position (count, assignable types) and its rows are
- * named after them; its results go to `options.sink`, a node named after the table unless
- * `options.sink.name` says otherwise (the table's WITH options are not read). Every table read becomes
- * a source node named after it (with its watermark strategy when it has event time), or, for a
- * table given by `node`, a node reading that node of `options.topology`; the query
- * plans into filter, projection, window, aggregate and join operators over keyed state. Windowed
- * aggregations and interval/window joins give append-only results; a non-windowed GROUP BY or a
- * regular join over an updating input gives changes. Throws ERR_SQL_SYNTAX, ERR_SQL_TYPE,
- * ERR_SQL_UNKNOWN_COLUMN, ERR_SQL_PLAN, and ERR_SQL_UNBOUNDED_STATE under `strict`; nothing
- * starts. The topology is new for each call unless `options.topology` is given; a throw may leave
- * nodes added to that one.
+ * Plans `sql` — `CREATE VIEW` and `CREATE TABLE` statements, then one query, or one or more
+ * `INSERT INTO <table declared by CREATE TABLE> query` (plain statements, or inside one statement
+ * set: `EXECUTE STATEMENT SET BEGIN ... END`, `BEGIN STATEMENT SET; ... END`) — over `catalog`.
+ * Several INSERTs plan into the one topology, as Flink runs a statement set as one job: each INSERT
+ * has its own result (`inserts`) and sink, a table read by several is one source node fanned out to
+ * each, a view read by several is planned once, and each result holds the rows the INSERT would
+ * give alone. An INSERT's query is checked against the table's columns by position (count,
+ * assignable types) and its rows are named after them; its results go to `options.sink`, a node
+ * named after the table (the table's WITH options are not read, but are passed to a sink function).
+ * Every table read becomes a source node named after it (with its watermark strategy when it has
+ * event time), or, for a table given by `node`, a node reading that node of `options.topology`; the
+ * query plans into filter, projection, window, aggregate and join operators over keyed state.
+ * Windowed aggregations and interval/window joins give append-only results; a non-windowed GROUP BY
+ * or a regular join over an updating input gives changes. Throws ERR_SQL_SYNTAX, ERR_SQL_TYPE,
+ * ERR_SQL_UNKNOWN_COLUMN, ERR_SQL_PLAN (also for a script of other shape: two queries, a query
+ * beside INSERTs, two statement sets, an INSERT outside the statement set, two INSERTs into one
+ * table — each naming the statement's line and column), and ERR_SQL_UNBOUNDED_STATE under
+ * `strict`; nothing starts. The topology is new for each call unless `options.topology` is given;
+ * a throw may leave nodes added to that one.
  */
 export function planQuery(sql: string, catalog: Catalog, options: PlanOptions = {}): QueryPlan {
   const statements = parseScript(sql)
+  const shape = scriptShape(sql, statements)
+  if (options.singleResult !== undefined) refuseSeveralInserts(sql, shape, options.singleResult)
+  checkSinkOption(sql, shape, options)
   const topology = options.topology ?? new Topology(options.name ?? 'sql')
   const prefix = options.prefix ?? ''
   const lines: ExplainLine[] = []
@@ -244,28 +313,30 @@ export function planQuery(sql: string, catalog: Catalog, options: PlanOptions = 
     },
     tableNames: () => tableNames(catalog),
   }
-  const script: ScriptState = { results: new Map(), target: undefined }
-  let result: Rel | undefined
-  for (const st of statements) result = planStatement(ctx, scope, st, options, result, script)
+  const script: ScriptState = { results: new Map(), written: [] }
+  let query: Rel | undefined
+  for (const st of statements) query = planStatement(ctx, scope, st, options, query, script)
+  const inserts = script.written.map((w) => insertPlan(ctx, w, options))
+  const first = inserts[0]
+  const result = query ?? script.written[0]?.rel
   if (result === undefined)
-    throw new SquallError('ERR_SQL_PLAN', 'the SQL holds no query: end it with a SELECT')
+    throw new SquallError('ERR_SQL_PLAN', 'the SQL holds no query: end it with a SELECT or an INSERT INTO')
+  if (query !== undefined && options.sink !== undefined) {
+    const name = options.sink.name ?? 'sink'
+    if (options.sink.appendOnly) requireAppendOnly(query, name)
+    const spec = options.sink.spec
+    topology.addSink(
+      name,
+      typeof spec === 'function' ? spec({ table: name, options: {} }) : spec,
+      [{ from: query.node }],
+      { parallelism: 1 },
+    )
+  }
   const columns = result.schema.columns.map((c) => c.name)
   const types = result.schema.columns.map((c) => c.type)
   const updating = result.updating
-  if (options.sink !== undefined) {
-    const plan0 = { updating, output: result.node }
-    if (options.sink.appendOnly) requireAppendOnly(plan0, options.sink.name ?? script.target ?? 'sink')
-    topology.addSink(
-      options.sink.name ?? script.target ?? 'sink',
-      options.sink.spec,
-      [{ from: result.node }],
-      {
-        parallelism: 1,
-      },
-    )
-  }
   const key = result.key
-  const because = updating ? updatingBecause(lines) : undefined
+  const because = first !== undefined ? first.updatingBecause : updating ? updatingBecause(lines) : undefined
   return {
     topology,
     output: result.node,
@@ -275,7 +346,61 @@ export function planQuery(sql: string, catalog: Catalog, options: PlanOptions = 
     ...(key !== undefined ? { key } : {}),
     ...(because !== undefined ? { updatingBecause: because } : {}),
     warnings,
-    explain: () => explainText(lines, warnings, updating, columns, key),
+    inserts,
+    explain: () =>
+      inserts.length > 1
+        ? explainInserts(topology, lines, warnings, inserts)
+        : explainText(lines, warnings, updating, columns, key),
+  }
+}
+
+/** Refuses a sink option that cannot serve the script's results, before anything is planned. */
+function checkSinkOption(sql: string, shape: ScriptShape, options: PlanOptions): void {
+  const sink = options.sink
+  if (sink === undefined || shape.inserts.length < 2) return
+  const where = shape.inserts.map((st) => `line ${positionAt(sql, st.at).line}`).join(', ')
+  if (typeof sink.spec !== 'function') {
+    throw new SquallError(
+      'ERR_SQL_PLAN',
+      `the script has ${shape.inserts.length} INSERT INTO statements (${where}), each with its own sink: give options.sink.spec as a function of the table, which makes each INSERT's sink`,
+    )
+  }
+  if (sink.name !== undefined) {
+    throw new SquallError(
+      'ERR_SQL_PLAN',
+      `the script has ${shape.inserts.length} INSERT INTO statements (${where}): options.sink.name names the sink of a single result; leave it out, and each sink is named after its table`,
+    )
+  }
+}
+
+/** One planned INSERT as InsertPlan, with its sink when `options.sink` is given. */
+function insertPlan(ctx: PlanContext, w: WrittenTable, options: PlanOptions): InsertPlan {
+  const rel = w.rel
+  const pos = positionAt(ctx.sql, w.st.at)
+  const upstream = upstreamOf(ctx.topology, rel.node)
+  const because = rel.updating ? updatingBecause(ctx.lines.filter((l) => upstream.has(l.node))) : undefined
+  let sink: string | undefined
+  if (options.sink !== undefined) {
+    sink = options.sink.name ?? w.table.name
+    if (options.sink.appendOnly) requireAppendOnly(rel, sink)
+    const spec = options.sink.spec
+    const target = { table: w.table.name, options: w.table.options }
+    ctx.topology.addSink(sink, typeof spec === 'function' ? spec(target) : spec, [{ from: rel.node }], {
+      parallelism: 1,
+    })
+  }
+  return {
+    table: w.table.name,
+    options: w.table.options,
+    line: pos.line,
+    column: pos.column,
+    output: rel.node,
+    ...(sink !== undefined ? { sink } : {}),
+    columns: rel.schema.columns.map((c) => c.name),
+    types: rel.schema.columns.map((c) => c.type),
+    updating: rel.updating,
+    ...(rel.key !== undefined ? { key: rel.key } : {}),
+    ...(because !== undefined ? { updatingBecause: because } : {}),
   }
 }
 
@@ -317,10 +442,17 @@ function tableOfNode(ctx: PlanContext, name: string, t: CatalogTable): Rel {
   return { node, schema, updating: false, ...(timeColumn ? { rowtime: timeColumn } : {}) }
 }
 
-/** What a script has declared so far: its result tables, and the one its INSERT INTO writes to. */
+/** An INSERT planned: the statement, the table it writes and its result rows. */
+interface WrittenTable {
+  readonly st: Insert
+  readonly table: ResultTable
+  readonly rel: Rel
+}
+
+/** What a script has declared so far: its result tables, and the INSERTs planned, in order. */
 interface ScriptState {
   readonly results: Map<string, ResultTable>
-  target: string | undefined
+  readonly written: WrittenTable[]
 }
 
 function planStatement(
@@ -340,25 +472,13 @@ function planStatement(
       return last
     }
     case 'queryStatement':
-      if (last !== undefined)
-        throw new SquallError(
-          'ERR_SQL_PLAN',
-          'the SQL holds more than one query; plan one query at a time (views may come first)',
-        )
       return planQueryExpr(ctx, scope, st.query, options.timestamps !== 'ms')
-    case 'insert': {
-      if (last !== undefined)
-        throw new SquallError(
-          'ERR_SQL_PLAN',
-          'the SQL holds more than one query; plan one query at a time (views may come first)',
-        )
-      const rel = planQueryExpr(ctx, scope, st.query, options.timestamps !== 'ms')
-      const body = st.query.body
-      const at = body.kind === 'select' ? body.items.map((i) => i.expr.at) : []
-      const routed = planInsert(ctx, script.results, st, rel, at)
-      script.target = st.target[st.target.length - 1]
-      return routed
-    }
+    case 'insert':
+      planInsertStatement(ctx, scope, st, options, script)
+      return last
+    case 'statementSet':
+      for (const insert of st.inserts) planInsertStatement(ctx, scope, insert, options, script)
+      return last
     case 'set':
       return last
     case 'createTable':
@@ -367,19 +487,32 @@ function planStatement(
   }
 }
 
-/** What the first updating operator of a plan is, in the user's terms, with its node. */
-function updatingBecause(lines: readonly ExplainLine[]): string | undefined {
-  const line = lines.find((l) => l.updating)
-  if (line === undefined) return undefined
-  const what =
-    line.operator === 'GroupAggregate'
-      ? 'a GROUP BY without a window'
-      : line.operator === 'TopN'
-        ? 'a Top-N (ROW_NUMBER … rownum <= N) without a window'
-        : line.operator.endsWith('Join')
-          ? 'a regular join (an outer join, or a join of updating inputs)'
-          : `the operator ${line.operator}`
-  return `${what} (node ${line.node})`
+/**
+ * Plans one INSERT into its declared table. Throws ERR_SQL_PLAN at the table's name when an earlier
+ * INSERT of the script writes the same table, besides planInsert's errors.
+ */
+function planInsertStatement(
+  ctx: PlanContext,
+  scope: QueryScope,
+  st: Insert,
+  options: PlanOptions,
+  script: ScriptState,
+): void {
+  const name = st.target[st.target.length - 1]!
+  const before = script.written.find((w) => w.table.name === name)
+  if (before !== undefined) {
+    throw errorAt(
+      'ERR_SQL_PLAN',
+      ctx.sql,
+      st.targetAt,
+      `table "${name}" is already written by the INSERT at line ${positionAt(ctx.sql, before.st.at).line}; each INSERT of a script writes a table of its own: combine the two queries with UNION ALL in one INSERT`,
+    )
+  }
+  const rel = planQueryExpr(ctx, scope, st.query, options.timestamps !== 'ms')
+  const body = st.query.body
+  const at = body.kind === 'select' ? body.items.map((i) => i.expr.at) : []
+  const routed = planInsert(ctx, script.results, st, rel, at)
+  script.written.push({ st, table: script.results.get(name)!, rel: routed })
 }
 
 /**
@@ -398,34 +531,12 @@ export function requireAppendOnly(
   )
 }
 
-function explainText(
-  lines: readonly ExplainLine[],
-  warnings: readonly string[],
-  updating: boolean,
-  columns: readonly string[],
-  key: readonly string[] | undefined,
-): string {
-  const out: string[] = []
-  for (const l of lines) {
-    out.push(`${l.operator.padEnd(16)} ${l.node}${l.updating ? '  [updating]' : ''}`)
-    out.push(`    ${l.detail}`)
-    if (l.state !== undefined) out.push(`    state: ${l.state}`)
-  }
-  out.push(`Result: (${columns.join(', ')})`)
-  out.push(
-    updating
-      ? `    updating: a changelog of +I, -U, +U, -D rows${key && key.length > 0 ? ` keyed by (${key.join(', ')})` : ''}`
-      : '    append-only: every row is final',
-  )
-  for (const w of warnings) out.push(`Warning: ${w}`)
-  return out.join('\n')
-}
-
 /**
  * `planQuery` as a QueryManager planner (what a served job uses): each table of a running job
  * becomes a catalog table with its declared schema or sample rows, the job's own watermark strategy,
  * and its time attribute: the catalog's `timeColumn` (the `time` column of a table with event time),
  * else the field the strategy reads time from (`withTimestamp('ts')`), when it reads one.
+ * A registered query has one result: a script with several INSERTs is refused (ERR_SQL_PLAN).
  */
 export const sqlPlanner: QueryPlanner = (sql, catalog) => {
   const tables = new Map<string, CatalogTable>()
@@ -440,5 +551,7 @@ export const sqlPlanner: QueryPlanner = (sql, catalog) => {
       ...(timeColumn ? { timeColumn } : {}),
     })
   }
-  return planQuery(sql, tables)
+  return planQuery(sql, tables, {
+    singleResult: 'a registered query has one result table; register each INSERT as a query of its own',
+  })
 }

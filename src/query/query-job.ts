@@ -9,6 +9,7 @@ import type { Topology } from '../core/topology.ts'
 import { runEmbedded } from '../runtime/embedded/runner.ts'
 import type { Job } from '../runtime/job.ts'
 import type { NodeMetrics } from '../runtime/task-env.ts'
+import type { QueryBarriers } from './query-checkpoints.ts'
 
 /** A result row: column name → value. */
 export type Row = { [column: string]: unknown }
@@ -48,6 +49,18 @@ export interface ResultSubscriber {
 }
 
 const OPS = new Set<string>(['+I', '-U', '+U', '-D'])
+
+/**
+ * A result table's content at a checkpoint, as plain JSON data: the buffered changes (oldest
+ * first), the count of changes so far and, for an updating query, the current rows (with their
+ * multiplicity when the result has no key).
+ */
+export interface ResultTableSnapshot {
+  readonly changeCount: number
+  readonly recent: readonly Change[]
+  readonly rows?: readonly Row[]
+  readonly counted?: readonly (readonly [Row, number])[]
+}
 
 function isChange(v: unknown): v is Change {
   return (
@@ -251,6 +264,38 @@ export class ResultTable {
     return this.subscribers.size
   }
 
+  /**
+   * The table's content now (see ResultTableSnapshot). It shares the row objects, which the table
+   * never changes; it is written as JSON, so values JSON cannot hold (NaN, ±Infinity) come back as
+   * null.
+   */
+  snapshot(): ResultTableSnapshot {
+    const base = { changeCount: this.changeCount, recent: this.recent() }
+    if (!this.updating) return base
+    if (this.keyed) return { ...base, rows: [...this.rowsByKey.values()] }
+    return { ...base, counted: [...this.multiset.values()].map((e) => [e.row, e.count] as const) }
+  }
+
+  /** Replaces the content of this (empty) table with `snapshot`; subscribers are not told. */
+  restore(snapshot: ResultTableSnapshot): void {
+    this.next = 0
+    this.size = 0
+    for (const c of snapshot.recent.slice(-this.capacity)) {
+      this.ring[this.next] = c
+      this.next = (this.next + 1) % this.capacity
+      this.size++
+    }
+    this.changeCount = snapshot.changeCount
+    this.rowsByKey.clear()
+    this.multiset.clear()
+    this.multisetSize = 0
+    for (const row of snapshot.rows ?? []) this.rowsByKey.set(this.keyOf(row), row)
+    for (const [row, count] of snapshot.counted ?? []) {
+      this.multiset.set(JSON.stringify(row), { row, count })
+      this.multisetSize += count
+    }
+  }
+
   /** Ends every subscriber with `reason`; no change is delivered after. */
   close(reason: string): void {
     const all = [...this.subscribers]
@@ -298,6 +343,20 @@ export interface QueryJobOptions {
   resultBuffer?: number
   /** Receives every batch of result changes, after the result table is updated. */
   onResult?: (query: string, changes: readonly Change[]) => void
+  /**
+   * Checkpoints of the query: its own state directory (`dir`, complete checkpoints kept:
+   * `retain`), the checkpoint it resumes from (`from`, a `chk-<n>` directory there; its final
+   * one goes on running with `continueFinished`, as the job's tables go on), and the barriers of
+   * its bus sources, which take a checkpoint at each marker of the job's (see `QueryBarriers`).
+   * Absent: the query keeps no state across restarts.
+   */
+  checkpoints?: {
+    readonly dir: string
+    readonly retain: number
+    readonly from?: string
+    readonly continueFinished?: boolean
+    readonly barriers: QueryBarriers
+  }
 }
 
 /** The name of the sink node a query's results go to. */
@@ -306,7 +365,9 @@ export const RESULT_SINK = 'query-results'
 /**
  * One registered query. `start` runs the planned topology as its own embedded job (one thread,
  * parallelism 1), so a query that fails ends alone, as `failed`, with its error kept for `info()`;
- * the job and the other queries go on. `failed` makes an entry for a query that could not even
+ * the job and the other queries go on. With `checkpoints`, that job has a state directory and takes
+ * a checkpoint at each of the job's checkpoint markers; its result sink saves the result table in
+ * each (its pre-commit data) and restores it on recovery. `failed` makes an entry for a query that could not even
  * start (a restored query whose SQL no longer plans), so it stays visible until dropped.
  */
 export class QueryJob {
@@ -314,6 +375,7 @@ export class QueryJob {
   error: string | undefined
   readonly createdAt: string
   private readonly job: Job | undefined
+  private readonly barriers: QueryBarriers | undefined
 
   private constructor(
     readonly definition: QueryDefinition,
@@ -324,6 +386,7 @@ export class QueryJob {
     error?: unknown,
   ) {
     this.createdAt = createdAt ?? new Date().toISOString()
+    this.barriers = options.checkpoints?.barriers
     if (planned === undefined) {
       this.status = 'failed'
       this.error = error instanceof Error ? error.message : String(error)
@@ -348,7 +411,24 @@ export class QueryJob {
       [{ from: output }],
       { parallelism: 1 },
     )
-    this.job = runEmbedded(topology, { threads: 1, parallelism: 1, log: options.log })
+    const cp = options.checkpoints
+    this.job = runEmbedded(topology, {
+      threads: 1,
+      parallelism: 1,
+      log: options.log,
+      ...(cp === undefined
+        ? {}
+        : {
+            state: {
+              dir: cp.dir,
+              checkpointInterval: 0,
+              retain: cp.retain,
+              ...(cp.from === undefined ? {} : { fromCheckpoint: cp.from }),
+              ...(cp.continueFinished ? { continueFinished: true } : {}),
+            },
+          }),
+    })
+    cp?.barriers.attach(this.job)
     this.status = 'running'
     this.job.done.then(
       (r) => {
@@ -397,6 +477,16 @@ export class QueryJob {
     await this.job?.stop()
   }
 
+  /**
+   * Stops the query because the job it reads stops. A checkpointed query that has read all of its
+   * tables (they ended: the job drained or finished) is let finish first, so that its final
+   * checkpoint holds its state at the end of the job's input; any other stops at once.
+   */
+  async close(): Promise<void> {
+    if (this.status === 'running' && this.barriers?.inputEnded) await this.ended()
+    await this.stop()
+  }
+
   /** Resolves when the query's job has ended (at once for a query that never started). */
   async ended(): Promise<void> {
     await this.job?.done.catch(() => {})
@@ -428,6 +518,11 @@ export class QueryJob {
   }
 }
 
+/**
+ * The sink of a query's results. Its pre-commit data is the result table at the barrier, and its
+ * recovery restores the table from the checkpoint's: results are visible at once, and a restore
+ * turns them back to the checkpoint, which the replay then brings forward again.
+ */
 function resultSink(query: string, results: ResultTable, onResult: QueryJobOptions['onResult']): SinkSpec {
   return {
     kind: 'query-results',
@@ -438,6 +533,11 @@ function resultSink(query: string, results: ResultTable, onResult: QueryJobOptio
         for (let i = 0; i < records.length; i++) values[i] = records[i]!.value
         const changes = results.apply(values)
         if (onResult !== undefined && changes.length > 0) onResult(query, changes)
+      },
+      preCommit: () => results.snapshot(),
+      recover(committed: unknown[]) {
+        const saved = committed[0] as ResultTableSnapshot | undefined
+        if (saved !== undefined) results.restore(saved)
       },
     }),
   }

@@ -1,7 +1,7 @@
 // Errors about SQL text: positions as line and column, the offending line with a caret under the
 // bad spot, and "did you mean" suggestions by edit distance.
 
-import { SquallError } from '../core/errors.ts'
+import { type ErrorCode, SquallError } from '../core/errors.ts'
 
 /** A place in the SQL text: 1-based line and column, 0-based offset. */
 export interface SqlPosition {
@@ -45,16 +45,26 @@ export function caretExcerpt(sql: string, offset: number): string {
 }
 
 /**
+ * An error of `code` about the SQL text at `offset`: `line L, column C: message` followed by the
+ * caret excerpt, with the line in `where`.
+ */
+export function errorAt(code: ErrorCode, sql: string, offset: number, message: string): SquallError {
+  const pos = positionAt(sql, offset)
+  return new SquallError(
+    code,
+    `line ${pos.line}, column ${pos.column}: ${message}\n${caretExcerpt(sql, offset)}`,
+    {
+      where: { line: pos.line },
+    },
+  )
+}
+
+/**
  * Builds the ERR_SQL_SYNTAX error for a problem at `offset`:
  * `line 2, column 8: expected FROM, got "FORM" (did you mean FROM?)` followed by the caret excerpt.
  */
 export function syntaxError(sql: string, offset: number, message: string): SquallError {
-  const pos = positionAt(sql, offset)
-  return new SquallError(
-    'ERR_SQL_SYNTAX',
-    `line ${pos.line}, column ${pos.column}: ${message}\n${caretExcerpt(sql, offset)}`,
-    { where: { line: pos.line } },
-  )
+  return errorAt('ERR_SQL_SYNTAX', sql, offset, message)
 }
 
 /** Damerau–Levenshtein distance (adjacent transpositions count as one edit), case-insensitive. */

@@ -13,8 +13,9 @@ import { type StreamBus, addTaps, tapSink, tapWatermark, tappedSources } from '.
 export interface ThreadTapArgs {
   readonly sources: readonly string[]
   /**
-   * Two Int32 slots per tapped source, shared by every thread: [2i] its subscribers (set by the
-   * owner), [2i + 1] records sent by the workers and not yet taken by every subscriber.
+   * Three Int32 slots per tapped source, shared by every thread: [3i] its subscribers (set by the
+   * owner), [3i + 1] records sent by the workers and not yet taken by every subscriber, [3i + 2]
+   * the last checkpoint marker the owner's subscribers have acknowledged (see `StreamBus.marker`).
    */
   readonly flow: SharedArrayBuffer
   /** Records in flight per table before a worker's tap waits (the bus's `maxLag`). */
@@ -31,6 +32,8 @@ interface TapReport {
   /** The records themselves, when someone subscribes (or the bus still samples the table). */
   readonly records?: Record[]
   readonly end?: boolean
+  /** A checkpoint marker, after the records. */
+  readonly marker?: number
 }
 
 /** Records a tap sends even without subscribers: the bus's sample for schema inference. */
@@ -44,7 +47,8 @@ const QUIET_REPORT_MS = 100
  * makes each worker add the same taps (`EmbeddedOptions.decorate`). A worker's tap sends records
  * only while the table has subscribers, else its count and watermark every 100 ms; with more than
  * `bus.maxLag` records sent and not yet taken by every subscriber, it waits (backpressure, as on
- * one thread).
+ * one thread). At a checkpoint barrier it sends the checkpoint's marker and pre-commits once the
+ * owner's subscribers have acknowledged it, as a tap on one thread does.
  */
 export function withThreadTaps(
   topology: Topology,
@@ -52,14 +56,14 @@ export function withThreadTaps(
   sources?: readonly string[],
 ): { topology: Topology; decorate: TopologyDecorator } {
   const tapped = tappedSources(topology, sources, 'withThreadTaps(sources)')
-  const flow = new SharedArrayBuffer(8 * Math.max(1, tapped.length))
+  const flow = new SharedArrayBuffer(12 * Math.max(1, tapped.length))
   const slots = new Int32Array(flow)
   const copy = addTaps(topology, tapped, (n, i) => {
     const spec = tapSink(bus, n.name, n.watermarks, n.source?.maxPartitions)
-    bus.watchSubscribers(n.name, (count) => Atomics.store(slots, 2 * i, count))
+    bus.watchSubscribers(n.name, (count) => Atomics.store(slots, 3 * i, count))
     return Object.assign(spec, {
       receiveReport(data: unknown): void {
-        receive(bus, n.name, slots, 2 * i + 1, data as TapReport)
+        receive(bus, n.name, slots, 3 * i, data as TapReport)
       },
     })
   })
@@ -70,8 +74,12 @@ export function withThreadTaps(
   }
 }
 
-/** The owner's side of a tap: publishes a worker's report to the bus, then frees its flow credit. */
-function receive(bus: StreamBus, table: string, slots: Int32Array, inFlight: number, r: TapReport): void {
+/**
+ * The owner's side of a tap: publishes a worker's report to the bus, then frees its flow credit;
+ * a marker's acknowledgement goes to slot `base + 2`.
+ */
+function receive(bus: StreamBus, table: string, slots: Int32Array, base: number, r: TapReport): void {
+  const inFlight = base + 1
   const sent = r.records?.length ?? 0
   if (r.count > sent) bus.passed(table, r.count - sent, r.watermark, r.partition, r.partitions)
   if (r.records !== undefined) {
@@ -83,7 +91,25 @@ function receive(bus: StreamBus, table: string, slots: Int32Array, inFlight: num
     if (wait === undefined) release()
     else void wait.then(release)
   }
+  if (r.marker !== undefined) {
+    const id = r.marker
+    const acknowledged = () => {
+      raiseTo(slots, base + 2, id)
+      Atomics.notify(slots, base + 2)
+    }
+    const wait = bus.marker(table, id, r.partition, r.partitions)
+    if (wait === undefined) acknowledged()
+    else void wait.then(acknowledged)
+  }
   if (r.end) bus.end(table, r.partition, r.partitions)
+}
+
+/** Sets slot `index` to `value` unless it already holds more. */
+function raiseTo(slots: Int32Array, index: number, value: number): void {
+  for (;;) {
+    const v = Atomics.load(slots, index)
+    if (v >= value || Atomics.compareExchange(slots, index, v, value) === v) return
+  }
 }
 
 /**
@@ -95,7 +121,7 @@ export function threadTaps(topology: Topology, args: ThreadTapArgs): Topology {
   const tapped = tappedSources(topology, args.sources, 'threadTaps(sources)')
   return addTaps(topology, tapped, (n) => {
     const i = args.sources.indexOf(n.name)
-    return sendingTap(n.watermarks, n.source?.maxPartitions, slots, i, args.maxLag)
+    return sendingTap(n.watermarks, n.source?.maxPartitions, slots, 3 * i, args.maxLag)
   })
 }
 
@@ -103,7 +129,7 @@ function sendingTap(
   watermarks: WatermarkStrategy<unknown> | undefined,
   maxParallelism: number | undefined,
   slots: Int32Array,
-  i: number,
+  base: number,
   maxLag: number,
 ): SinkSpec {
   return {
@@ -117,11 +143,12 @@ function sendingTap(
       let unreported = 0
       let lastReport = 0
       let watermark = MIN_TIME
+      let ended = false
       return {
         write(records) {
           watermark = advance(records)
           unreported += records.length
-          if (Atomics.load(slots, 2 * i) === 0 && sampled >= SAMPLE) {
+          if (Atomics.load(slots, base) === 0 && sampled >= SAMPLE) {
             const now = performance.now()
             if (now - lastReport < QUIET_REPORT_MS) return undefined
             lastReport = now
@@ -138,13 +165,20 @@ function sendingTap(
             records,
           }
           unreported = 0
-          const inFlight = Atomics.add(slots, 2 * i + 1, records.length) + records.length
+          const inFlight = Atomics.add(slots, base + 1, records.length) + records.length
           ctx.report(channel, report)
-          return inFlight > maxLag ? below(slots, 2 * i + 1, maxLag) : undefined
+          return inFlight > maxLag ? below(slots, base + 1, maxLag) : undefined
         },
         finish() {
+          ended = true
           ctx.report(channel, { partition, partitions, watermark, count: unreported, end: true })
           unreported = 0
+        },
+        preCommit(checkpointId) {
+          if (ended || checkpointId <= 0) return undefined
+          ctx.report(channel, { partition, partitions, watermark, count: unreported, marker: checkpointId })
+          unreported = 0
+          return atLeast(slots, base + 2, checkpointId)
         },
       }
     },
@@ -157,6 +191,17 @@ type WaitAsync = (
   value: number,
   timeoutMs: number,
 ) => { async: false; value: string } | { async: true; value: Promise<string> }
+
+/** Resolves once slot `index` holds `value` or more (the owner notifies as subscribers acknowledge). */
+async function atLeast(slots: Int32Array, index: number, value: number): Promise<void> {
+  const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync
+  for (;;) {
+    const v = Atomics.load(slots, index)
+    if (v >= value) return
+    const w = waitAsync(slots, index, v, 1000)
+    if (w.async) await w.value
+  }
+}
 
 /** Resolves once slot `index` holds `limit` or less (the owner notifies as subscribers catch up). */
 async function below(slots: Int32Array, index: number, limit: number): Promise<void> {

@@ -107,6 +107,29 @@ export class CheckpointCoordinator implements AckSink {
     return p.id
   }
 
+  /**
+   * Takes checkpoint `id` now, as `trigger` does, and resolves once it is complete (written, and
+   * every thread told to commit). `id` must be above every id this coordinator has used; the ids
+   * after it follow it. Rejects with ERR_CHECKPOINT_FAILED when a checkpoint is pending, the
+   * coordinator has stopped, `id` is too low, or the checkpoint fails.
+   */
+  checkpoint(id: number): Promise<void> {
+    const refuse = (reason: string) =>
+      Promise.reject(new SquallError('ERR_CHECKPOINT_FAILED', `checkpoint ${id} not taken: ${reason}`))
+    if (this.stopped) return refuse('checkpoints have stopped (the job is ending)')
+    if (this.pending !== undefined) return refuse(`checkpoint ${this.pending.id} is pending`)
+    if (!Number.isInteger(id) || id < this.nextId) return refuse(`expected an id of at least ${this.nextId}`)
+    this.nextId = id
+    const p = this.begin(false, false)
+    if (p === undefined) return refuse('its directory could not be created')
+    const done = new Promise<void>((resolve, reject) => {
+      p.resolve = resolve
+      p.reject = reject
+    })
+    for (const port of this.ports) port.trigger(p.id, p.dir)
+    return done
+  }
+
   private begin(final: boolean, finished: boolean): Pending | undefined {
     const id = this.nextId++
     let dir: string

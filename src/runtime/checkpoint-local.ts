@@ -1,6 +1,7 @@
 // Checkpoints of a job that runs every task on the calling thread: recovery, the coordinator wired
 // directly to the thread's tasks, the final checkpoint and the commits, in job order.
 
+import { SquallError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Topology } from '../core/topology.ts'
 import { installStateBackend } from '../state/backend-choice.ts'
@@ -80,6 +81,18 @@ export class LocalCheckpoints {
 
   start(): void {
     this.coordinator?.start()
+  }
+
+  /** Takes checkpoint `id` now (see `CheckpointCoordinator.checkpoint`); the barriers leave the sources before it returns. */
+  checkpoint(id: number): Promise<void> {
+    if (this.coordinator === undefined)
+      return Promise.reject(
+        new SquallError(
+          'ERR_CHECKPOINT_FAILED',
+          `checkpoint ${id} not taken: the job has no state directory`,
+        ),
+      )
+    return this.coordinator.checkpoint(id)
   }
 
   /** After the run: the final checkpoint and its commits (or, without state, publishing). */

@@ -29,6 +29,12 @@ export interface JobStateOptions {
    * checkpoint) instead of the latest one under `dir`: savepoints, or another parallelism.
    */
   fromCheckpoint?: string
+  /**
+   * Restore a checkpoint marked `finished` as any other, and run (default false: such a job has
+   * nothing left to do and ends at once): for a job whose input may go on after it ended, as a
+   * registered query's tables do when the job they come from resumes after a drain.
+   */
+  continueFinished?: boolean
 }
 
 /** Resolved state options, as the runner and its worker threads use them. */
@@ -37,6 +43,7 @@ export interface ResolvedStateOptions {
   backend: StateBackendKind
   intervalMs: number
   retain: number
+  continueFinished: boolean
 }
 
 /** Checks and fills in the defaults of `state`. */
@@ -50,7 +57,7 @@ export function resolveStateOptions(state: JobStateOptions): ResolvedStateOption
     state.checkpointInterval === undefined
       ? 5000
       : toMillis(state.checkpointInterval, 'state.checkpointInterval')
-  return { dir: state.dir, backend, intervalMs, retain }
+  return { dir: state.dir, backend, intervalMs, retain, continueFinished: state.continueFinished === true }
 }
 
 /** The outcome of recovery. */
@@ -95,6 +102,19 @@ function recoveryContext(node: string, log: Logger): IoContext {
 }
 
 /**
+ * The checkpoint a job with `state` restores at start: the one `fromCheckpoint` names, else the
+ * latest complete one under `dir` (damaged ones skipped with a warning), or undefined. Reads only;
+ * throws ERR_STATE_FORMAT or ERR_CHECKPOINT_NOT_FOUND as the job's start would.
+ */
+export function checkpointToRestore(
+  state: { dir: string; fromCheckpoint?: string | undefined },
+  log: Logger,
+): { dir: string; manifest: Manifest } | undefined {
+  if (state.fromCheckpoint) return findCheckpoint(state.fromCheckpoint, log)
+  return latestCheckpoint(state.dir, log)
+}
+
+/**
  * Locks the state directory, chooses the checkpoint to restore, and runs `recover` of every sink
  * (with the restored checkpoint's transaction data, or none) so output committed by the crashed
  * run is published and the rest discarded. Throws ERR_STATE_LOCKED, ERR_STATE_FORMAT or
@@ -107,9 +127,7 @@ export async function recoverJob(
 ): Promise<Recovery> {
   const release = openStateDir(state.dir, topology.name)
   try {
-    const restore = state.fromCheckpoint
-      ? findCheckpoint(state.fromCheckpoint, log)
-      : latestCheckpoint(state.dir, log)
+    const restore = checkpointToRestore(state, log)
     if (restore) {
       log('info', `restoring checkpoint ${restore.manifest.id} from "${restore.dir}"`, {
         checkpoint: restore.manifest.id,
@@ -132,7 +150,7 @@ export async function recoverJob(
       release,
       restore,
       firstId: (restore?.manifest.id ?? 0) + 1,
-      finished: restore?.manifest.finished === true,
+      finished: restore?.manifest.finished === true && !state.continueFinished,
     }
   } catch (e) {
     release()

@@ -41,6 +41,14 @@ export interface Job {
    * from at start (if any) and the latest completed one.
    */
   checkpointStatus?(): CheckpointStatus
+  /**
+   * Takes checkpoint `id` now, for a job with a state directory on one thread (jobs on worker
+   * threads do not have it): `id` must be above every id the job has used, and the job's next ids
+   * follow it. The sources emit their barriers before the call returns. Resolves once the
+   * checkpoint is complete; rejects with ERR_CHECKPOINT_FAILED when it is not taken (one is
+   * pending, the job is ending or not running yet) or fails. The job goes on either way.
+   */
+  triggerCheckpoint?(id: number): Promise<void>
   /** Resolves when the job has ended and every task is closed. Rejects if the job failed. */
   readonly done: Promise<JobResult>
 }

@@ -2,6 +2,7 @@
 
 import { SquallError } from '../core/errors.ts'
 import type { Topology, NodeSpec } from '../core/topology.ts'
+import { fuseIntoSources } from './fuse.ts'
 
 /** How one edge routes records, after defaults are resolved. */
 export type ExchangeType = 'forward' | 'shuffle' | 'key' | 'broadcast' | 'global'
@@ -43,11 +44,12 @@ export interface ExecutionPlan {
  * capped by what its source or sink allows, and 1 after a `global` exchange). An edge without an
  * explicit exchange is `forward` when both sides have the same parallelism, `shuffle` otherwise.
  * Task i of every node runs on thread `i mod threads`, so forward edges never cross threads.
+ * Stateless SQL steps run in the task of the source they read (`fuseIntoSources`).
  */
 export function planTopology(topology: Topology, defaultParallelism: number, threads: number): ExecutionPlan {
   const order = topology.validate()
   const byName = new Map<string, NodePlan>()
-  const nodes: NodePlan[] = []
+  const planned: NodePlan[] = []
   for (const spec of order) {
     let p = spec.parallelism ?? defaultParallelism
     if (spec.followsInput) p = byName.get(spec.inputs[0]!.from)?.parallelism ?? p
@@ -56,9 +58,12 @@ export function planTopology(topology: Topology, defaultParallelism: number, thr
     if (spec.inputs.some((i) => i.exchange?.type === 'global')) p = 1
     if (spec.keyed) p = Math.min(p, topology.maxParallelism)
     const plan: NodePlan = { spec, parallelism: p, inputs: [], outputs: [], firstTaskId: 0 }
-    nodes.push(plan)
+    planned.push(plan)
     byName.set(spec.name, plan)
   }
+  const nodes = fuseIntoSources(planned, (n, spec) => ({ ...n, spec }))
+  byName.clear()
+  for (const n of nodes) byName.set(n.spec.name, n)
   let taskCount = 0
   for (const n of nodes) {
     n.firstTaskId = taskCount

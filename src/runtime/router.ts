@@ -16,6 +16,9 @@ export interface Target {
   end(): void
 }
 
+/** Batches up to this size are routed into an array allocated at its final size. */
+const MAX_PRESIZED = 65_536
+
 /** Routes one edge's records into per-target buffers; `flush` hands the buffers over. */
 class EdgeRouter {
   private buffers: Record[][]
@@ -66,6 +69,42 @@ class EdgeRouter {
     }
   }
 
+  /**
+   * Routes `records` in order: the same as `route` on each, with one dispatch for the batch.
+   * `owned`: the array is the caller's to give away, so it may become a buffer as it is.
+   */
+  routeAll(records: readonly Record[], owned = false): void {
+    const n = records.length
+    const targets = this.targets.length
+    if (this.edge.type === 'key') {
+      const key = this.edge.key!
+      if (targets === 1) {
+        // One task owns every key group: no need to hash the key.
+        const buffer = this.buffers[0]!
+        if (buffer.length === 0 && n <= MAX_PRESIZED) {
+          const out = new Array<Record>(n)
+          for (let i = 0; i < n; i++) {
+            const r = records[i]!
+            out[i] = { value: r.value, key: key(r.value, r) as Key, time: r.time, tag: r.tag }
+          }
+          this.buffers[0] = out
+          return
+        }
+        for (let i = 0; i < n; i++) {
+          const r = records[i]!
+          buffer.push({ value: r.value, key: key(r.value, r) as Key, time: r.time, tag: r.tag })
+        }
+        return
+      }
+    } else if (targets === 1) {
+      const buffer = this.buffers[0]!
+      if (buffer.length === 0) this.buffers[0] = owned ? (records as Record[]) : records.slice()
+      else for (let i = 0; i < n; i++) buffer.push(records[i]!)
+      return
+    }
+    for (let i = 0; i < n; i++) this.route(records[i]!)
+  }
+
   flush(): void {
     const buffers = this.buffers
     for (let i = 0; i < buffers.length; i++) {
@@ -109,6 +148,19 @@ export class OutputRouter {
   emit(r: Record): void {
     const main = this.main
     for (let i = 0; i < main.length; i++) main[i]!.route(r)
+  }
+
+  /** Emits every record of `records` in order, as `emit` on each would. */
+  emitAll(records: readonly Record[]): void {
+    const main = this.main
+    for (let i = 0; i < main.length; i++) main[i]!.routeAll(records)
+  }
+
+  /** As `emitAll`, for a new array its caller hands over: it may be passed on without a copy. */
+  emitOwned(records: Record[]): void {
+    const main = this.main
+    if (main.length === 1) main[0]!.routeAll(records, true)
+    else this.emitAll(records)
   }
 
   emitSide(name: string, r: Record): void {

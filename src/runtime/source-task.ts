@@ -3,6 +3,7 @@
 import { SquallError, describeValue, wrapError } from '../core/errors.ts'
 import type { Record } from '../core/record.ts'
 import type { SourceReader } from '../core/source.ts'
+import type { FusedStep } from '../core/topology.ts'
 import type { WatermarkGenerator, WatermarkStrategy } from '../core/watermark.ts'
 import type { NodePlan } from './plan.ts'
 import type { OutputRouter } from './router.ts'
@@ -22,6 +23,14 @@ export class SourceTask {
   private lastWatermark = Number.NEGATIVE_INFINITY
   private lastActivity: number
   private idle = false
+  /** The operators fused into this source (`NodeSpec.fused`), whose steps run in this task. */
+  private readonly fused: readonly FusedStep[]
+  /** This task's own loop running the fused steps on timed records (see `stepsLoop`). */
+  private readonly runSteps: ((records: readonly Record[], out: Record[]) => void) | undefined
+  /** Reads with `nextValues`: the reader offers it and event time comes from the values. */
+  private readonly readsValues: boolean
+  /** This task's own loop over values read (see `valuesLoop`). */
+  private readonly readValues: ((values: readonly unknown[], out: Record[]) => void) | undefined
 
   constructor(
     readonly node: NodePlan,
@@ -34,6 +43,10 @@ export class SourceTask {
     this.metrics = env.metrics(node.spec.name)
     this.strategy = node.spec.watermarks
     this.generator = this.strategy?.createGenerator()
+    this.fused = node.spec.fused ?? []
+    this.runSteps = this.fused.length > 0 ? this.stepsLoop() : undefined
+    this.readsValues = reader.nextValues !== undefined && this.strategy?.timestamp !== undefined
+    this.readValues = this.readsValues ? this.valuesLoop() : undefined
     this.lastActivity = env.clock.now()
   }
 
@@ -55,6 +68,7 @@ export class SourceTask {
 
   /** Reads and routes up to `max` records. Returns how many were read (0 when none were ready). */
   poll(max: number): number {
+    if (this.readsValues) return this.pollValues(max)
     let batch: Record[] | null
     try {
       batch = this.reader.nextBatch(max)
@@ -76,17 +90,139 @@ export class SourceTask {
     return this.route(batch)
   }
 
-  /** Routes a batch read from the reader: event time, then the records, then the watermark. */
+  /**
+   * Routes a batch read from the reader: event time, then the fused steps (if any), then the
+   * records, then the watermark.
+   */
   private route(batch: Record[]): number {
     const n = batch.length
     if (n === 0) return 0
+    this.active(n)
+    const records = this.strategy !== undefined ? this.timestamped(batch) : batch
+    if (this.runSteps !== undefined) {
+      const out: Record[] = []
+      this.runSteps(records, out)
+      this.router.emitOwned(out)
+    } else this.router.emitAll(records)
+    this.routed()
+    return n
+  }
+
+  /**
+   * Reads values (`SourceReader.nextValues`) instead of records, when event time comes from the
+   * values: each record is made once, after the fused steps, and only for the values they keep.
+   */
+  private pollValues(max: number): number {
+    let values: unknown[] | null
+    try {
+      values = this.reader.nextValues!(max)
+    } catch (e) {
+      throw wrapError(
+        'ERR_SOURCE_FAILED',
+        `source "${this.node.spec.name}" (partition ${this.index}) failed`,
+        e,
+        {
+          node: this.node.spec.name,
+          partition: this.index,
+        },
+      )
+    }
+    if (values === null) {
+      this.end()
+      return 0
+    }
+    const n = values.length
+    if (n === 0) return 0
+    this.active(n)
+    const out: Record[] = []
+    this.readValues!(values, out)
+    this.router.emitOwned(out)
+    this.routed()
+    return n
+  }
+
+  /**
+   * The loop turning values into timed records: event time, the watermark generator, the fused
+   * steps. Generated for each task, so its calls see one timestamp function, one generator and one
+   * step each (monomorphic, inlined by the JIT), however many sources the process runs.
+   */
+  private valuesLoop(): (values: readonly unknown[], out: Record[]) => void {
+    const assign = this.strategy!.timestamp!
+    const timeSource = this.strategy!.timeSource
+    const bad = (value: unknown) =>
+      this.badTime({ value, key: undefined, time: Number.NaN, tag: '' }, timeSource)
+    // What an assigner that takes a second argument sees as the record: each value in turn, with
+    // no key and no tag.
+    const record =
+      assign.length < 2
+        ? 'const time = assign(value)'
+        : 'current.value = value; const time = assign(value, current)'
+    const body = `const current = { value: undefined, key: undefined, time: Number.NaN, tag: "" }
+    return function readValues(values, out) {
+      for (let i = 0; i < values.length; i++) {
+        const value = values[i]
+        ${record}
+        if (!Number.isFinite(time)) { bad(value); continue }
+        gen.onEvent(time)
+        ${this.stepsCode('undefined', 'time', '""')}
+      }
+    }`
+    return this.generate(body, ['assign', 'gen', 'bad'], [assign, this.generator, bad])
+  }
+
+  /** The loop running the fused steps on records already timed, generated as `valuesLoop` is. */
+  private stepsLoop(): (records: readonly Record[], out: Record[]) => void {
+    const body = `return function runSteps(records, out) {
+      for (let i = 0; i < records.length; i++) {
+        const r = records[i]
+        const value = r.value
+        ${this.stepsCode('r.key', 'r.time', 'r.tag')}
+      }
+    }`
+    return this.generate(body, [], [])
+  }
+
+  /**
+   * Code taking `value` through the fused steps (`s0`, `s1`, … in order; one returning
+   * undefined drops it) and pushing the record it becomes, with the given key, time and tag, onto
+   * `out`. A throwing step fails the job naming its node (`failed`).
+   */
+  private stepsCode(key: string, time: string, tag: string): string {
+    const push = (v: string) => `out.push({ value: ${v}, key: ${key}, time: ${time}, tag: ${tag} })`
+    if (this.fused.length === 0) return push('value')
+    let code = 'let v = value, at = 0\ntry {\n'
+    this.fused.forEach((_, i) => {
+      code += i === 0 ? 'v = s0(v)\n' : `if (v !== undefined) { at = ${i}; v = s${i}(v) }\n`
+    })
+    code += `} catch (e) { failed(e, at, { value, key: ${key}, time: ${time}, tag: ${tag} }) }\n`
+    return `${code}if (v !== undefined) ${push('v')}`
+  }
+
+  /** Makes a generated loop: `body` sees `names` bound to `values`, the steps and `failed`. */
+  private generate<F>(body: string, names: string[], values: unknown[]): F {
+    const steps = this.fused.map((f) => f.calc)
+    const failed = (e: unknown, at: number, r: Record) => this.stepFailed(e, this.fused[at]!.name, r)
+    const params = [...names, ...steps.map((_, i) => `s${i}`), 'failed']
+    return new Function(...params, body)(...values, ...steps, failed) as F
+  }
+
+  /** Counts `n` records read, and marks the partition active again. */
+  private active(n: number): void {
     this.metrics.out = (this.metrics.out ?? 0) + n
     if (this.idle) {
       this.idle = false
       this.router.idle(false)
     }
-    if (this.strategy !== undefined) this.timestamped(batch)
-    else for (let i = 0; i < n; i++) this.router.emit(batch[i]!)
+  }
+
+  /** A fused step threw: the job fails naming its node (fused operators fail on errors). */
+  private stepFailed(e: unknown, node: string, r: Record): never {
+    handleRecordError(this.env, node, this.index, 'fail', e, r, this.router, this.metrics)
+    throw e
+  }
+
+  /** After a batch's records: hands them over, then emits the watermark if it advanced. */
+  private routed(): void {
     this.router.flush()
     if (this.generator !== undefined) {
       const wm = this.generator.current()
@@ -96,30 +232,41 @@ export class SourceTask {
       }
     }
     if (this.strategy?.idleTimeoutMs) this.lastActivity = this.env.clock.now()
-    return n
   }
 
-  private timestamped(batch: Record[]): void {
+  /**
+   * Assigns event time to a batch and feeds the watermark generator. Returns the records to route:
+   * `batch` itself when every record keeps its time, else a new array (records with a new time are
+   * copies; records without a usable time are handled by the error policy and left out).
+   */
+  private timestamped(batch: Record[]): Record[] {
     const s = this.strategy!
     const gen = this.generator!
     const assign = s.timestamp
-    const ingestion = assign === undefined && s.timeSource === 'ingestion time' ? this.env.clock.now() : 0
-    for (let i = 0; i < batch.length; i++) {
+    const n = batch.length
+    if (assign === undefined && s.timeSource !== 'ingestion time') {
+      for (let i = 0; i < n; i++) gen.onEvent(batch[i]!.time)
+      return batch
+    }
+    const ingestion = assign === undefined ? this.env.clock.now() : 0
+    let out: Record[] | undefined
+    for (let i = 0; i < n; i++) {
       const r = batch[i]!
-      let time = r.time
+      let time = ingestion !== 0 ? ingestion : r.time
       if (assign !== undefined) {
         const t = assign(r.value, r)
         if (typeof t !== 'number' || !Number.isFinite(t)) {
+          if (out === undefined) out = batch.slice(0, i)
           this.badTime(r, s.timeSource)
           continue
         }
         time = t
-      } else if (ingestion !== 0) {
-        time = ingestion
       }
       gen.onEvent(time)
-      this.router.emit(time === r.time ? r : { value: r.value, key: r.key, time, tag: r.tag })
+      if (time !== r.time && out === undefined) out = batch.slice(0, i)
+      if (out !== undefined) out.push(time === r.time ? r : { value: r.value, key: r.key, time, tag: r.tag })
     }
+    return out ?? batch
   }
 
   private badTime(r: Record, source: string): void {

@@ -413,7 +413,7 @@ export class KeyedBackend implements StateBackend {
     // [store][shard]
     const keys: Key[][][] = []
     const values: (unknown[] | Float64Array)[][] = []
-    const held: { store: KeyedStore; pending: Pending; removals: number[] }[] = []
+    const held: { store: KeyedStore; pending: Pending; owners: object[]; removals: number[] }[] = []
     for (const s of this.stores.values()) {
       stores.push({ name: s.name, kind: s.kind, ttlMs: s.ttlMs })
       const ks: Key[][] = []
@@ -427,7 +427,7 @@ export class KeyedBackend implements StateBackend {
       const pending: Pending = { frozen: new Map() }
       if (s.pending === undefined) s.pending = []
       s.pending.push(pending)
-      held.push({ store: s, pending, removals: [...s.entries.removals] })
+      held.push({ store: s, pending, owners: [...s.entries.shards], removals: [...s.entries.removals] })
     }
     // The value of entry i of a shard as it was at the barrier: its copy if it was touched since,
     // else as it is.
@@ -455,7 +455,7 @@ export class KeyedBackend implements StateBackend {
       },
       order(index, part) {
         const h = held[index]!
-        return { owner: h.store.entries.shards[part]!, removals: h.removals[part]! }
+        return { owner: h.owners[part]!, removals: h.removals[part]! }
       },
       resolve(index, part, from, to) {
         const vs = values[index]![part]!

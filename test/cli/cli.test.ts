@@ -122,6 +122,17 @@ export default t
     expect(bad.stderr).toMatch(/ERR_CLI_USAGE: --duration: expected a duration like "30s".*got "soon"/)
   })
 
+  it('--duration takes a bare number as seconds, as fluentd reads its time parameters', () => {
+    const started = Date.now()
+    const r = squall(['run', join(import.meta.dirname, '../fixtures/endless.ts'), '--duration', '1'])
+    expect(r.status, r.stderr).toBe(0)
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000)
+    expect(r.stderr).toMatch(/--duration 1 is over, draining/)
+    const zero = squall(['run', 'x.ts', '--duration', '0'])
+    expect(zero.status).toBe(2)
+    expect(zero.stderr).toMatch(/--duration: expected a duration like "30s" or "500ms" \(a bare number is seconds\)/)
+  })
+
   it('runs a module on worker threads with --threads', () => {
     const r = squall(['run', join(import.meta.dirname, '../fixtures/endless-bounded.ts'), '--threads', '2'])
     expect(r.status).toBe(0)

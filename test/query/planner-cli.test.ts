@@ -197,4 +197,84 @@ describe('squall sql and squall explain', () => {
     expect(r.stdout).toMatch(/state: one accumulator per group/)
     expect(r.stdout).toMatch(/updating: a changelog/)
   })
+
+  const script = join(dir, 'two-tables.sql')
+  writeFileSync(
+    script,
+    `CREATE TABLE big (url STRING, bytes BIGINT) WITH ('connector' = 'blackhole');
+CREATE TABLE per_url (url STRING, n BIGINT, total BIGINT) WITH ('connector' = 'blackhole');
+EXECUTE STATEMENT SET
+BEGIN
+  INSERT INTO big SELECT url, bytes FROM logs WHERE bytes >= 10;
+  INSERT INTO per_url SELECT url, COUNT(*), SUM(bytes) FROM logs GROUP BY url;
+END;
+`,
+  )
+
+  test('a statement set of two INSERTs runs as one job and prints each row with the table it goes to', () => {
+    const r = squall('sql', script, '--source', `logs=${logs}`)
+    expect(r.code).toBe(0)
+    const rows = r.rows as { table: string; row: object }[]
+    expect(rows.filter((l) => l.table === 'big')).toEqual([
+      { table: 'big', row: { url: '/a', bytes: 10 } },
+      { table: 'big', row: { url: '/b', bytes: 20 } },
+    ])
+    expect(
+      rows
+        .filter((l) => l.table === 'per_url')
+        .map((l) => l.row)
+        .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
+    ).toEqual([
+      { url: '/a', n: 2, total: 15 },
+      { url: '/b', n: 1, total: 20 },
+    ])
+    expect(rows.map((l) => l.table)).toEqual(['big', 'big', 'per_url', 'per_url'])
+  })
+
+  test('consecutive INSERTs run as one job too; --emit changelog tags each change with its table', () => {
+    const r = squall(
+      'sql',
+      `CREATE TABLE small (url STRING) WITH ('connector' = 'blackhole');
+       CREATE TABLE hits (url STRING, n BIGINT) WITH ('connector' = 'blackhole');
+       INSERT INTO small SELECT url FROM logs WHERE bytes < 10;
+       INSERT INTO hits SELECT url, COUNT(*) FROM logs GROUP BY url`,
+      '--source',
+      `logs=${logs}`,
+      '--emit',
+      'changelog',
+    )
+    expect(r.code).toBe(0)
+    expect(r.rows).toEqual([
+      { table: 'small', op: '+I', row: { url: '/a' } },
+      { table: 'hits', op: '+I', row: { url: '/a', n: 1 } },
+      { table: 'hits', op: '+I', row: { url: '/b', n: 1 } },
+      { table: 'hits', op: '-U', row: { url: '/a', n: 1 } },
+      { table: 'hits', op: '+U', row: { url: '/a', n: 2 } },
+    ])
+  })
+
+  test('an INSERT into an undeclared table exits 1 naming its line and column', () => {
+    const r = squall(
+      'sql',
+      `CREATE TABLE big (url STRING) WITH ('connector' = 'blackhole');
+INSERT INTO big SELECT url FROM logs;
+INSERT INTO bigger SELECT url FROM logs;`,
+      '--source',
+      `logs=${logs}`,
+    )
+    expect(r.code).toBe(1)
+    expect(r.stdout).toBe('')
+    expect(r.stderr).toMatch(/ERR_SQL_PLAN: line 3, column 13: unknown table "bigger" in INSERT INTO/)
+  })
+
+  test('squall explain prints the plan of every INSERT, the shared source once', () => {
+    const r = squall('explain', script, '--source', `logs=${logs}`)
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/^INSERT INTO big \(line 5\)\nSource +logs\n +table logs \(/)
+    expect(r.stdout).toMatch(
+      /\n\nINSERT INTO per_url \(line 6\)\nSource +logs\n +shared: described under INSERT INTO big/,
+    )
+    expect(r.stdout).toMatch(/Result: \(url, bytes\)\n +append-only/)
+    expect(r.stdout).toMatch(/Result: \(url, n, total\)\n +updating/)
+  })
 })

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import {
   type Processor,
   Topology,
+  WatermarkStrategy,
   collect,
   generator,
   memoryLogger,
@@ -237,6 +238,44 @@ describe('embedded runner', () => {
     expect(out.values.length).toBe(90)
     expect(result.metrics.fragile!.skipped).toBe(10)
     expect(log.entries.filter((e) => e.message.includes('node "fragile" skipped a record'))).toHaveLength(10)
+  })
+
+  it('a source stamps event time once for all its readers: records without a usable time are skipped, the others keep their order', async () => {
+    const plain = collect<{ n: number; at: unknown }>()
+    const keyed = collect<{ key: string; count: number }>()
+    const t = new Topology('stamps')
+    const s = t.source(
+      'gen',
+      // The reader's time is 1 000 + n; the record's own, that too except for multiples of 5.
+      generator({
+        count: 30,
+        make: (n) => ({ n, at: n % 7 === 3 ? 'soon' : n % 5 === 0 ? 5_000 + n : 1_000 + n }),
+        time: (n) => 1_000 + n,
+      }),
+      {
+        watermarks: WatermarkStrategy.forMonotonousTimestamps<{ n: number; at: unknown }>().withTimestamp(
+          (v) => v.at as number,
+        ),
+        onError: 'skip',
+      },
+    )
+    s.sink(plain, { name: 'plain' })
+    s.keyBy((v) => (v.n % 2 === 0 ? 'even' : 'odd'))
+      .count('counts')
+      .sink(keyed, { name: 'keyed' })
+    const times: number[] = []
+    s.process('times', () => ({ process: (r) => void times.push(r.time) })).sink(collect())
+    const result = await runToEnd(t, { log: memoryLogger(), batchSize: 8 })
+    const good = Array.from({ length: 30 }, (_, n) => n).filter((n) => n % 7 !== 3)
+    expect(plain.values.map((v) => v.n)).toEqual(good)
+    expect(times).toEqual(good.map((n) => (n % 5 === 0 ? 5_000 : 1_000) + n))
+    expect(finalCounts(keyed.values)).toEqual(
+      new Map([
+        ['even', good.filter((n) => n % 2 === 0).length],
+        ['odd', good.filter((n) => n % 2 === 1).length],
+      ]),
+    )
+    expect(result.metrics.gen!.skipped).toBe(30 - good.length)
   })
 
   it('the dead-letter policy sends failing records to the dead-letter stream', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { Key } from '../../src/core/record.ts'
-import { KEY_MAP_SHARDS, KeyMap, shardOf } from '../../src/state/key-map.ts'
+import { KEY_MAP_SHARDS, KEY_MAP_SPREAD_AT, KeyMap, shardOf } from '../../src/state/key-map.ts'
 
 /** A deterministic xorshift generator, so a failure can be replayed. */
 function random(seed: number): () => number {
@@ -11,6 +11,11 @@ function random(seed: number): () => number {
     x ^= x << 5
     return (x >>> 0) / 2 ** 32
   }
+}
+
+/** Key `i` of a family of 40-character strings that all hash alike in a KeyMap (same sampled characters). */
+function crowded(i: number): string {
+  return `a${String(i).padStart(3, '0')}${'x'.repeat(36)}`
 }
 
 describe('KeyMap, the sharded map behind keyed stores', () => {
@@ -45,9 +50,77 @@ describe('KeyMap, the sharded map behind keyed stores', () => {
     expect(m.removals.reduce((a, b) => a + b, 0)).toBe(removed)
   })
 
+  it('keeps a small map in its first shard, and spreads it over the shards once it grows past the limit', () => {
+    const m = new KeyMap()
+    const keys = Array.from({ length: KEY_MAP_SPREAD_AT + 1 }, (_, i) => `user-${i}`)
+    for (const k of keys.slice(0, KEY_MAP_SPREAD_AT)) m.set(k, 0)
+    expect(m.shards[0]!.size).toBe(KEY_MAP_SPREAD_AT)
+    expect(m.shardIndex('user-5')).toBe(0)
+    const before = [...m.shards]
+    m.set(keys.at(-1)!, 0)
+    // Every entry moved to its shard, into new Maps: a capture names the old ones as other owners.
+    for (let s = 0; s < KEY_MAP_SHARDS; s++) {
+      expect(m.shards[s]).not.toBe(before[s])
+      expect(m.shards[s]!.size).toBeLessThan((2 * keys.length) / KEY_MAP_SHARDS)
+    }
+    for (const k of keys) {
+      expect(m.shardIndex(k)).toBe(shardOf(k))
+      expect(m.shards[shardOf(k)]!.has(k)).toBe(true)
+      expect(m.keyList(shardOf(k))).toContain(k)
+    }
+    expect(m.size).toBe(keys.length)
+    // Spread for good: removing keys does not gather them again.
+    for (const k of keys.slice(0, KEY_MAP_SPREAD_AT)) expect(m.delete(k)).toBe(true)
+    expect(m.shardIndex('user-5')).toBe(shardOf('user-5'))
+    m.set('user-5', 1)
+    expect(m.shards[shardOf('user-5')]!.get('user-5')).toBe(1)
+    expect(m.get('user-5')).toBe(1)
+  })
+
+  it('answers for absent keys from its filter, and stays exact through growth, removals and crowded slots', () => {
+    const next = random(11)
+    const m = new KeyMap()
+    const ref = new Map<Key, unknown>()
+    // Addresses, integers, and 40-character strings that differ only where the hash does not look,
+    // so that they share one filter slot.
+    const keyOf = (r: number): Key =>
+      r < 0.3
+        ? `ip-10.0.${Math.floor(next() * 40)}.${Math.floor(next() * 256)}`
+        : r < 0.6
+          ? Math.floor(next() * 600) * 65_536
+          : crowded(Math.floor(next() * 400))
+    for (let i = 0; i < 60_000; i++) {
+      const k = keyOf(next())
+      const op = next()
+      if (op < 0.45) {
+        expect(m.delete(k)).toBe(ref.delete(k))
+      } else if (op < 0.7) {
+        ref.set(k, i)
+        m.set(k, i)
+      } else {
+        expect(m.get(k)).toBe(ref.get(k))
+        expect(m.has(k)).toBe(ref.has(k))
+      }
+    }
+    expect(m.size).toBe(ref.size)
+    for (const [k, v] of ref) expect(m.get(k)).toBe(v)
+    for (let i = 0; i < 2000; i++) {
+      const k = keyOf(next())
+      expect(m.has(k)).toBe(ref.has(k))
+    }
+    // 300 keys in one slot: a slot past its counting range still never denies a present key.
+    const same = new KeyMap()
+    const crowd = Array.from({ length: 300 }, (_, i) => crowded(i))
+    for (const k of crowd) same.set(k, k)
+    for (const k of crowd.slice(0, 299)) expect(same.delete(k)).toBe(true)
+    expect(same.get(crowd[299]!)).toBe(crowd[299])
+    expect(same.has(crowded(300))).toBe(false)
+    expect(same.delete(crowded(300))).toBe(false)
+  })
+
   it('keeps insertion order within a shard, a replaced value in its place', () => {
     const m = new KeyMap()
-    const keys = Array.from({ length: 2000 }, (_, i) => `user-${i}`)
+    const keys = Array.from({ length: KEY_MAP_SPREAD_AT + 2000 }, (_, i) => `user-${i}`)
     for (const k of keys) m.set(k, 0)
     m.set('user-5', 1)
     for (let s = 0; s < KEY_MAP_SHARDS; s++) {
@@ -59,12 +132,12 @@ describe('KeyMap, the sharded map behind keyed stores', () => {
     const m = new KeyMap()
     const keys = Array.from({ length: 500 }, (_, i) => `k${i}`)
     for (const k of keys) m.set(k, 1)
-    const s = shardOf('k7')
+    const s = m.shardIndex('k7')
     const list = m.keyList(s)
-    expect(list).toEqual(keys.filter((k) => shardOf(k) === s))
+    expect(list).toEqual(keys.filter((k) => m.shardIndex(k) === s))
     // A replaced value adds nothing; a new key is appended.
     m.set('k7', 2)
-    const added = Array.from({ length: 200 }, (_, i) => `n${i}`).find((k) => shardOf(k) === s)!
+    const added = Array.from({ length: 200 }, (_, i) => `n${i}`).find((k) => m.shardIndex(k) === s)!
     m.set(added, 1)
     expect(m.keyList(s)).toBe(list)
     expect(list.at(-1)).toBe(added)

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { keyGroupOf, keyGroupRange } from '../../src/core/key-group.ts'
+import { KEY_MAP_SPREAD_AT } from '../../src/state/key-map.ts'
 import { KeyedBackend, type StateBackend } from '../../src/state/keyed-backend.ts'
 import { LmdbBackend } from '../../src/state/lmdb-backend.ts'
 import { readSnapshotFile, writeSnapshotFile } from '../../src/state/snapshot-file.ts'
@@ -170,6 +171,33 @@ describe('snapshot file format', () => {
     put('new', 1)
     await check('reuse-3.state')
     await check('reuse-4.state')
+  })
+
+  it('a capture taken before its store spreads over the shards names the Maps it read, so no later file reuses its keys', async () => {
+    const b = new KeyedBackend('op', MAX, () => 0)
+    const v = b.value<number>('v')
+    const expected = new Map<string, number>()
+    const put = (k: string, n: number) => {
+      b.currentKey = k
+      v.set(n)
+      expected.set(k, n)
+    }
+    const restored = async (path: string) => {
+      const nb = new KeyedBackend('op', MAX, () => 0)
+      nb.restore((await readSnapshotFile(path, 0, MAX, MAX)).stores, 0, MAX)
+      return new Map(nb.stores.get('v')!.entries)
+    }
+    // More than a frame of keys, all in the first shard while the store is small.
+    for (let i = 0; i < 10_000; i++) put(`k${i}`, i)
+    const before = new Map(expected)
+    const first = b.capture()
+    // The store spreads while the first capture still waits to be written.
+    for (let i = 10_000; i <= KEY_MAP_SPREAD_AT; i++) put(`k${i}`, i)
+    const none = { eventTimers: [], processingTimers: [] }
+    await writeSnapshotFile(join(dir, 'spread-1.state'), 'op', 0, { state: first, ...none }, [0, MAX])
+    expect(await restored(join(dir, 'spread-1.state'))).toEqual(before)
+    await writeSnapshotFile(join(dir, 'spread-2.state'), 'op', 0, { state: b.capture(), ...none }, [0, MAX])
+    expect(await restored(join(dir, 'spread-2.state'))).toEqual(expected)
   })
 
   it('reads layout-2 files (string keys joined by NUL)', async () => {

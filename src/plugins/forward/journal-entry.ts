@@ -4,7 +4,7 @@
 import { SquallError } from '../../core/errors.ts'
 import { packr, unpackr } from './event-time.ts'
 import { valueEnd } from './framing.ts'
-import { decodeRequest, type ForwardMessage } from './protocol.ts'
+import { decodeRequestAs, type ForwardEntry, type ForwardMessage, type MakeEvent } from './protocol.ts'
 import type { ForwardRequest } from './server-connection.ts'
 
 /** The first byte of an entry: 0xc1 is never MessagePack, so no msgpack-encoded entry starts with it. */
@@ -81,7 +81,19 @@ export function decodeJournaledRequest(
   bytes: Buffer,
   maxDecompressedBytes = 256 * 1024 * 1024,
 ): ForwardMessage {
-  const message = decodeRequest(bytes, { maxDecompressedBytes, now: () => header.receivedAt })
+  return decodeJournaledRequestAs(header, bytes, toEntry, maxDecompressedBytes)
+}
+
+const toEntry: MakeEvent<ForwardEntry> = (time, nanos, record) => ({ time, nanos, record })
+
+/** `decodeJournaledRequest`, with each event built by `make` (see `decodeRequestAs`). */
+export function decodeJournaledRequestAs<T>(
+  header: JournaledRequestHeader,
+  bytes: Buffer,
+  make: MakeEvent<T>,
+  maxDecompressedBytes = 256 * 1024 * 1024,
+): ForwardMessage<T> {
+  const message = decodeRequestAs(bytes, { maxDecompressedBytes, now: () => header.receivedAt }, make)
   if (message === null)
     throw new SquallError('ERR_FORWARD_PROTOCOL', 'forward: a journaled request is not an array')
   return message

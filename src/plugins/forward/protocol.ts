@@ -3,11 +3,11 @@
 
 import { gunzipSync } from 'node:zlib'
 import { SquallError } from '../../core/errors.ts'
+import { decodeEntries, type ForwardRecord, type MakeEvent, makeEntry } from './entries.ts'
 import { EventTime, packr, unpackr } from './event-time.ts'
 import { valueEnd } from './framing.ts'
 
-/** A record as fluentd carries it: a map with string keys. */
-export type ForwardRecord = { [field: string]: unknown }
+export type { ForwardRecord, MakeEvent } from './entries.ts'
 
 /**
  * One event of a request. `time` is ms since the epoch (rounded down); `nanos` is the nanosecond
@@ -27,9 +27,9 @@ export type ForwardMode = 'message' | 'forward' | 'packed' | 'compressed'
  * event count the sender announced; `skipped` counts events dropped because their time was not a
  * number or EventTime or their record was not a map (fluentd's skip_invalid_event).
  */
-export interface ForwardMessage {
+export interface ForwardMessage<E = ForwardEntry> {
   tag: string
-  entries: ForwardEntry[]
+  entries: E[]
   mode: ForwardMode
   chunk: string | undefined
   size: number | undefined
@@ -53,65 +53,113 @@ function protocolError(message: string): SquallError {
 /**
  * Decodes one whole MessagePack value received in the transport phase. Returns null for what
  * carries no events: a heartbeat (`nil`) and, as the spec says, any request that is not an array.
- * Throws ERR_FORWARD_PROTOCOL for an array that is no known mode, a bad tag, a packed payload
- * that is not whole MessagePack, or a gzip payload that does not inflate.
+ * Throws ERR_FORWARD_PROTOCOL for bytes that are not exactly one whole MessagePack array (the
+ * reserved byte 0xc1 included, as `readRequestHead` refuses them), an array that is no known mode,
+ * a bad tag, entries that are not whole MessagePack or that msgpackr cannot decode (an unknown
+ * extension type), or a gzip payload that does not inflate. Entries decode to the values msgpackr
+ * gives (see `entries.ts`).
  */
 export function decodeRequest(frame: Buffer, limits: DecodeLimits = DEFAULT_LIMITS): ForwardMessage | null {
+  return decodeRequestAs(frame, limits, toEntry)
+}
+
+const toEntry: MakeEvent<ForwardEntry> = (time, nanos, record) => ({ time, nanos, record })
+
+/**
+ * `decodeRequest`, with every valid event built by `make` instead of as a ForwardEntry: a reader
+ * that turns events into its own objects builds each once. Same nulls and throws.
+ */
+export function decodeRequestAs<T>(
+  frame: Buffer,
+  limits: DecodeLimits,
+  make: MakeEvent<T>,
+): ForwardMessage<T> | null {
   const head = frame[0]!
   const isArray = (head >= 0x90 && head <= 0x9f) || head === 0xdc || head === 0xdd
   if (!isArray) return null
-  // Legacy PackedForward sends the entries as a str; take its raw bytes, not a UTF-8 decoding.
-  const rawStr = strElementRange(frame)
-  let value: unknown[]
-  try {
-    value = unpackr.unpack(frame) as unknown[]
-  } catch (error) {
-    throw protocolError(`a request is not valid MessagePack (${(error as Error).message})`)
-  }
-  const n = value.length
+  const n = arrayLength(frame, 0)
+  if (n < 0) throw protocolError('a request is not valid MessagePack (it ends inside its array header)')
   if (n < 2 || n > 4) throw protocolError(`expected an array of 2 to 4 elements, got ${n}`)
-  const tag = value[0]
-  if (typeof tag !== 'string') throw protocolError(`the tag must be a string, got ${typeName(tag)}`)
-  const second = value[1]
-  if (Array.isArray(second)) {
-    const option = optionOf(value[2], n, 3)
-    const entries: ForwardEntry[] = []
-    let skipped = 0
-    for (let i = 0; i < second.length; i++) {
-      const e = second[i]
-      if (!Array.isArray(e) || e.length < 2 || !pushEntry(entries, e[0], e[1])) skipped++
+  const starts = elementStarts(frame, n)
+  if (starts === null || starts[n] !== frame.length)
+    throw protocolError('a request is not valid MessagePack (it is not exactly one whole array)')
+  const element = (i: number): unknown => {
+    try {
+      return unpackr.unpack(frame, { start: starts[i]!, end: starts[i + 1]! })
+    } catch (error) {
+      throw protocolError(`a request is not valid MessagePack (${(error as Error).message})`)
     }
-    return message(tag, entries, 'forward', option, skipped)
   }
-  if (second instanceof Uint8Array || typeof second === 'string') {
-    const option = optionOf(value[2], n, 3)
-    let bytes: Uint8Array = rawStr ? frame.subarray(rawStr[0], rawStr[1]) : (second as Uint8Array)
-    let mode: ForwardMode = 'packed'
+  const tag = element(0)
+  if (typeof tag !== 'string') throw protocolError(`the tag must be a string, got ${typeName(tag)}`)
+  const at = starts[1]!
+  const b = frame[at]!
+  const out: T[] = []
+  if ((b >= 0x90 && b <= 0x9f) || b === 0xdc || b === 0xdd) {
+    const option = optionOf(n > 2 ? element(2) : undefined, n, 3)
+    const first = at + (b <= 0x9f ? 1 : b === 0xdc ? 3 : 5)
+    const count = arrayLength(frame, at)
+    const skipped = decodeEntries(frame, first, starts[2]!, count, make, out, 'a Forward-mode request')
+    return message(tag, out, 'forward', option, skipped)
+  }
+  const payload = binOrStrRange(frame, at)
+  if (payload !== null) {
+    // Legacy PackedForward sends the entries as a str: its raw bytes count, not a UTF-8 decoding.
+    const option = optionOf(n > 2 ? element(2) : undefined, n, 3)
     if (option !== undefined && option.compressed === 'gzip') {
-      mode = 'compressed'
+      let inflated: Buffer
       try {
-        bytes = gunzipSync(bytes, { maxOutputLength: limits.maxDecompressedBytes })
+        inflated = gunzipSync(frame.subarray(payload[0], payload[1]), {
+          maxOutputLength: limits.maxDecompressedBytes,
+        })
       } catch (error) {
         throw protocolError(
           `a CompressedPackedForward payload does not inflate (${(error as Error).message})`,
         )
       }
+      const skipped = decodeEntries(inflated, 0, inflated.length, undefined, make, out, PACKED)
+      return message(tag, out, 'compressed', option, skipped)
     }
-    const entries: ForwardEntry[] = []
-    const skipped = decodePacked(bytes, entries)
-    return message(tag, entries, mode, option, skipped)
+    const skipped = decodeEntries(frame, payload[0], payload[1], undefined, make, out, PACKED)
+    return message(tag, out, 'packed', option, skipped)
   }
+  const second = element(1)
   if (typeof second === 'number' || second instanceof EventTime) {
     if (n < 3) throw protocolError('a Message-mode request needs [tag, time, record]')
-    const option = optionOf(value[3], n, 4)
-    const entries: ForwardEntry[] = []
+    const option = optionOf(n > 3 ? element(3) : undefined, n, 4)
     const time = second === 0 ? limits.now() / 1000 : second
-    const skipped = pushEntry(entries, time, value[2]) ? 0 : 1
-    return message(tag, entries, 'message', option, skipped)
+    const event = makeEntry(time, element(2), make)
+    if (event !== undefined) out.push(event)
+    return message(tag, out, 'message', option, event === undefined ? 1 : 0)
   }
   throw protocolError(
     `the second element must be a time, an array or a bin/str of entries, got ${typeName(second)}`,
   )
+}
+
+const PACKED = 'a PackedForward payload'
+
+/** The item count of the array whose header is at `at`; -1 when the header is cut short. */
+function arrayLength(frame: Buffer, at: number): number {
+  const b = frame[at]!
+  if (b <= 0x9f) return b & 0x0f
+  if (b === 0xdc) return at + 3 <= frame.length ? frame.readUInt16BE(at + 1) : -1
+  return at + 5 <= frame.length ? frame.readUInt32BE(at + 1) : -1
+}
+
+/**
+ * Where each of the `n` elements of the request array at the start of `frame` begins, and (last)
+ * where the array ends; null when they are not whole MessagePack values.
+ */
+function elementStarts(frame: Buffer, n: number): number[] | null {
+  const head = frame[0]!
+  const starts: number[] = [head <= 0x9f ? 1 : head === 0xdc ? 3 : 5]
+  for (let i = 0; i < n; i++) {
+    const end = valueEnd(frame, starts[i]!, frame.length)
+    if (end < 0) return null
+    starts.push(end)
+  }
+  return starts
 }
 
 /** What `readRequestHead` learns of a request without decoding its events. */
@@ -137,14 +185,11 @@ export function readRequestHead(frame: Buffer): ForwardRequestHead | null {
   const head = frame[0]!
   const isArray = (head >= 0x90 && head <= 0x9f) || head === 0xdc || head === 0xdd
   if (!isArray) return null
-  const n = head <= 0x9f ? head & 0x0f : head === 0xdc ? frame.readUInt16BE(1) : frame.readUInt32BE(1)
+  const n = arrayLength(frame, 0)
+  if (n < 0) throw protocolError('a request is not whole MessagePack')
   if (n < 2 || n > 4) throw protocolError(`expected an array of 2 to 4 elements, got ${n}`)
-  const starts: number[] = [head <= 0x9f ? 1 : head === 0xdc ? 3 : 5]
-  for (let i = 0; i < n; i++) {
-    const end = valueEnd(frame, starts[i]!, frame.length)
-    if (end < 0) throw protocolError('a request is not whole MessagePack')
-    starts.push(end)
-  }
+  const starts = elementStarts(frame, n)
+  if (starts === null) throw protocolError('a request is not whole MessagePack')
   const element = (i: number): unknown => {
     try {
       return unpackr.unpack(frame.subarray(starts[i]!, starts[i + 1]!))
@@ -212,13 +257,13 @@ function binOrStrRange(frame: Buffer, at: number): [number, number] | null {
   return start + len <= frame.length ? [start, start + len] : null
 }
 
-function message(
+function message<T>(
   tag: string,
-  entries: ForwardEntry[],
+  entries: T[],
   mode: ForwardMode,
   option: ForwardRecord | undefined,
   skipped: number,
-): ForwardMessage {
+): ForwardMessage<T> {
   const { chunk, size } = headOf(tag, mode, option)
   return { tag, entries, mode, chunk, size, skipped }
 }
@@ -229,64 +274,6 @@ function optionOf(option: unknown, n: number, at: number): ForwardRecord | undef
     throw protocolError(`the option must be a map, got ${typeName(option)}`)
   }
   return option as ForwardRecord
-}
-
-/** Appends `[time, record]` when both are valid; returns false (and appends nothing) otherwise. */
-function pushEntry(out: ForwardEntry[], time: unknown, record: unknown): boolean {
-  if (
-    typeof record !== 'object' ||
-    record === null ||
-    Array.isArray(record) ||
-    record instanceof Uint8Array
-  ) {
-    return false
-  }
-  if (typeof time === 'number') {
-    if (!Number.isFinite(time)) return false
-    const ms = Math.floor(time * 1000)
-    out.push({
-      time: ms,
-      nanos: (ms - Math.floor(ms / 1000) * 1000) * 1_000_000,
-      record: record as ForwardRecord,
-    })
-    return true
-  }
-  if (time instanceof EventTime) {
-    out.push({ time: time.toMillis(), nanos: time.nanoseconds, record: record as ForwardRecord })
-    return true
-  }
-  return false
-}
-
-/** Decodes concatenated `[time, record]` values; returns the number of invalid entries skipped. */
-function decodePacked(bytes: Uint8Array, out: ForwardEntry[]): number {
-  if (bytes.length === 0) return 0
-  let values: unknown[]
-  try {
-    values = unpackr.unpackMultiple(bytes) as unknown[]
-  } catch (error) {
-    throw protocolError(
-      `a PackedForward payload is not whole MessagePack entries (${(error as Error).message})`,
-    )
-  }
-  let skipped = 0
-  for (let i = 0; i < values.length; i++) {
-    const e = values[i]
-    if (!Array.isArray(e) || e.length < 2 || !pushEntry(out, e[0], e[1])) skipped++
-  }
-  return skipped
-}
-
-/** When element [1] of the array in `frame` is a str, its byte range; otherwise null. */
-function strElementRange(frame: Buffer): [number, number] | null {
-  const head = frame[0]!
-  const first = head <= 0x9f ? 1 : head === 0xdc ? 3 : 5
-  const tagEnd = valueEnd(frame, first, frame.length)
-  if (tagEnd < 0 || tagEnd >= frame.length) return null
-  const b = frame[tagEnd]!
-  // A bin there is not a str.
-  if (b >= 0xc4 && b <= 0xc6) return null
-  return binOrStrRange(frame, tagEnd)
 }
 
 function typeName(v: unknown): string {

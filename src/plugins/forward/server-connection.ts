@@ -89,6 +89,8 @@ export class ServerConnection {
   private readonly inFlight: InFlight[] = []
   private closing = false
   private dead = false
+  /** Acks are being gathered for one write (see `writeAck`). */
+  private corked = false
   /** The peer closed the socket: frames already received are still handled, nothing is written. */
   private peerGone = false
   /** Resolves when the socket has closed. */
@@ -160,7 +162,7 @@ export class ServerConnection {
             (error: unknown) => this.handlerFailed(error),
           )
         } else if (this.inFlight.length > 0) this.inFlight.push({ chunk, settled: true })
-        else if (chunk !== undefined && !this.peerGone) this.socket.write(encodeAck(chunk))
+        else if (chunk !== undefined && !this.peerGone) this.writeAck(chunk)
       } catch (error) {
         if (error instanceof SquallError && error.code.startsWith('ERR_FORWARD_')) this.badInput(error)
         else this.handlerFailed(error)
@@ -221,7 +223,7 @@ export class ServerConnection {
     const inFlight = this.inFlight
     while (inFlight.length > 0 && inFlight[0]!.settled) {
       const { chunk } = inFlight.shift()!
-      if (chunk !== undefined && !this.peerGone) this.socket.write(encodeAck(chunk))
+      if (chunk !== undefined && !this.peerGone) this.writeAck(chunk)
     }
     if (this.peerGone) {
       this.drain()
@@ -235,6 +237,24 @@ export class ServerConnection {
       this.socket.resume()
       this.drain()
     }
+  }
+
+  /**
+   * Writes an ack. The acks written in one turn of the event loop (all those a journal sync made
+   * due, say) leave in one write: the socket is corked until the next tick.
+   */
+  private writeAck(chunk: string): void {
+    if (!this.corked) {
+      this.corked = true
+      this.socket.cork()
+      process.nextTick(this.uncork)
+    }
+    this.socket.write(encodeAck(chunk))
+  }
+
+  private readonly uncork = (): void => {
+    this.corked = false
+    this.socket.uncork()
   }
 
   private handlerFailed(error: unknown): void {

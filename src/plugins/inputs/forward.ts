@@ -10,7 +10,7 @@ import { type ConfigIssue, ConfigError, SquallError } from '../../core/errors.ts
 import type { Record } from '../../core/record.ts'
 import type { IoContext } from '../../core/source.ts'
 import {
-  decodeJournaledRequest,
+  decodeJournaledRequestAs,
   encodeJournaledRequest,
   readJournaledRequest,
 } from '../forward/journal-entry.ts'
@@ -225,14 +225,13 @@ function unpackRequest(entry: Buffer, io: IoContext): Record<unknown>[] {
   try {
     const read = readJournaledRequest(entry)
     header = read.header
-    const message = decodeJournaledRequest(header, read.bytes)
     const { tag } = header
-    const entries = message.entries
-    const out: Record<unknown>[] = new Array(entries.length)
-    for (let i = 0; i < entries.length; i++) {
-      const e = entries[i]!
-      out[i] = { value: e.record, key: undefined, time: e.time, tag }
-    }
+    const message = decodeJournaledRequestAs(
+      header,
+      read.bytes,
+      (time, _nanos, value): Record<unknown> => ({ value, key: undefined, time, tag }),
+    )
+    const out = message.entries
     if (message.skipped > 0) {
       io.count('skipped_events', message.skipped)
       io.log(

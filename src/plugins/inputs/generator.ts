@@ -8,17 +8,30 @@ import type { IoContext, SourceReader, SourceSpec } from '../../core/source.ts'
 /** A seeded pseudo-random stream (mulberry32): `next()` in [0, 1), `int(n)` in [0, n). */
 export class Random {
   private state = 0
+  /** A `reseed` not yet applied: it is applied by the next `next()`, so an unused one costs nothing. */
+  private pending = false
+  private pendingSeed = 0
+  private pendingSeq = 0
   constructor(seed = 1) {
     this.state = seed >>> 0
   }
   /** Reseeds from (seed, sequence), so record n's randomness does not depend on partitioning. */
   reseed(seed: number, seq: number): void {
+    this.pendingSeed = seed
+    this.pendingSeq = seq
+    this.pending = true
+  }
+  private applySeed(): void {
+    const seed = this.pendingSeed
+    const seq = this.pendingSeq
     let h =
       (seed ^ Math.imul(seq | 0, 0x9e3779b1) ^ Math.imul(Math.floor(seq / 4294967296), 0x85ebca6b)) >>> 0
     h = Math.imul(h ^ (h >>> 16), 0x7feb352d)
     this.state = (h ^ (h >>> 15)) >>> 0
+    this.pending = false
   }
   next(): number {
+    if (this.pending) this.applySeed()
     this.state = (this.state + 0x6d2b79f5) | 0
     let t = this.state
     t = Math.imul(t ^ (t >>> 15), t | 1)
@@ -184,22 +197,30 @@ class GeneratorReader<T> implements SourceReader<T> {
       if (due <= 0) return []
       n = Math.min(n, due)
     }
-    const out: Record<T>[] = []
     const tag = options.tag ?? ''
     const { make, time, count } = options
-    for (let i = 0; i < n; i++) {
-      const seq = this.seq
-      if (count !== undefined && seq >= count) break
-      if (seq < this.skipUntil && this.skipped(seq)) {
-        this.seq += this.step
-        i--
-        continue
+    const { random, seed, step } = this
+    let seq = this.seq
+    if (count !== undefined) n = Math.min(n, Math.ceil((count - seq) / step))
+    let out: Record<T>[]
+    if (seq >= this.skipUntil && Number.isInteger(n) && n <= 65_536) {
+      // Nothing left to skip (the usual case): exactly n records, in an array of that size.
+      out = new Array<Record<T>>(n)
+      for (let i = 0; i < n; i++, seq += step) {
+        random.reseed(seed, seq)
+        const value = make(seq, random)
+        out[i] = { value, key: undefined, time: time ? time(seq, value) : now, tag }
       }
-      this.random.reseed(this.seed, seq)
-      const value = make(seq, this.random)
-      out.push({ value, key: undefined, time: time ? time(seq, value) : now, tag })
-      this.seq += this.step
+    } else {
+      out = []
+      for (; out.length < n && (count === undefined || seq < count); seq += step) {
+        if (seq < this.skipUntil && this.skipped(seq)) continue
+        random.reseed(seed, seq)
+        const value = make(seq, random)
+        out.push({ value, key: undefined, time: time ? time(seq, value) : now, tag })
+      }
     }
+    this.seq = seq
     this.produced += out.length
     return out
   }

@@ -3,13 +3,12 @@
 // and its rows leave named after the table's columns.
 
 import type { Processor } from '../../core/processor.ts'
-import { SquallError, type ErrorCode } from '../../core/errors.ts'
 import type { CreateTable, Insert } from '../ast.ts'
 import type { Change } from '../changelog.ts'
 import type { RowEvaluator, SqlRow } from '../compile-expr.ts'
 import type { Column } from '../row-schema.ts'
-import { caretExcerpt, closestName, positionAt } from '../sql-error.ts'
-import { type SqlType, assignable, formatType } from '../types.ts'
+import { closestName, errorAt } from '../sql-error.ts'
+import { assignable, formatType, type SqlType } from '../types.ts'
 import { rowBuilder } from './project.ts'
 import type { PlanContext, Rel } from './relation.ts'
 
@@ -18,18 +17,6 @@ export interface ResultTable {
   readonly name: string
   readonly columns: readonly { readonly name: string; readonly type: SqlType }[]
   readonly options: { readonly [key: string]: string }
-}
-
-/** An error of `code` pointing at `offset` of `sql`: `line L, column C: message` and a caret. */
-function errorAt(code: ErrorCode, sql: string, offset: number, message: string): SquallError {
-  const pos = positionAt(sql, offset)
-  return new SquallError(
-    code,
-    `line ${pos.line}, column ${pos.column}: ${message}\n${caretExcerpt(sql, offset)}`,
-    {
-      where: { line: pos.line },
-    },
-  )
 }
 
 /**

@@ -4,7 +4,15 @@
 import type { Processor } from '../../core/processor.ts'
 import type { Expr } from '../ast.ts'
 import type { Change } from '../changelog.ts'
-import { compilePredicate, compileTyped, type RowEvaluator, type SqlRow } from '../compile-expr.ts'
+import {
+  compileFilterStep,
+  compilePredicate,
+  compileTyped,
+  inlineField,
+  type RowEvaluator,
+  readTime,
+  type SqlRow,
+} from '../compile-expr.ts'
 import { formatExpr } from '../format-expr.ts'
 import type { Column } from '../row-schema.ts'
 import { formatTimestamp } from '../sql-time.ts'
@@ -26,7 +34,10 @@ export function planFilter(ctx: PlanContext, rel: Rel, condition: Expr, what = '
           if (test(r.value)) out.emitRecord(r)
         },
       })
-  ctx.topology.addProcessor(name, factory as () => Processor<unknown, unknown>, [{ from: rel.node }])
+  const calc = rel.updating ? undefined : compileFilterStep(condition, rel.schema)
+  ctx.topology.addProcessor(name, factory as () => Processor<unknown, unknown>, [{ from: rel.node }], {
+    ...(calc !== undefined ? { calc } : {}),
+  })
   ctx.lines.push({
     node: name,
     operator: 'Filter',
@@ -105,7 +116,9 @@ export function planProject(
         process: (r, out) => out.emit({ op: r.value.op, row: build(r.value.row) }),
       })
     : (): Processor<SqlRow, SqlRow> => ({ process: (r, out) => out.emit(build(r.value)) })
-  ctx.topology.addProcessor(name, factory as () => Processor<unknown, unknown>, [{ from: rel.node }])
+  ctx.topology.addProcessor(name, factory as () => Processor<unknown, unknown>, [{ from: rel.node }], {
+    ...(rel.updating ? {} : { calc: build as (v: unknown) => unknown }),
+  })
   ctx.lines.push({
     node: name,
     operator: 'Project',
@@ -127,9 +140,19 @@ export function planProject(
 
 /**
  * A function building `{ [names[i]]: fns[i](row) }` as one object literal, so every output row
- * shares one hidden class and is created in a single allocation (the per-row hot path).
+ * shares one hidden class and is created in a single allocation (the per-row hot path). Columns
+ * read as they are (`inlineField`) are read in the generated code itself, without a call.
  */
 export function rowBuilder(names: readonly string[], fns: readonly RowEvaluator[]): (row: SqlRow) => SqlRow {
-  const body = names.map((n, i) => `${JSON.stringify(n)}: f[${i}](row)`).join(', ')
-  return new Function('f', `return (row) => ({ ${body} })`)(fns) as (row: SqlRow) => SqlRow
+  const loads: string[] = []
+  const fields = names.map((n, i) => {
+    const inline = inlineField(fns[i]!, `v${i}`)
+    if (inline === undefined) return `${JSON.stringify(n)}: f[${i}](row)`
+    loads.push(inline.load)
+    return `${JSON.stringify(n)}: ${inline.value}`
+  })
+  const body = `${loads.join('; ')}; return { ${fields.join(', ')} }`
+  return new Function('f', 'readTime', `return (row) => { ${body} }`)(fns, readTime) as (
+    row: SqlRow,
+  ) => SqlRow
 }

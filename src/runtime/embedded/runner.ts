@@ -185,6 +185,13 @@ class LocalJob implements Job {
   checkpointStatus(): CheckpointStatus {
     return this.checkpoints.status()
   }
+  triggerCheckpoint(id: number): Promise<void> {
+    if (this.state !== 'running')
+      return Promise.reject(
+        new SquallError('ERR_CHECKPOINT_FAILED', `checkpoint ${id} not taken: the job is ${this.state}`),
+      )
+    return this.checkpoints.checkpoint(id)
+  }
   async stop(): Promise<void> {
     this.state = 'cancelled'
     this.executor.fail(new SquallError('ERR_JOB_CANCELLED', `job "${this.name}" was stopped`))
