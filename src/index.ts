@@ -2,6 +2,8 @@
 
 export { Topology, isTopology } from './core/topology.ts'
 export type { ErrorPolicy, Exchange, InputSpec, NodeOptions } from './core/topology.ts'
+export { DROP } from './core/value-step.ts'
+export type { ValueStep } from './core/value-step.ts'
 export { Stream, KeyedStream } from './core/stream.ts'
 export type { OperatorOptions, DeadLetter } from './core/stream.ts'
 export type { Aggregate, ValueFn } from './core/operators.ts'

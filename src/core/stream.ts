@@ -16,6 +16,7 @@ import type { ProcessorFactory } from './processor.ts'
 import type { Key, Record } from './record.ts'
 import type { SinkSpec } from './source.ts'
 import type { Exchange, InputSpec, NodeOptions, Topology } from './topology.ts'
+import { type ValueStep, filterStep } from './value-step.ts'
 import { IntervalJoinBuilder } from './join/interval-join.ts'
 import { WindowJoin } from './join/window-join.ts'
 import type { WindowAssigner } from './window/assigners.ts'
@@ -56,22 +57,33 @@ export class Stream<T> {
     options: OperatorOptions = {},
     keyed = false,
     extraInputs: InputSpec[] = [],
+    calc?: ValueStep,
   ): Stream<O> {
     const name = options.name ?? this.topology.generateName(kind)
-    this.topology.addProcessor(name, factory, [this.input(), ...extraInputs], { ...options, keyed })
+    this.topology.addProcessor(name, factory, [this.input(), ...extraInputs], {
+      ...options,
+      keyed,
+      ...(calc !== undefined ? { calc } : {}),
+    })
     return new Stream<O>(this.topology, name)
   }
 
-  /** One output value per input value. */
+  /**
+   * One output value per input value. A `fn` of the value alone (not reading the record) may run
+   * in the task of the source it follows (see "Fused steps" in docs/concepts.md).
+   */
   map<O>(fn: ValueFn<T, O>, options?: OperatorOptions): Stream<O> {
     check(typeof fn === 'function', 'map(fn)', 'a function', fn)
-    return this.add('map', () => mapProcessor(fn), options)
+    // A function of the value alone is its own step (a map never drops).
+    const calc = fn.length < 2 ? (fn as ValueStep) : undefined
+    return this.add('map', () => mapProcessor(fn), options, false, [], calc)
   }
 
-  /** Keeps the records for which `fn` returns true. */
+  /** Keeps the records for which `fn` returns true (fused as `map` is). */
   filter(fn: ValueFn<T, boolean>, options?: OperatorOptions): Stream<T> {
     check(typeof fn === 'function', 'filter(fn)', 'a function', fn)
-    return this.add('filter', () => filterProcessor(fn), options)
+    const calc = fn.length < 2 ? filterStep(fn as (value: unknown) => boolean) : undefined
+    return this.add('filter', () => filterProcessor(fn), options, false, [], calc)
   }
 
   /** Zero or more output values per input value. */

@@ -6,6 +6,7 @@ import type { ProcessorFactory } from './processor.ts'
 import type { Key } from './record.ts'
 import type { SinkSpec, SourceSpec } from './source.ts'
 import { Stream } from './stream.ts'
+import type { FusedStep, ValueStep } from './value-step.ts'
 import type { WatermarkStrategy } from './watermark.ts'
 
 /** What a node does with a record whose processing throws. */
@@ -30,19 +31,6 @@ export interface InputSpec {
   exchange?: Exchange
   /** Read this named side output of the upstream node instead of its main output. */
   sideOutput?: string
-}
-
-/**
- * A stateless step on one value — a filter or a projection — as a function: it returns the new
- * value, or `undefined` to drop the record. An operator node that declares one (`addProcessor`'s
- * `calc`) may run in the task of the source it reads (see `fuseIntoSources` in the runtime).
- */
-export type ValueStep = (value: unknown) => unknown
-
-/** An operator fused into a source: its node name and its step. */
-export interface FusedStep {
-  readonly name: string
-  readonly calc: ValueStep
 }
 
 /** Options every node takes. */

@@ -2,6 +2,7 @@
 // with SQL's three-valued NULL logic. Built once per query; the closures allocate nothing per row
 // except the values they produce.
 
+import { DROP } from '../core/value-step.ts'
 import { SquallError } from '../core/errors.ts'
 import type { Binary, Call, Case, Expr, InTest, Like } from './ast.ts'
 import { typeName } from './function-def.ts'
@@ -712,11 +713,11 @@ function compileCondition(expr: Expr | string, schema: RowSchema): RowEvaluator 
 
 /**
  * A condition as a filter step (see `ValueStep`): the row itself when the condition is TRUE, else
- * undefined. Generated, so each filter's call has a site of its own, one call less deep than
+ * DROP. Generated, so each filter's call has a site of its own, one call less deep than
  * `compilePredicate` (the JIT inlines only so many levels).
  */
 export function compileFilterStep(expr: Expr | string, schema: RowSchema): (row: unknown) => unknown {
   const evaluate = compileCondition(expr, schema)
-  const body = 'return function (row) { return evaluate(row) === true ? row : undefined }'
-  return new Function('evaluate', body)(evaluate) as (row: unknown) => unknown
+  const body = 'return function (row) { return evaluate(row) === true ? row : DROP }'
+  return new Function('evaluate', 'DROP', body)(evaluate, DROP) as (row: unknown) => unknown
 }

@@ -3,7 +3,7 @@
 import { SquallError, describeValue, wrapError } from '../core/errors.ts'
 import type { Record } from '../core/record.ts'
 import type { SourceReader } from '../core/source.ts'
-import type { FusedStep } from '../core/topology.ts'
+import { DROP, type FusedStep } from '../core/value-step.ts'
 import type { WatermarkGenerator, WatermarkStrategy } from '../core/watermark.ts'
 import type { NodePlan } from './plan.ts'
 import type { OutputRouter } from './router.ts'
@@ -184,7 +184,7 @@ export class SourceTask {
 
   /**
    * Code taking `value` through the fused steps (`s0`, `s1`, … in order; one returning
-   * undefined drops it) and pushing the record it becomes, with the given key, time and tag, onto
+   * `DROP` drops it) and pushing the record it becomes, with the given key, time and tag, onto
    * `out`. A throwing step fails the job naming its node (`failed`).
    */
   private stepsCode(key: string, time: string, tag: string): string {
@@ -192,18 +192,18 @@ export class SourceTask {
     if (this.fused.length === 0) return push('value')
     let code = 'let v = value, at = 0\ntry {\n'
     this.fused.forEach((_, i) => {
-      code += i === 0 ? 'v = s0(v)\n' : `if (v !== undefined) { at = ${i}; v = s${i}(v) }\n`
+      code += i === 0 ? 'v = s0(v)\n' : `if (v !== DROP) { at = ${i}; v = s${i}(v) }\n`
     })
     code += `} catch (e) { failed(e, at, { value, key: ${key}, time: ${time}, tag: ${tag} }) }\n`
-    return `${code}if (v !== undefined) ${push('v')}`
+    return `${code}if (v !== DROP) ${push('v')}`
   }
 
   /** Makes a generated loop: `body` sees `names` bound to `values`, the steps and `failed`. */
   private generate<F>(body: string, names: string[], values: unknown[]): F {
     const steps = this.fused.map((f) => f.calc)
     const failed = (e: unknown, at: number, r: Record) => this.stepFailed(e, this.fused[at]!.name, r)
-    const params = [...names, ...steps.map((_, i) => `s${i}`), 'failed']
-    return new Function(...params, body)(...values, ...steps, failed) as F
+    const params = [...names, ...steps.map((_, i) => `s${i}`), 'failed', 'DROP']
+    return new Function(...params, body)(...values, ...steps, failed, DROP) as F
   }
 
   /** Counts `n` records read, and marks the partition active again. */

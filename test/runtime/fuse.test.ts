@@ -172,4 +172,41 @@ describe('fusing stateless SQL steps into the source', () => {
     // The topology itself is left as built.
     expect(wider.nodes.map((n) => n.name)).toEqual(['s', 'a', 'out'])
   })
+
+  test('DSL map and filter of the value alone are fused; a function of the record is not', async () => {
+    const t = new Topology('dsl')
+    const nums = t.source('nums', rowsSource(hits, false))
+    const fused = collect<unknown>()
+    nums
+      .map((h) => (h as Hit).n)
+      .filter((n) => (n as number) % 3 === 0)
+      .map(() => undefined)
+      .sink(fused, { name: 'fused-out' })
+    const result = await runEmbedded(t, { threads: 1, log: () => {} }).done
+    // A map may return undefined: the record stays, with that value (only a filter drops).
+    expect(fused.values).toEqual(hits.filter((h) => h.n % 3 === 0).map(() => undefined))
+    expect(Object.keys(result.metrics).filter((n) => /^(map|filter)-/.test(n))).toEqual([])
+
+    const u = new Topology('dsl-record')
+    const timed = collect<unknown>()
+    u.source('nums', rowsSource(hits.slice(0, 3), false))
+      .map((h, r) => `${(h as Hit).n}@${r.time}`)
+      .sink(timed, { name: 'timed-out' })
+    const other = await runEmbedded(u, { threads: 1, log: () => {} }).done
+    expect(timed.values).toEqual(['0@0', '1@0', '2@0'])
+    expect(other.metrics['map-1']?.in).toBe(3)
+  })
+
+  test('a fused DSL step that throws fails the job naming its node, as unfused', async () => {
+    const t = new Topology('dsl-fail')
+    t.source('nums', rowsSource(hits.slice(0, 3), false))
+      .map((h) => {
+        if ((h as Hit).n === 2) throw new Error('no twos')
+        return h
+      })
+      .sink(collect(), { name: 'out' })
+    await expect(runEmbedded(t, { threads: 1, log: () => {} }).done).rejects.toThrow(
+      /node "map-1" \(task 0\) failed on a record .*no twos/,
+    )
+  })
 })
