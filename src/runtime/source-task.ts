@@ -73,21 +73,26 @@ export class SourceTask {
     try {
       batch = this.reader.nextBatch(max)
     } catch (e) {
-      throw wrapError(
-        'ERR_SOURCE_FAILED',
-        `source "${this.node.spec.name}" (partition ${this.index}) failed`,
-        e,
-        {
-          node: this.node.spec.name,
-          partition: this.index,
-        },
-      )
+      throw this.readFailed(e)
     }
     if (batch === null) {
       this.end()
       return 0
     }
     return this.route(batch)
+  }
+
+  /** The error of a reader's read that threw, naming the source and partition. */
+  private readFailed(e: unknown): Error {
+    return wrapError(
+      'ERR_SOURCE_FAILED',
+      `source "${this.node.spec.name}" (partition ${this.index}) failed`,
+      e,
+      {
+        node: this.node.spec.name,
+        partition: this.index,
+      },
+    )
   }
 
   /**
@@ -117,15 +122,7 @@ export class SourceTask {
     try {
       values = this.reader.nextValues!(max)
     } catch (e) {
-      throw wrapError(
-        'ERR_SOURCE_FAILED',
-        `source "${this.node.spec.name}" (partition ${this.index}) failed`,
-        e,
-        {
-          node: this.node.spec.name,
-          partition: this.index,
-        },
-      )
+      throw this.readFailed(e)
     }
     if (values === null) {
       this.end()
