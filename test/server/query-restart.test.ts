@@ -8,12 +8,13 @@ import { join } from 'node:path'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { memoryLogger } from '../../src/core/logger.ts'
 import { type ServedJob, serveModule } from '../../src/server/job-server.ts'
+import { apiHeaders, api as callApi, until as waitUntil } from './api-support.ts'
 
 const FIXTURE = join(import.meta.dirname, '../fixtures/query-restart.ts')
 /** The fixture's key of row `seq` (not imported: the fixture reads its environment when loaded). */
 const keyOf = (seq: number): string => `k${seq % 7}`
 const TOKEN = 'tok'
-const HEADERS = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }
+const HEADERS = apiHeaders(TOKEN)
 const SQL = 'SELECT k, COUNT(*) AS n FROM t GROUP BY k'
 const TABLES = { t: { schema: { k: 'STRING', seq: 'BIGINT' } } }
 /** Rows of the whole input: 1.5 s at the fixture's 2 × 2 000 rows/s. */
@@ -38,22 +39,13 @@ async function stop(s: ServedJob): Promise<void> {
   served = served.filter((x) => x !== s)
 }
 
-async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
+function api(url: string, method: string, path: string, body?: unknown) {
+  return callApi(url, HEADERS, method, path, body)
 }
 
-async function api(url: string, method: string, path: string, body?: unknown) {
-  const res = await fetch(new URL(path, url), {
-    method,
-    headers: HEADERS,
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  })
-  const text = await res.text()
-  return { status: res.status, body: (text === '' ? {} : JSON.parse(text)) as { [k: string]: unknown } }
+/** Waits for `cond` (a restarted job may take a while). */
+function until(cond: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
+  return waitUntil(cond, what, ms)
 }
 
 type Log = ReturnType<typeof memoryLogger>

@@ -10,13 +10,14 @@ import type { SourceSpec } from '../../src/core/source.ts'
 import { Topology } from '../../src/core/topology.ts'
 import { discard } from '../../src/plugins/outputs/collect.ts'
 import { type ServedJob, serveTopology } from '../../src/server/job-server.ts'
+import { apiHeaders, api as callApi, until } from './api-support.ts'
 
 const BIN = join(import.meta.dirname, '../../bin/squall.js')
 const CLICKS = join(import.meta.dirname, '../fixtures/clicks.ts')
 /** The clicks fixture's first event time; clicks are 10 ms apart, so 100 fall in each second. */
 const BASE = Date.UTC(2026, 0, 1)
 const TOKEN = 'tok'
-const HEADERS = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }
+const HEADERS = apiHeaders(TOKEN)
 
 let children: ChildProcess[] = []
 let served: ServedJob[] = []
@@ -30,21 +31,8 @@ afterEach(async () => {
   served = []
 })
 
-async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
-
-async function api(url: string, method: string, path: string, body?: unknown) {
-  const res = await fetch(new URL(path, url), {
-    method,
-    headers: HEADERS,
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  })
-  return { status: res.status, body: (await res.json()) as { [k: string]: unknown } }
+function api(url: string, method: string, path: string, body?: unknown) {
+  return callApi(url, HEADERS, method, path, body)
 }
 
 /** The changes of a query's SSE stream, read until `enough(changes)`. */
