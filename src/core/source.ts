@@ -124,6 +124,13 @@ export interface SinkWriter<T = unknown> {
   open?(): void | Promise<void>
   write(records: Record<T>[]): void | Promise<void>
   finish?(): void | Promise<void>
+  /**
+   * Called instead of `finish`, when `finish` would run, by a task restored from a checkpoint taken
+   * after its inputs had all ended: that `finish` ran before the checkpoint and does not run again.
+   * For a writer whose end tells others that its stream ended (a tap ends its table), who must
+   * hear it again in this run. Writes nothing; a throw fails the job as one from `finish` does.
+   */
+  restoredEnded?(): void | Promise<void>
   close?(): void | Promise<void>
   /**
    * Two-phase commit, phase one: called when checkpoint `checkpointId`'s barrier reaches this sink,

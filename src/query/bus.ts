@@ -8,12 +8,12 @@ import { type NodeSpec, Topology } from '../core/topology.ts'
 import { WatermarkStrategy } from '../core/watermark.ts'
 import {
   BusSubscription,
-  type Table,
   endPartition,
   hold,
   passedBy,
   settle,
   subscribersChanged,
+  type Table,
 } from './bus-table.ts'
 
 export { BusSubscription }
@@ -317,9 +317,10 @@ export function tapWatermark(
  * A sink that publishes every batch it receives to `table` on `bus`, with its partition's
  * watermark computed by `watermarks` (the strategy of the source it reads, so it equals that
  * source's watermark). `write` returns a promise while a subscriber lags (backpressure); `finish`
- * ends the table's partition. At each checkpoint barrier it publishes the checkpoint's marker
- * (`StreamBus.marker`) and pre-commits once the queries that received it have saved their state
- * for it, so a checkpoint of the job completes with theirs. Runs on the bus's thread only.
+ * ends the table's partition, as `restoredEnded` does for a tap restored after it had ended. At
+ * each checkpoint barrier it publishes the checkpoint's marker (`StreamBus.marker`) and
+ * pre-commits once the queries that received it have saved their state for it, so a checkpoint of
+ * the job completes with theirs. Runs on the bus's thread only.
  */
 export function tapSink(
   bus: StreamBus,
@@ -340,6 +341,10 @@ export function tapSink(
           return bus.publish(table, records, watermark(records), partition, partitions)
         },
         finish() {
+          bus.end(table, partition, partitions)
+        },
+        // Restored after it had ended: its table ends in this run too.
+        restoredEnded() {
           bus.end(table, partition, partitions)
         },
         preCommit(checkpointId) {

@@ -7,7 +7,7 @@ import type { SinkSpec, SinkWriter } from '../core/source.ts'
 import type { Topology } from '../core/topology.ts'
 import type { WatermarkStrategy } from '../core/watermark.ts'
 import type { TopologyDecorator } from '../runtime/embedded/runner.ts'
-import { type StreamBus, addTaps, tapSink, tapWatermark, tappedSources } from './bus.ts'
+import { addTaps, type StreamBus, tappedSources, tapSink, tapWatermark } from './bus.ts'
 
 /** What each worker needs to build the same taps (the decorator's arguments). */
 export interface ThreadTapArgs {
@@ -144,6 +144,11 @@ function sendingTap(
       let lastReport = 0
       let watermark = MIN_TIME
       let ended = false
+      const end = () => {
+        ended = true
+        ctx.report(channel, { partition, partitions, watermark, count: unreported, end: true })
+        unreported = 0
+      }
       return {
         write(records) {
           watermark = advance(records)
@@ -169,11 +174,9 @@ function sendingTap(
           ctx.report(channel, report)
           return inFlight > maxLag ? below(slots, base + 1, maxLag) : undefined
         },
-        finish() {
-          ended = true
-          ctx.report(channel, { partition, partitions, watermark, count: unreported, end: true })
-          unreported = 0
-        },
+        finish: end,
+        // Restored after it had ended: the owner's table ends in this run too.
+        restoredEnded: end,
         preCommit(checkpointId) {
           if (ended || checkpointId <= 0) return undefined
           ctx.report(channel, { partition, partitions, watermark, count: unreported, marker: checkpointId })

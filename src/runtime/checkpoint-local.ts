@@ -15,8 +15,9 @@ import type { NodeMetrics } from './task-env.ts'
 /**
  * The checkpoint side of a single-thread job, called by the job in this order: `recover` (true
  * when the job had already finished) → executor open → `restore` → `start` → executor run →
- * `finish` (final checkpoint and commits) → `stop` → executor close → `release`. Without state
- * options it only publishes two-phase sinks at `finish`.
+ * `finish` (final checkpoint and commits) → `stop` → executor close → `release`; after a `recover`
+ * that returned true, straight to `stop` → executor close → `release`. Without state options it
+ * only publishes two-phase sinks at `finish`.
  */
 export class LocalCheckpoints {
   private recovery: Recovery | undefined

@@ -32,7 +32,9 @@ export interface RestoreData {
 /**
  * The owner's side. `recover()` runs while the workers load; `start(workers)` wires the
  * coordinator to them; `final(finished)` takes the final checkpoint once every worker's run ended
- * (its commit message tells each worker to close). Without state options it does nothing.
+ * (its commit message tells each worker to close). When `recovered` resolves true the job starts
+ * nothing: it tells each worker to close its tasks, then calls `release`. Without state options it
+ * does nothing.
  */
 export class ThreadCheckpoints {
   private recovery: Recovery | undefined

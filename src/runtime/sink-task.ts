@@ -201,7 +201,8 @@ export class SinkTask implements GateHandler {
 
   /**
    * Marks the task as restored from a checkpoint taken after its inputs had all ended: the
-   * writer's `finish`, which ran before the checkpoint, does not run again.
+   * writer's `finish`, which ran before the checkpoint, does not run again (its `restoredEnded`
+   * runs instead).
    */
   restoreEnded(): void {
     this.restoredEnded = true
@@ -211,7 +212,8 @@ export class SinkTask implements GateHandler {
     if (this.finished) return
     this.finished = true
     try {
-      if (!this.restoredEnded) await this.writer.finish?.()
+      if (this.restoredEnded) await this.writer.restoredEnded?.()
+      else await this.writer.finish?.()
     } catch (e) {
       this.env.fail(
         wrapError('ERR_SINK_FAILED', `sink "${this.node.spec.name}" failed to finish`, e, {

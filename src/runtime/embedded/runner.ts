@@ -142,18 +142,20 @@ class LocalJob implements Job {
     const ex = this.executor
     const cp = this.checkpoints
     let error: unknown
+    // A job restored as already finished opens nothing, but closes the tasks it built and lets
+    // go of the state directory like any other run.
+    let nothingToRun = false
     try {
-      if (await cp.recover()) {
-        this.state = 'finished'
-        return { status: 'finished', metrics: {}, durationMs: Date.now() - this.started, runningMs: 0 }
+      nothingToRun = await cp.recover()
+      if (!nothingToRun) {
+        await ex.open()
+        await cp.restore()
+        this.running = Date.now()
+        if (this.state === 'starting') this.state = 'running'
+        cp.start()
+        await ex.run()
+        await cp.finish(this.state !== 'draining')
       }
-      await ex.open()
-      await cp.restore()
-      this.running = Date.now()
-      if (this.state === 'starting') this.state = 'running'
-      cp.start()
-      await ex.run()
-      await cp.finish(this.state !== 'draining')
     } catch (e) {
       error = e
     }
@@ -162,9 +164,9 @@ class LocalJob implements Job {
     cp.release()
     const result: JobResult = {
       status: error === undefined ? 'finished' : this.state === 'cancelled' ? 'cancelled' : 'failed',
-      metrics: cp.metrics(ex.metrics()),
+      metrics: nothingToRun ? {} : cp.metrics(ex.metrics()),
       durationMs: Date.now() - this.started,
-      runningMs: Date.now() - (this.running || this.started),
+      runningMs: nothingToRun ? 0 : Date.now() - (this.running || this.started),
       ...(error === undefined ? {} : { error }),
     }
     this.state = result.status
@@ -257,6 +259,7 @@ class ThreadedJob implements Job {
       let ran = 0
       let finished = 0
       let failed = false
+      let nothingToRun = false
       const fail = (error: unknown) => {
         if (failed) return
         failed = true
@@ -310,17 +313,9 @@ class ThreadedJob implements Job {
               if (++ready === threads) {
                 checkpoints.recovered.then((done) => {
                   if (done) {
-                    finished = threads
-                    checkpoints.release()
-                    this.state = 'finished'
-                    void Promise.all(this.workers.map((w) => w.terminate())).then(() =>
-                      resolve({
-                        status: 'finished',
-                        metrics: {},
-                        durationMs: Date.now() - this.started,
-                        runningMs: 0,
-                      }),
-                    )
+                    // Nothing to run: each worker closes the tasks it opened and reports `done`.
+                    nothingToRun = true
+                    for (const w of this.workers) w.postMessage({ k: 'close' })
                     return
                   }
                   this.running = Date.now()
@@ -349,11 +344,11 @@ class ThreadedJob implements Job {
                 const counters = checkpoints.counters()
                 if (counters) this.lastMetrics.push({ checkpoints: counters })
                 // The job ran until its last thread was done; stopping the threads is not running.
-                const runningMs = Date.now() - (this.running || this.started)
+                const runningMs = nothingToRun ? 0 : Date.now() - (this.running || this.started)
                 void Promise.all(this.workers.map((w) => w.terminate())).then(() =>
                   resolve({
                     status: 'finished',
-                    metrics: mergeMetrics(this.lastMetrics),
+                    metrics: nothingToRun ? {} : mergeMetrics(this.lastMetrics),
                     durationMs: Date.now() - this.started,
                     runningMs,
                   }),
