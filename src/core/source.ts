@@ -78,6 +78,13 @@ export interface SourceReader<T = unknown> {
    * (`snapshot`/`restore`) are shared with `nextBatch`.
    */
   nextValues?(max: number): T[] | null
+  /**
+   * True when every batch `nextBatch` returns is a new array of new records that the reader keeps
+   * no reference to: the runtime then owns them, and a keyed exchange sets their key in place
+   * instead of copying each record. Leave it unset for a reader that hands out records it also
+   * keeps or shares (a queue read by several jobs, a list replayed on restore).
+   */
+  readonly handsOver?: boolean
   ready?(): Promise<void>
   snapshot?(): unknown
   restore?(position: unknown): void

@@ -1,13 +1,11 @@
 // Type checking and compilation of SQL expressions into nested JS closures `(row) => value`,
 // with SQL's three-valued NULL logic. Built once per query; the closures allocate nothing per row
-// except the values they produce.
+// except the values they produce. The common operators also carry their code (`expr-code.ts`), and
+// an expression made of them becomes one generated function.
 
-import { DROP } from '../core/value-step.ts'
 import { SquallError } from '../core/errors.ts'
+import { DROP } from '../core/value-step.ts'
 import type { Binary, Call, Case, Expr, InTest, Like } from './ast.ts'
-import { typeName } from './function-def.ts'
-import { resolveCall } from './functions.ts'
-import { bothIntegers } from './functions-math.ts'
 import {
   arithmeticOnNumbers,
   callFn,
@@ -18,10 +16,23 @@ import {
   simpleLike,
   timePlusInterval,
 } from './compile-ops.ts'
+import { decimalOp } from './decimal.ts'
+import {
+  type CodeOf,
+  callCode,
+  compareCode,
+  constantCode,
+  ExprCode,
+  logicCode,
+  numericCode,
+  unaryCode,
+} from './expr-code.ts'
+import { formatExpr } from './format-expr.ts'
+import { typeName } from './function-def.ts'
+import { resolveCall } from './functions.ts'
+import { bothIntegers } from './functions-math.ts'
 import { cachedRegex, toText } from './functions-string.ts'
 import { extractField } from './functions-time.ts'
-import { formatExpr } from './format-expr.ts'
-import { decimalOp } from './decimal.ts'
 import { parseExpression } from './parser.ts'
 import { type RowSchema, resolveColumn } from './row-schema.ts'
 import { makeCast } from './sql-cast.ts'
@@ -58,6 +69,8 @@ interface Node {
   readonly fn: RowEvaluator
   /** Set when the value does not depend on the row. */
   readonly constant: boolean
+  /** The node as generated code computing what `fn` does, when it has one. */
+  readonly code?: CodeOf
 }
 
 const typeError = (message: string) => new SquallError('ERR_SQL_TYPE', message)
@@ -65,19 +78,58 @@ const quoted = (e: Expr) => `"${formatExpr(e)}"`
 
 function constantNode(type: SqlType, value: unknown): Node {
   const v = value === undefined ? null : value
-  return { type, fn: () => v, constant: true }
+  return { type, fn: () => v, constant: true, code: constantCode(v) }
 }
 
 /** Folds a node whose inputs are all constant, unless evaluating it fails (then it fails per row). */
-function fold(type: SqlType, fn: RowEvaluator, inputs: readonly Node[], volatile = false): Node {
+function fold(
+  type: SqlType,
+  fn: RowEvaluator,
+  inputs: readonly Node[],
+  volatile = false,
+  code?: CodeOf,
+): Node {
+  const node = code === undefined ? { type, fn, constant: false } : { type, fn, constant: false, code }
   if (!volatile && inputs.every((n) => n.constant)) {
     try {
       return constantNode(type, fn({}))
     } catch {
-      return { type, fn, constant: false }
+      return node
     }
   }
-  return { type, fn, constant: false }
+  return node
+}
+
+/** The code of `node` for an operator's code: its own, or a call of its closure. */
+const codeOf =
+  (node: Node): CodeOf =>
+  (c) =>
+    c.of(node)
+
+/** The code reading a top-level field, as `fieldReader` reads it. */
+function fieldCode(key: string, temporal: boolean): CodeOf {
+  return (c) => {
+    const t = c.temp()
+    const read = `(${t} = row[${JSON.stringify(key)}])`
+    return temporal
+      ? `(typeof ${read} === 'number' ? ${t} : ${c.outside(readTime)}(${t}))`
+      : `(${read} === undefined ? null : ${t})`
+  }
+}
+
+/**
+ * `node` as one function: generated from its code when it has code and is more than a field read
+ * or a constant (those keep their own small functions, which code generators recognise).
+ */
+function generated(node: Node): RowEvaluator {
+  if (node.code === undefined) return node.fn
+  let fn = node.fn
+  if (!node.constant && !fieldReaders.has(fn)) {
+    const c = new ExprCode()
+    fn = c.build<RowEvaluator>(c.of(node))
+  }
+  evaluatorCode.set(fn, node.code)
+  return fn
 }
 
 function readTime(v: unknown): unknown {
@@ -110,18 +162,15 @@ function fieldValue(v: string, temporal: boolean): string {
 }
 
 /**
- * For an evaluator that only reads a top-level field: the statement loading the field into
- * `into` and the expression of the column's value (which may call `readTime`, passed to the
- * generated function under that name), so generated code reads it without a call.
+ * The code of an evaluator this module made — a field read, a constant, a generated expression —
+ * for code generators that write it into their own function (see `ExprCode`); undefined for others.
  */
-export function inlineField(
-  fn: RowEvaluator,
-  into: string,
-): { readonly load: string; readonly value: string } | undefined {
-  const f = fieldReaders.get(fn)
-  if (f === undefined) return undefined
-  return { load: `const ${into} = row[${JSON.stringify(f.key)}]`, value: fieldValue(into, f.temporal) }
+export function codeOfEvaluator(fn: RowEvaluator): CodeOf | undefined {
+  return evaluatorCode.get(fn)
 }
+
+/** The code of the evaluators handed out, by evaluator. */
+const evaluatorCode = new WeakMap<RowEvaluator, CodeOf>()
 
 export { readTime }
 
@@ -234,7 +283,12 @@ class Compiler {
         },
       }
     }
-    return { type: r.type, constant: false, fn: fieldReader(key, isTemporal(r.type)) }
+    return {
+      type: r.type,
+      constant: false,
+      fn: fieldReader(key, isTemporal(r.type)),
+      code: fieldCode(key, isTemporal(r.type)),
+    }
   }
 
   private unary(op: '-' | '+' | 'NOT', a: Node, e: Expr): Node {
@@ -248,6 +302,8 @@ class Compiler {
           return v == null ? null : !v
         },
         [a],
+        false,
+        unaryCode('NOT', codeOf(a)),
       )
     }
     if (!isNumeric(a.type) && !isInterval(a.type) && a.type.kind !== 'NULL') {
@@ -261,6 +317,8 @@ class Compiler {
         return v == null ? null : -v
       },
       [a],
+      false,
+      unaryCode('-', codeOf(a)),
     )
   }
 
@@ -306,7 +364,7 @@ class Compiler {
               if (y === true) return true
               return x == null || y == null ? null : false
             }
-      return fold(SqlTypes.BOOLEAN, fn, [a, b])
+      return fold(SqlTypes.BOOLEAN, fn, [a, b], false, logicCode(op, codeOf(a), codeOf(b)))
     }
     if (op === '||') {
       const fn: RowEvaluator = (row) => {
@@ -323,7 +381,9 @@ class Compiler {
       if (!comparable(a.type, b.type)) {
         throw typeError(`cannot compare ${typeName(a.type)} with ${typeName(b.type)} in ${quoted(e)}`)
       }
-      return fold(SqlTypes.BOOLEAN, compareFn(op, a.fn, b.fn, a.type.kind === 'ARRAY'), [a, b])
+      const arrays = a.type.kind === 'ARRAY'
+      const code = arrays ? undefined : compareCode(op, codeOf(a), codeOf(b))
+      return fold(SqlTypes.BOOLEAN, compareFn(op, a.fn, b.fn, arrays), [a, b], false, code)
     }
     return this.arithmetic(op, a, b, e)
   }
@@ -346,7 +406,9 @@ class Compiler {
         const fn = decimalOp(op, fa, fb, scale(ta), scale(tb), scale(type), text, constants)
         return fold(type, fn, [a, b])
       }
-      return fold(num, numericOp(op, fa, fb, bothIntegers(ta, tb), text), [a, b])
+      const ints = bothIntegers(ta, tb)
+      const code = numericCode(op, codeOf(a), codeOf(b), ints, text)
+      return fold(num, numericOp(op, fa, fb, ints, text), [a, b], false, code)
     }
     if ((op === '+' || op === '-') && isTemporal(ta) && isInterval(tb)) {
       return fold(ta, timePlusInterval(fa, fb, tb.kind === 'INTERVAL_YEAR_MONTH', op === '-' ? -1 : 1), [
@@ -582,7 +644,8 @@ class Compiler {
     const fs = args.map((a) => a.fn)
     const aware = fn.nullAware === true
     const run = callFn(impl, fs, aware)
-    return fold(type, run, args, fn.volatile === true)
+    const code = callCode(impl as (...a: never[]) => unknown, args.map(codeOf), aware)
+    return fold(type, run, args, fn.volatile === true, code)
   }
 
   private index(target: Node, idx: Node, e: Expr): Node {
@@ -681,7 +744,7 @@ export function inferType(expr: Expr | string, schema: RowSchema): SqlType {
  */
 export function compileTyped(expr: Expr | string, schema: RowSchema): TypedEvaluator {
   const n = new Compiler(schema, false).node(toExpr(expr))
-  return { type: n.type, evaluate: n.fn }
+  return { type: n.type, evaluate: generated(n) }
 }
 
 /** Compiles `expr` into `(row) => value`; see compileTyped for the rules and the errors. */
@@ -694,30 +757,27 @@ export function compileExpr(expr: Expr | string, schema: RowSchema): RowEvaluato
  * the condition is TRUE (NULL counts as false). Throws ERR_SQL_TYPE when it is not BOOLEAN.
  */
 export function compilePredicate(expr: Expr | string, schema: RowSchema): (row: SqlRow) => boolean {
-  const evaluate = compileCondition(expr, schema)
-  // Generated, so each predicate has a call site of its own (the JIT then inlines `evaluate`).
-  return new Function('evaluate', 'return function (row) { return evaluate(row) === true }')(evaluate) as (
-    row: SqlRow,
-  ) => boolean
+  // Generated, so each predicate is a function of its own (its calls and loads see one shape).
+  const c = new ExprCode()
+  return c.build(`${c.of(compileCondition(expr, schema))} === true`)
 }
 
-/** The evaluator of a condition; a condition that is not BOOLEAN is an ERR_SQL_TYPE naming its type. */
-function compileCondition(expr: Expr | string, schema: RowSchema): RowEvaluator {
+/** The node of a condition; a condition that is not BOOLEAN is an ERR_SQL_TYPE naming its type. */
+function compileCondition(expr: Expr | string, schema: RowSchema): Node {
   const e = toExpr(expr)
-  const { type, evaluate } = compileTyped(e, schema)
-  if (type.kind !== 'BOOLEAN' && type.kind !== 'NULL') {
-    throw typeError(`expected a BOOLEAN condition, got ${typeName(type)} in "${formatExpr(e)}"`)
+  const n = new Compiler(schema, false).node(e)
+  if (n.type.kind !== 'BOOLEAN' && n.type.kind !== 'NULL') {
+    throw typeError(`expected a BOOLEAN condition, got ${typeName(n.type)} in "${formatExpr(e)}"`)
   }
-  return evaluate
+  return n
 }
 
 /**
  * A condition as a filter step (see `ValueStep`): the row itself when the condition is TRUE, else
- * DROP. Generated, so each filter's call has a site of its own, one call less deep than
- * `compilePredicate` (the JIT inlines only so many levels).
+ * DROP. One generated function: the condition's code, or a call of its closure where it has none.
  */
 export function compileFilterStep(expr: Expr | string, schema: RowSchema): (row: unknown) => unknown {
-  const evaluate = compileCondition(expr, schema)
-  const body = 'return function (row) { return evaluate(row) === true ? row : DROP }'
-  return new Function('evaluate', 'DROP', body)(evaluate, DROP) as (row: unknown) => unknown
+  const c = new ExprCode()
+  const condition = c.of(compileCondition(expr, schema))
+  return c.build(`${condition} === true ? row : ${c.outside(DROP)}`)
 }

@@ -179,12 +179,15 @@ function typeOfValue(v: unknown): SqlType {
 
 /** Reads event time from a row: epoch ms, or a timestamp text (UTC when it names no zone). */
 export function timeReader(column: string): (row: unknown) => number | undefined {
-  return (row) => {
-    const v = (row as { [c: string]: unknown })[column]
+  // Generated for its column, so the load sees one property name (a shared closure's keyed load
+  // would see every table's time column and go megamorphic).
+  const body = `return function (row) {
+    const v = row[${JSON.stringify(column)}]
     if (typeof v === 'number') return v
     if (typeof v === 'string') return parseTimestamp(v)
     return undefined
-  }
+  }`
+  return new Function('parseTimestamp', body)(parseTimestamp) as (row: unknown) => number | undefined
 }
 
 function tableOf(catalog: Catalog, name: string): CatalogTable | undefined {

@@ -16,6 +16,9 @@ export interface Target {
   end(): void
 }
 
+/** A record whose key its router may still set: one handed over with its batch (`owned`). */
+type Keyable = { -readonly [F in keyof Record]: Record[F] }
+
 /** Batches up to this size are routed into an array allocated at its final size. */
 const MAX_PRESIZED = 65_536
 
@@ -78,6 +81,28 @@ class EdgeRouter {
     const targets = this.targets.length
     if (this.edge.type === 'key') {
       const key = this.edge.key!
+      if (owned) {
+        // The records are the caller's to give away: each takes its key in place, no copy.
+        if (targets === 1) {
+          for (let i = 0; i < n; i++) {
+            const r = records[i] as Keyable
+            r.key = key(r.value, r) as Key
+          }
+          const buffer = this.buffers[0]!
+          if (buffer.length === 0) this.buffers[0] = records as Record[]
+          else for (let i = 0; i < n; i++) buffer.push(records[i]!)
+          return
+        }
+        const table = this.keyTable!
+        const buffers = this.buffers
+        for (let i = 0; i < n; i++) {
+          const r = records[i] as Keyable
+          const k = key(r.value, r) as Key
+          r.key = k
+          buffers[table[hashKey(k) % table.length]!]!.push(r)
+        }
+        return
+      }
       if (targets === 1) {
         // One task owns every key group: no need to hash the key.
         const buffer = this.buffers[0]!

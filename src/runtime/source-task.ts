@@ -108,7 +108,8 @@ export class SourceTask {
       const out: Record[] = []
       this.runSteps(records, out)
       this.router.emitOwned(out)
-    } else this.router.emitAll(records)
+    } else if (this.reader.handsOver === true) this.router.emitOwned(records)
+    else this.router.emitAll(records)
     this.routed()
     return n
   }

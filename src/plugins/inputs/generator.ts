@@ -153,6 +153,8 @@ export function generator<T>(options: GeneratorOptions<T>): SourceSpec<T> {
 }
 
 class GeneratorReader<T> implements SourceReader<T> {
+  /** Every batch is new records, made for the call. */
+  readonly handsOver = true
   private seq: number
   private readonly step: number
   private readonly random: Random

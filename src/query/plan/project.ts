@@ -5,19 +5,19 @@ import type { Processor } from '../../core/processor.ts'
 import type { Expr } from '../ast.ts'
 import type { Change } from '../changelog.ts'
 import {
+  codeOfEvaluator,
   compileFilterStep,
   compilePredicate,
   compileTyped,
-  inlineField,
   type RowEvaluator,
-  readTime,
   type SqlRow,
 } from '../compile-expr.ts'
+import { ExprCode } from '../expr-code.ts'
 import { formatExpr } from '../format-expr.ts'
 import type { Column } from '../row-schema.ts'
 import { formatTimestamp } from '../sql-time.ts'
 import { isTimestamp, type SqlType } from '../types.ts'
-import { type PlanContext, type Rel, columnOf } from './relation.ts'
+import { columnOf, type PlanContext, type Rel } from './relation.ts'
 
 /** Adds a filter node keeping the rows (or changes) for which `condition` is TRUE. */
 export function planFilter(ctx: PlanContext, rel: Rel, condition: Expr, what = 'WHERE'): Rel {
@@ -141,18 +141,15 @@ export function planProject(
 /**
  * A function building `{ [names[i]]: fns[i](row) }` as one object literal, so every output row
  * shares one hidden class and is created in a single allocation (the per-row hot path). Columns
- * read as they are (`inlineField`) are read in the generated code itself, without a call.
+ * whose evaluator has code (field reads, generated expressions: `codeOfEvaluator`) are computed in
+ * the generated function itself, without a call.
  */
 export function rowBuilder(names: readonly string[], fns: readonly RowEvaluator[]): (row: SqlRow) => SqlRow {
-  const loads: string[] = []
+  const c = new ExprCode()
   const fields = names.map((n, i) => {
-    const inline = inlineField(fns[i]!, `v${i}`)
-    if (inline === undefined) return `${JSON.stringify(n)}: f[${i}](row)`
-    loads.push(inline.load)
-    return `${JSON.stringify(n)}: ${inline.value}`
+    const fn = fns[i]!
+    const code = codeOfEvaluator(fn)
+    return `${JSON.stringify(n)}: ${code === undefined ? `${c.outside(fn)}(row)` : code(c)}`
   })
-  const body = `${loads.join('; ')}; return { ${fields.join(', ')} }`
-  return new Function('f', 'readTime', `return (row) => { ${body} }`)(fns, readTime) as (
-    row: SqlRow,
-  ) => SqlRow
+  return c.build(`{ ${fields.join(', ')} }`)
 }
