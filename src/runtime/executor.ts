@@ -225,8 +225,22 @@ export class Executor {
     for (const t of this.sources) await t.open()
   }
 
-  /** Handles a message from another thread's executor. */
+  /** Handles a message from another thread's executor, then sends what it caused. */
   receive(from: number, m: WireMessage): void {
+    this.handle(from, m)
+    this.flushPorts()
+  }
+
+  /** Sends the messages the ports hold for other threads. */
+  private flushPorts(): void {
+    for (const p of this.ports.values()) p.flush?.()
+  }
+
+  private handle(from: number, m: WireMessage): void {
+    if (m.k === 'm') {
+      for (const one of m.list) this.handle(from, one)
+      return
+    }
     if (m.k === 'credit') {
       const port = this.ports.get(from)!
       port.inFlight -= m.n
@@ -371,6 +385,7 @@ export class Executor {
           lastTick = now
           this.tick(now)
         }
+        this.flushPorts()
       } catch (e) {
         this.fail(e)
         break

@@ -12,6 +12,8 @@ export type WireMessage =
   | { k: 'b'; t: number; c: number; id: number }
   | { k: 'e'; t: number; c: number }
   | { k: 'credit'; n: number }
+  /** Several of the above, in order, in one message (see `BatchingPort`). */
+  | { k: 'm'; list: WireMessage[] }
 
 const packr = new Packr({ useRecords: true, moreTypes: true })
 
@@ -101,8 +103,49 @@ export function decodeBatch(bytes: Uint8Array): Record[] {
 /** The sending side of a port to another thread, with credit-based flow control. */
 export interface RemotePort {
   post(message: WireMessage, transfer?: ArrayBuffer[]): void
+  /** Sends what `post` may still hold. */
+  flush?(): void
   /** Batches sent and not yet processed by the receiver. */
   inFlight: number
+}
+
+/** What a `BatchingPort` sends through: a worker thread's `MessagePort`. */
+export interface MessageSender {
+  postMessage(message: unknown, transfer: ArrayBuffer[]): void
+}
+
+/**
+ * A port that gathers the messages posted during one stretch of work and sends them as one
+ * (`{ k: 'm', list }`), at the sender's `flush` or, at the latest, when the current task of the
+ * event loop ends. A thread-to-thread message costs 10–20 µs on each side, whatever it carries: a
+ * thread polling several sources, each routing a few records over keyed exchanges and then a
+ * watermark, sent one message per batch and per watermark to each other thread, thousands a second.
+ */
+export class BatchingPort implements RemotePort {
+  inFlight = 0
+  private list: WireMessage[] = []
+  private transfer: ArrayBuffer[] = []
+  private scheduled = false
+
+  constructor(private readonly port: MessageSender) {}
+
+  post(message: WireMessage, transfer?: ArrayBuffer[]): void {
+    this.list.push(message)
+    if (transfer !== undefined) for (const b of transfer) this.transfer.push(b)
+    if (!this.scheduled) {
+      this.scheduled = true
+      queueMicrotask(() => this.flush())
+    }
+  }
+
+  flush(): void {
+    this.scheduled = false
+    const list = this.list
+    if (list.length === 0) return
+    this.port.postMessage(list.length === 1 ? list[0] : { k: 'm', list }, this.transfer)
+    this.list = []
+    this.transfer = []
+  }
 }
 
 /** A downstream task on another thread. */

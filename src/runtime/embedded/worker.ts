@@ -7,7 +7,7 @@ import { Executor } from '../executor.ts'
 import { importModule, loadTopology } from '../load-module.ts'
 import type { Topology } from '../../core/topology.ts'
 import { planTopology } from '../plan.ts'
-import type { RemotePort, WireMessage } from '../wire.ts'
+import { BatchingPort, type MessageSender, type RemotePort, type WireMessage } from '../wire.ts'
 import { serializeError } from './worker-errors.ts'
 import { SquallError } from '../../core/errors.ts'
 import { installStateBackend } from '../../state/backend-choice.ts'
@@ -60,7 +60,7 @@ async function main(): Promise<void> {
   const plan = planTopology(topology, data.parallelism, data.threads)
   const remotes = new Map<number, RemotePort>()
   for (const [other, port] of Object.entries(data.ports)) {
-    remotes.set(Number(other), { inFlight: 0, post: (m, transfer) => port.postMessage(m, transfer ?? []) })
+    remotes.set(Number(other), new BatchingPort(port as MessageSender))
   }
   const executor = new Executor(
     plan,
