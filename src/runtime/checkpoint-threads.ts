@@ -33,8 +33,10 @@ export interface RestoreData {
  * The owner's side. `recover()` runs while the workers load; `start(workers)` wires the
  * coordinator to them; `final(finished)` takes the final checkpoint once every worker's run ended
  * (its commit message tells each worker to close). When `recovered` resolves true the job starts
- * nothing: it tells each worker to close its tasks, then calls `release`. Without state options it
- * does nothing.
+ * nothing: it tells each worker to close its tasks, then calls `release`. When it rejects (the
+ * directory is locked, no checkpoint to restore) or the job fails later, the job calls `stop`, has
+ * every worker close its tasks and, once `recovered` has settled, calls `release`. Without state
+ * options it does nothing.
  */
 export class ThreadCheckpoints {
   private recovery: Recovery | undefined
@@ -49,6 +51,9 @@ export class ThreadCheckpoints {
     private readonly log: Logger,
   ) {
     this.recovered = this.recover()
+    // The job reads the outcome once its workers are ready (or when it fails before): a failure
+    // meanwhile is handled then, not an unhandled rejection.
+    this.recovered.catch(() => {})
   }
 
   get enabled(): boolean {

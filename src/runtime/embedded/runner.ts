@@ -212,6 +212,27 @@ type FromWorker =
 
 const WORKER_ENTRY = new URL('./worker-entry.mjs', import.meta.url)
 
+/** How long a failed job waits for its workers to close their tasks before it ends the threads. */
+const CLOSE_WAIT_MS = 10_000
+
+/** Resolves when `promise` settles, or after `ms`, calling `late` first. */
+function bounded(promise: Promise<unknown>, ms: number, late: () => void): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      late()
+      resolve()
+    }, ms)
+  })
+  return Promise.race([
+    promise.then(
+      () => {},
+      () => {},
+    ),
+    timeout,
+  ]).finally(() => clearTimeout(timer))
+}
+
 class ThreadedJob implements Job {
   readonly name: string
   readonly done: Promise<JobResult>
@@ -260,22 +281,45 @@ class ThreadedJob implements Job {
       let finished = 0
       let failed = false
       let nothingToRun = false
+      // Workers that have closed their tasks (answered `done` or `error`) or exited.
+      const ended = new Set<number>()
+      let allEnded = () => {}
+      const everyEnded = new Promise<void>((r) => {
+        allEnded = r
+      })
+      const workerEnded = (i: number) => {
+        ended.add(i)
+        if (ended.size === threads) allEnded()
+      }
+      // A failure, at any point from start to end: every worker closes the tasks it built (a run
+      // in progress stops first), then the threads end and the state directory is released, once
+      // recovery has settled (it may still hold the lock), before the job settles.
       const fail = (error: unknown) => {
         if (failed) return
         failed = true
         checkpoints.stop()
-        checkpoints.release()
         if (this.state !== 'cancelled') this.state = 'failed'
-        void Promise.all(this.workers.map((w) => w.terminate())).then(() => {
-          if (this.state === 'cancelled') {
-            resolve({
-              status: 'cancelled',
-              metrics: mergeMetrics(this.lastMetrics),
-              durationMs: Date.now() - this.started,
-              runningMs: Date.now() - (this.running || this.started),
-            })
-          } else reject(error)
+        for (const [i, w] of this.workers.entries()) if (!ended.has(i)) w.postMessage({ k: 'close' })
+        const closed = bounded(everyEnded, CLOSE_WAIT_MS, () => {
+          const left = this.workers.map((_, i) => i).filter((i) => !ended.has(i))
+          log(
+            'warn',
+            `worker threads ${left.join(', ')} did not close their tasks within ${CLOSE_WAIT_MS} ms`,
+          )
         })
+        void Promise.all([closed, checkpoints.recovered.catch(() => false)])
+          .then(() => Promise.all(this.workers.map((w) => w.terminate())))
+          .then(() => {
+            checkpoints.release()
+            if (this.state === 'cancelled') {
+              resolve({
+                status: 'cancelled',
+                metrics: mergeMetrics(this.lastMetrics),
+                durationMs: Date.now() - this.started,
+                runningMs: Date.now() - (this.running || this.started),
+              })
+            } else reject(error)
+          })
       }
       for (let i = 0; i < threads; i++) {
         const own = ports[i]!
@@ -312,6 +356,7 @@ class ThreadedJob implements Job {
             case 'ready':
               if (++ready === threads) {
                 checkpoints.recovered.then((done) => {
+                  if (failed) return
                   if (done) {
                     // Nothing to run: each worker closes the tasks it opened and reports `done`.
                     nothingToRun = true
@@ -327,7 +372,7 @@ class ThreadedJob implements Job {
               }
               break
             case 'ran':
-              if (++ran === threads) checkpoints.final(this.state !== 'draining').catch(fail)
+              if (++ran === threads && !failed) checkpoints.final(this.state !== 'draining').catch(fail)
               break
             case 'report':
               report(m.channel, m.data)
@@ -337,6 +382,8 @@ class ThreadedJob implements Job {
               break
             case 'done':
               this.lastMetrics[i] = m.metrics
+              workerEnded(i)
+              if (failed) break
               if (++finished === threads) {
                 this.state = 'finished'
                 checkpoints.stop()
@@ -356,6 +403,7 @@ class ThreadedJob implements Job {
               }
               break
             case 'error':
+              workerEnded(i)
               fail(deserializeError(m.error))
               break
           }
@@ -364,6 +412,7 @@ class ThreadedJob implements Job {
           fail(new SquallError('ERR_WORKER_FAILED', `worker thread ${i} failed: ${e.message}`, { cause: e })),
         )
         worker.on('exit', (code) => {
+          workerEnded(i)
           if (finished < threads && !failed && code !== 0) {
             fail(new SquallError('ERR_WORKER_FAILED', `worker thread ${i} exited with code ${code}`))
           }

@@ -84,44 +84,56 @@ async function main(): Promise<void> {
   const acks = postingAcks((m) => parent.postMessage(m))
   const checkpoints = new TaskCheckpointer(executor, acks)
   let finalId = -1
+  // Every way this worker ends closes its tasks once, then answers `done` or `error`.
+  let closed: Promise<void> | undefined
+  const closeTasks = () => (closed ??= executor.close())
   const finish = async () => {
-    await executor.close()
+    await closeTasks()
     parent.postMessage({ k: 'done', metrics: executor.metrics() })
   }
+  const failWith = async (e: unknown) => {
+    await closeTasks()
+    parent.postMessage({ k: 'error', error: serializeError(e) })
+  }
+  let opened: Promise<void> = Promise.resolve()
+  let started: Promise<void> | undefined
   parent.on('message', (m: { k: string; restore?: RestoreData }) => {
     if (m.k.startsWith('cp-')) {
       const c = m as ToWorkerCheckpoint
       if (c.k === 'cp-final') finalId = c.id
       const committed = handleCheckpointMessage(checkpoints, c, (e) => executor.fail(e), acks.decline)
       if (c.k === 'cp-commit' && c.id === finalId) {
-        void committed!.then(() =>
-          executor.failed === undefined
-            ? finish()
-            : parent.postMessage({ k: 'error', error: serializeError(executor.failed) }),
-        )
+        void committed!.then(() => (executor.failed === undefined ? finish() : failWith(executor.failed)))
       }
       return
     }
     if (m.k === 'start') {
       const restore = m.restore
-      ;(restore ? checkpoints.restore(restore.manifest, restore.dir) : Promise.resolve())
+      started = (restore ? checkpoints.restore(restore.manifest, restore.dir) : Promise.resolve())
         .then(() => executor.run())
         .then(async () => {
           if (data.state) return parent.postMessage({ k: 'ran' })
           await checkpoints.publishAtEnd()
           await finish()
         })
-        .catch(async (e) => {
-          await executor.close()
-          parent.postMessage({ k: 'error', error: serializeError(e) })
-        })
-    } else if (m.k === 'close') void finish()
-    else if (m.k === 'drain') executor.drain()
+        .catch(failWith)
+    } else if (m.k === 'close') {
+      // Nothing to run, or the job failed elsewhere: a run in progress stops first; the tasks close
+      // once they have opened.
+      if (started) executor.fail(new SquallError('ERR_JOB_CANCELLED', 'the job is ending'))
+      void (started ?? opened).then(finish, finish)
+    } else if (m.k === 'drain') executor.drain()
     else if (m.k === 'stop') executor.fail(new SquallError('ERR_JOB_CANCELLED', 'the job was stopped'))
     else if (m.k === 'metrics') parent.postMessage({ k: 'metrics', metrics: executor.metrics() })
   })
-  if (data.state) installStateBackend(executor, data.state)
-  await executor.open()
+  opened = (async () => {
+    if (data.state) installStateBackend(executor, data.state)
+    await executor.open()
+  })()
+  await opened.catch(async (e: unknown) => {
+    await closeTasks()
+    throw e
+  })
   parent.postMessage({ k: 'ready' })
 }
 
