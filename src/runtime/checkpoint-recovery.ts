@@ -119,13 +119,15 @@ export function checkpointToRestore(
  * (with the restored checkpoint's transaction data, or none) so output committed by the crashed
  * run is published and the rest discarded. Throws ERR_STATE_LOCKED, ERR_STATE_FORMAT or
  * ERR_CHECKPOINT_NOT_FOUND before anything is read into the job; the lock is released on a throw.
+ * `locked`: the release of a lock the caller already took (`openStateDir`), used instead.
  */
 export async function recoverJob(
   topology: Topology,
   state: ResolvedStateOptions & { fromCheckpoint?: string | undefined },
   log: Logger,
+  locked?: () => void,
 ): Promise<Recovery> {
-  const release = openStateDir(state.dir, topology.name)
+  const release = locked ?? openStateDir(state.dir, topology.name)
   try {
     const restore = checkpointToRestore(state, log)
     if (restore) {

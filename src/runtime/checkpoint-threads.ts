@@ -6,7 +6,7 @@ import type { Logger } from '../core/logger.ts'
 import type { Topology } from '../core/topology.ts'
 import { CheckpointCoordinator, checkpointStatus } from './checkpoint-coordinator.ts'
 import { type Recovery, type ResolvedStateOptions, recoverJob } from './checkpoint-recovery.ts'
-import type { Manifest } from './checkpoint-storage.ts'
+import { type Manifest, openStateDir } from './checkpoint-storage.ts'
 import type { AckSink, TaskAck, TaskCheckpointer } from './checkpoint-tasks.ts'
 import type { CheckpointStatus } from './job.ts'
 import { planTopology } from './plan.ts'
@@ -42,6 +42,11 @@ export class ThreadCheckpoints {
   private recovery: Recovery | undefined
   private coordinator: CheckpointCoordinator | undefined
   readonly recovered: Promise<boolean>
+  /**
+   * Set when the state directory could not be opened and locked (ERR_STATE_LOCKED,
+   * ERR_STATE_FORMAT): the job then starts no worker and fails with it (`recovered` rejects too).
+   */
+  readonly lockError: unknown = undefined
 
   constructor(
     private readonly topology: Topology,
@@ -50,7 +55,16 @@ export class ThreadCheckpoints {
     private readonly state: (ResolvedStateOptions & { fromCheckpoint?: string | undefined }) | undefined,
     private readonly log: Logger,
   ) {
-    this.recovered = this.recover()
+    // The lock is taken now, before any worker thread starts: a worker builds its tasks (and an
+    // LMDB backend clears its working directory) while recovery runs, which must not happen in a
+    // directory another live job holds.
+    let locked: (() => void) | undefined
+    try {
+      locked = state === undefined ? undefined : openStateDir(state.dir, topology.name)
+    } catch (e) {
+      this.lockError = e
+    }
+    this.recovered = this.lockError === undefined ? this.recover(locked) : Promise.reject(this.lockError)
     // The job reads the outcome once its workers are ready (or when it fails before): a failure
     // meanwhile is handled then, not an unhandled rejection.
     this.recovered.catch(() => {})
@@ -61,9 +75,9 @@ export class ThreadCheckpoints {
   }
 
   /** True when the restored checkpoint says the job had already finished. */
-  private async recover(): Promise<boolean> {
+  private async recover(locked: (() => void) | undefined): Promise<boolean> {
     if (this.state === undefined) return false
-    this.recovery = await recoverJob(this.topology, this.state, this.log)
+    this.recovery = await recoverJob(this.topology, this.state, this.log, locked)
     if (this.recovery.finished) {
       this.log(
         'info',

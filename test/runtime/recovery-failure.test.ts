@@ -85,14 +85,22 @@ describe('a job whose recovery fails', () => {
       const closeLog = join(root, 'close.log')
       process.env.SQUALL_CLOSE_LOG = closeLog
 
-      const job = await runModule(FIXTURE, { threads, state: { dir }, log: memoryLogger() })
+      // The holder's working files: an LMDB backend of this job would clear them on opening.
+      const working = join(dir, 'lmdb', 'counts-0')
+      mkdirSync(working, { recursive: true })
+      writeFileSync(join(working, 'data.mdb'), 'the live job state')
+
+      const job = await runModule(FIXTURE, { threads, state: { dir, backend: 'lmdb' }, log: memoryLogger() })
       const error = await failure(job)
       expect(error).toBeInstanceOf(SquallError)
       expect((error as SquallError).code).toBe('ERR_STATE_LOCKED')
       expect((error as Error).message).toContain(`in use by process ${holder.pid}`)
       expect(job.status()).toBe('failed')
-      await expectAllClosed(closeLog, threads)
+      if (threads === 1) await expectAllClosed(closeLog, threads)
+      // On worker threads the lock is taken before any thread starts: nothing is built or opened.
+      else expect(lines(closeLog, '')).toEqual([])
       expect(readFileSync(lock, 'utf8')).toBe(`${holder.pid}\n`)
+      expect(readFileSync(join(working, 'data.mdb'), 'utf8')).toBe('the live job state')
     }, 60_000)
 
     it(`on ${threads} thread(s): a damaged checkpoint fails with ERR_STATE_FORMAT, every task is closed and the state directory is released`, async () => {

@@ -276,6 +276,13 @@ class ThreadedJob implements Job {
     // Split claims shared by every thread: one counter per node of the plan (as many as the topology's).
     const claims = new SharedArrayBuffer(4 * Math.max(1, topology.nodes.length))
     this.done = new Promise<JobResult>((resolve, reject) => {
+      // A state directory that cannot be locked (another live job holds it) or read: no worker
+      // starts, so nothing in the directory is touched.
+      if (checkpoints.lockError !== undefined) {
+        this.state = 'failed'
+        reject(checkpoints.lockError)
+        return
+      }
       let ready = 0
       let ran = 0
       let finished = 0
