@@ -1,12 +1,13 @@
 // A job restored from a checkpoint marked `finished` has nothing to run: it ends at once, closes
 // every task it created and releases the state directory, on one thread and on worker threads.
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type JobResult, memoryLogger, runModule } from '../../src/index.ts'
 import { latestCheckpoint } from '../../src/runtime/checkpoint-storage.ts'
+import { closeLogLines as lines, within } from '../fixtures/close-log.ts'
 
 const BIN = join(import.meta.dirname, '../../bin/squall.js')
 const FIXTURE = join(import.meta.dirname, '../fixtures/closing-count.ts')
@@ -16,22 +17,6 @@ afterEach(() => {
   delete process.env.SQUALL_CLOSE_LOG
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
 })
-
-/** The lines the fixture's tasks wrote to the close log since it was last cleared, sorted. */
-function lines(file: string, prefix: string): string[] {
-  if (!existsSync(file)) return []
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l.startsWith(prefix))
-    .sort()
-}
-
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([
-    promise,
-    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)),
-  ])
-}
 
 describe('a job restored from a finished checkpoint', () => {
   for (const threads of [1, 2]) {

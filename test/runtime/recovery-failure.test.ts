@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type Job, memoryLogger, runModule, SquallError } from '../../src/index.ts'
 import { latestCheckpoint } from '../../src/runtime/checkpoint-storage.ts'
+import { closeLogLines as lines, within } from '../fixtures/close-log.ts'
 
 const FIXTURE = join(import.meta.dirname, '../fixtures/closing-endless.ts')
 
@@ -18,22 +19,6 @@ afterEach(() => {
   for (const c of children.splice(0)) c.kill('SIGKILL')
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
 })
-
-/** The lines of the close log that start with `prefix`, sorted. */
-function lines(file: string, prefix: string): string[] {
-  if (!existsSync(file)) return []
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l.startsWith(prefix))
-    .sort()
-}
-
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([
-    promise,
-    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)),
-  ])
-}
 
 /** The error the job's `done` rejects with (a job that finishes instead fails the test). */
 async function failure(job: Job): Promise<unknown> {
