@@ -14,7 +14,8 @@ import { SinkKeys } from './sink-keys.ts'
 import { SinkTask } from './sink-task.ts'
 import { SourceTask } from './source-task.ts'
 import { type NodeMetrics, type TaskEnv, handleRecordError } from './task-env.ts'
-import { RemoteTarget, type RemotePort, type WireMessage, decodeBatch } from './wire.ts'
+import { BatchDecoder } from './batch-codec.ts'
+import { RemoteTarget, type RemotePort, type WireMessage } from './wire.ts'
 
 /** Tuning of an executor. */
 export interface ExecutorOptions {
@@ -85,6 +86,8 @@ export class Executor {
   readonly tasks = new Map<number, AnyTask>()
   readonly nodeMetrics = new Map<string, NodeMetrics>()
   private readonly ports = new Map<number, RemotePort>()
+  /** Per sending thread: the decoder of what its port's encoder writes (kept in step, in order). */
+  private readonly decoders = new Map<number, BatchDecoder>()
   private readonly env: TaskEnv
   private readonly batchSize: number
   private readonly sinkBound: number
@@ -236,6 +239,12 @@ export class Executor {
     for (const p of this.ports.values()) p.flush?.()
   }
 
+  private decoderOf(from: number): BatchDecoder {
+    let d = this.decoders.get(from)
+    if (d === undefined) this.decoders.set(from, (d = new BatchDecoder()))
+    return d
+  }
+
   private handle(from: number, m: WireMessage): void {
     if (m.k === 'm') {
       for (const one of m.list) this.handle(from, one)
@@ -251,7 +260,7 @@ export class Executor {
       const task = this.tasks.get(m.t) as OperatorTask | SinkTask
       switch (m.k) {
         case 'r':
-          task.gate.records(m.c, decodeBatch(m.b))
+          task.gate.records(m.c, this.decoderOf(from).decode(m.b))
           this.returnCredit(from)
           break
         case 'w':

@@ -1,58 +1,16 @@
 import { describe, expect, it } from 'vitest'
 import type { Record } from '../../src/core/record.ts'
 import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads'
-import { BatchingPort, type WireMessage, decodeBatch, encodeBatch } from '../../src/runtime/wire.ts'
-
-describe('batches crossing threads', () => {
-  it('decode what was encoded: values, keys, times and tags', () => {
-    const batch: Record[] = [
-      { value: { path: '/a', n: 1 }, key: '/a', time: 1_700_000_000_123, tag: 'web.access' },
-      { value: { path: '/b', n: 2 }, key: 7, time: 1_700_000_000_124.5, tag: 'web.error' },
-      { value: 'plain', key: undefined, time: -1, tag: '' },
-    ]
-    expect(decodeBatch(encodeBatch(batch))).toEqual(batch)
-  })
-
-  it('keys equal to their values and one shared tag are written once and come back whole', () => {
-    const words = ['alpha', 'beta', 'alpha', 'gamma']
-    const batch: Record[] = words.map((w, i) => ({ value: w, key: w, time: i, tag: 'words' }))
-    const bytes = encodeBatch(batch)
-    expect(decodeBatch(bytes)).toEqual(batch)
-    const distinct: Record[] = words.map((w, i) => ({ value: w, key: `${w}!`, time: i, tag: 'words' }))
-    expect(bytes.byteLength).toBeLessThan(encodeBatch(distinct).byteLength - 20)
-  })
-
-  it('keeps nested structures, numbers and a transferable buffer of its own', () => {
-    const batch: Record[] = [{ value: { tags: ['#a', '#b'], m: { x: 1.5 } }, key: true, time: 5, tag: 't' }]
-    const bytes = encodeBatch(batch)
-    expect(bytes.byteOffset).toBe(0)
-    expect(bytes.buffer.byteLength).toBe(bytes.byteLength)
-    expect(decodeBatch(bytes)).toEqual(batch)
-  })
-
-  it('string values that repeat travel as a dictionary and come back in order', () => {
-    const words = Array.from({ length: 2000 }, (_, i) => `w${(i * 7919) % 37}`)
-    const batch: Record[] = words.map((w, i) => ({ value: w, key: i % 5, time: i, tag: '' }))
-    const bytes = encodeBatch(batch)
-    expect(decodeBatch(bytes)).toEqual(batch)
-    // Each repeated string is written once: far fewer bytes than the same batch of distinct strings.
-    const distinct: Record[] = words.map((_w, i) => ({
-      value: `w${i % 10}${i}`.slice(0, 4),
-      key: i % 5,
-      time: i,
-      tag: '',
-    }))
-    expect(bytes.byteLength).toBeLessThan(encodeBatch(distinct).byteLength - 3000)
-  })
-})
+import { BatchDecoder } from '../../src/runtime/batch-codec.ts'
+import { BatchingPort, type WireMessage } from '../../src/runtime/wire.ts'
 
 describe('messages between threads', () => {
   it('go out as one message per flush, in order, with every buffer transferred', () => {
     const { port1, port2 } = new MessageChannel()
     const port = new BatchingPort(port1)
     const batch: Record[] = [{ value: 'x', key: 'x', time: 1, tag: '' }]
-    const b1 = encodeBatch(batch)
-    const b2 = encodeBatch(batch)
+    const b1 = port.encoder.encode(batch)
+    const b2 = port.encoder.encode(batch)
     port.post({ k: 'r', t: 3, c: 0, b: b1 }, [b1.buffer as ArrayBuffer])
     port.post({ k: 'w', t: 3, c: 0, time: 10 })
     port.post({ k: 'r', t: 4, c: 1, b: b2 }, [b2.buffer as ArrayBuffer])
@@ -69,7 +27,9 @@ describe('messages between threads', () => {
       ['w', 3],
       ['r', 4],
     ])
-    expect(decodeBatch((list[0] as { b: Uint8Array }).b)).toEqual(batch)
+    const decoder = new BatchDecoder()
+    expect(decoder.decode((list[0] as { b: Uint8Array }).b)).toEqual(batch)
+    expect(decoder.decode((list[2] as { b: Uint8Array }).b)).toEqual(batch)
     expect(receiveMessageOnPort(port2)).toBeUndefined()
     // A flush with nothing held sends nothing; a single message goes out as it is.
     port.flush()
@@ -87,7 +47,13 @@ describe('messages between threads', () => {
     expect(receiveMessageOnPort(port2)).toBeUndefined()
     await Promise.resolve()
     const m = receiveMessageOnPort(port2)?.message
-    expect(m).toEqual({ k: 'm', list: [{ k: 'e', t: 1, c: 0 }, { k: 'credit', n: 1 }] })
+    expect(m).toEqual({
+      k: 'm',
+      list: [
+        { k: 'e', t: 1, c: 0 },
+        { k: 'credit', n: 1 },
+      ],
+    })
     port1.close()
   })
 })
