@@ -1,7 +1,7 @@
 // The embedded runner: runs a topology in this process, on the main thread or on worker threads.
 
 import { availableParallelism } from 'node:os'
-import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads'
+import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads'
 import { type Clock, systemClock } from '../../core/clock.ts'
 import { SquallError, check } from '../../core/errors.ts'
 import { type Logger, consoleLogger } from '../../core/logger.ts'
@@ -15,6 +15,7 @@ import { deserializeError, type SerializedError } from './worker-errors.ts'
 import { type JobStateOptions, resolveStateOptions } from '../checkpoint-recovery.ts'
 import { LocalCheckpoints } from '../checkpoint-local.ts'
 import { ThreadCheckpoints } from '../checkpoint-threads.ts'
+import { acquireThread, releaseThread } from './thread-pool.ts'
 
 /** Options of an embedded job. */
 export interface EmbeddedOptions {
@@ -210,8 +211,6 @@ type FromWorker =
   | { k: 'ran' }
   | { k: 'cp-ack' | 'cp-decline' }
 
-const WORKER_ENTRY = new URL('./worker-entry.mjs', import.meta.url)
-
 /** How long a failed job waits for its workers to close their tasks before it ends the threads. */
 const CLOSE_WAIT_MS = 10_000
 
@@ -238,6 +237,8 @@ class ThreadedJob implements Job {
   readonly done: Promise<JobResult>
   private state: JobStatus = 'starting'
   private readonly workers: Worker[] = []
+  /** Per worker: removes this job's listeners, before the thread goes back to the pool. */
+  private readonly detach: (() => void)[] = []
   private readonly lastMetrics: { [node: string]: NodeMetrics }[] = []
   private readonly started = Date.now()
   private running = 0
@@ -330,34 +331,32 @@ class ThreadedJob implements Job {
       }
       for (let i = 0; i < threads; i++) {
         const own = ports[i]!
-        const worker = new Worker(WORKER_ENTRY, {
-          workerData: {
-            moduleUrl: url,
-            exportName: options.exportName ?? 'default',
-            ...(options.decorate
-              ? {
-                  decorate: {
-                    moduleUrl: moduleUrl(options.decorate.module),
-                    exportName: options.decorate.exportName,
-                    args: options.decorate.args,
-                  },
-                }
-              : {}),
-            thread: i,
-            threads,
-            parallelism,
-            batchSize: options.batchSize,
-            sinkQueueBound: options.sinkQueueBound,
-            timerSliceMs: options.timerSliceMs,
-            ports: Object.fromEntries(own),
-            claims,
-            ...(state ? { state: { dir: state.dir, backend: state.backend } } : {}),
-          },
-          transferList: [...own.values()],
-        })
+        const data = {
+          moduleUrl: url,
+          exportName: options.exportName ?? 'default',
+          ...(options.decorate
+            ? {
+                decorate: {
+                  moduleUrl: moduleUrl(options.decorate.module),
+                  exportName: options.decorate.exportName,
+                  args: options.decorate.args,
+                },
+              }
+            : {}),
+          thread: i,
+          threads,
+          parallelism,
+          batchSize: options.batchSize,
+          sinkQueueBound: options.sinkQueueBound,
+          timerSliceMs: options.timerSliceMs,
+          ports: Object.fromEntries(own),
+          claims,
+          ...(state ? { state: { dir: state.dir, backend: state.backend } } : {}),
+        }
+        const worker = acquireThread(data, [...own.values()])
         this.workers.push(worker)
         this.lastMetrics.push({})
-        worker.on('message', (m: FromWorker) => {
+        const onMessage = (m: FromWorker) => {
           if (checkpoints.receive(m)) return
           switch (m.k) {
             case 'ready':
@@ -399,14 +398,16 @@ class ThreadedJob implements Job {
                 if (counters) this.lastMetrics.push({ checkpoints: counters })
                 // The job ran until its last thread was done; stopping the threads is not running.
                 const runningMs = nothingToRun ? 0 : Date.now() - (this.running || this.started)
-                void Promise.all(this.workers.map((w) => w.terminate())).then(() =>
-                  resolve({
-                    status: 'finished',
-                    metrics: nothingToRun ? {} : mergeMetrics(this.lastMetrics),
-                    durationMs: Date.now() - this.started,
-                    runningMs,
-                  }),
-                )
+                // Every thread answered `done`, its last message of the job: each goes back to the
+                // pool, warm for the next job of this process.
+                for (const detach of this.detach) detach()
+                for (const worker of this.workers) releaseThread(worker)
+                resolve({
+                  status: 'finished',
+                  metrics: nothingToRun ? {} : mergeMetrics(this.lastMetrics),
+                  durationMs: Date.now() - this.started,
+                  runningMs,
+                })
               }
               break
             case 'error':
@@ -414,15 +415,22 @@ class ThreadedJob implements Job {
               fail(deserializeError(m.error))
               break
           }
-        })
-        worker.on('error', (e) =>
-          fail(new SquallError('ERR_WORKER_FAILED', `worker thread ${i} failed: ${e.message}`, { cause: e })),
-        )
-        worker.on('exit', (code) => {
+        }
+        const onError = (e: Error) =>
+          fail(new SquallError('ERR_WORKER_FAILED', `worker thread ${i} failed: ${e.message}`, { cause: e }))
+        const onExit = (code: number) => {
           workerEnded(i)
           if (finished < threads && !failed && code !== 0) {
             fail(new SquallError('ERR_WORKER_FAILED', `worker thread ${i} exited with code ${code}`))
           }
+        }
+        worker.on('message', onMessage)
+        worker.on('error', onError)
+        worker.on('exit', onExit)
+        this.detach.push(() => {
+          worker.off('message', onMessage)
+          worker.off('error', onError)
+          worker.off('exit', onExit)
         })
       }
     })

@@ -1,4 +1,5 @@
-// A worker thread of the embedded runner: builds the topology from its module and runs its tasks.
+// A worker thread of the embedded runner: builds the topology from its module and runs its tasks,
+// then, kept by the runner's pool, the next job it is given.
 
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads'
 import { systemClock } from '../../core/clock.ts'
@@ -19,7 +20,8 @@ import {
   postingAcks,
 } from '../checkpoint-threads.ts'
 
-interface WorkerData {
+/** What a worker is told of its job: at start (`workerData`), or in a `job` message. */
+export interface WorkerData {
   moduleUrl: string
   exportName: string
   /** Applied to the loaded topology (EmbeddedOptions.decorate). */
@@ -37,11 +39,56 @@ interface WorkerData {
   state?: { dir: string; backend: 'memory' | 'lmdb' }
 }
 
-const data = workerData as WorkerData
 const parent = parentPort!
 
+type RunnerMessage = { k: string; restore?: RestoreData; data?: WorkerData }
+
+/** What the job in progress does with a message from the runner; undefined between jobs. */
+let onRunnerMessage: ((m: RunnerMessage) => void) | undefined
+/** Messages for the job that is loading, kept until it listens; undefined between jobs. */
+let early: RunnerMessage[] | undefined
+/** The ports of the last job, closed when the next one starts. */
+let lastPorts: MessagePort[] = []
+
+parent.on('message', (m: RunnerMessage) => {
+  if (m.k === 'job') startJob(m.data!)
+  else if (onRunnerMessage !== undefined) onRunnerMessage(m)
+  else early?.push(m)
+})
+
+function startJob(data: WorkerData): void {
+  for (const p of lastPorts) p.close()
+  lastPorts = Object.values(data.ports)
+  early = []
+  runJob(data).catch((e) => {
+    onRunnerMessage = undefined
+    early = undefined
+    parent.postMessage({ k: 'error', error: serializeError(e) })
+  })
+}
+
+/**
+ * The job listens from now on. The messages that came while it was loading reach it first, on the
+ * next turn of the event loop, as they would have reached a listener added late.
+ */
+function listen(handler: (m: RunnerMessage) => void): void {
+  const queued = early ?? []
+  early = undefined
+  if (queued.length === 0) {
+    onRunnerMessage = handler
+    return
+  }
+  early = []
+  setImmediate(() => {
+    const later = early ?? []
+    early = undefined
+    onRunnerMessage = handler
+    for (const m of [...queued, ...later]) handler(m)
+  })
+}
+
 /** The loaded topology, with the job's decorator applied when it has one. */
-async function decorated(topology: Topology): Promise<Topology> {
+async function decorated(data: WorkerData, topology: Topology): Promise<Topology> {
   const d = data.decorate
   if (d === undefined) return topology
   const mod = (await importModule(d.moduleUrl)) as { [name: string]: unknown }
@@ -55,8 +102,12 @@ async function decorated(topology: Topology): Promise<Topology> {
   return (fn as (t: Topology, args: unknown) => Topology)(topology, d.args)
 }
 
-async function main(): Promise<void> {
-  const topology = await decorated(await loadTopology(data.moduleUrl, data.exportName))
+/**
+ * Runs one job: answers `ready` once its tasks are open, then `done` (or `error`) once they are
+ * closed, the last message of the job; messages from the runner after that wait for the next job.
+ */
+async function runJob(data: WorkerData): Promise<void> {
+  const topology = await decorated(data, await loadTopology(data.moduleUrl, data.exportName))
   const plan = planTopology(topology, data.parallelism, data.threads)
   const remotes = new Map<number, RemotePort>()
   for (const [other, port] of Object.entries(data.ports)) {
@@ -87,17 +138,24 @@ async function main(): Promise<void> {
   // Every way this worker ends closes its tasks once, then answers `done` or `error`.
   let closed: Promise<void> | undefined
   const closeTasks = () => (closed ??= executor.close())
+  let answered = false
   const finish = async () => {
     await closeTasks()
+    if (answered) return
+    answered = true
+    onRunnerMessage = undefined
     parent.postMessage({ k: 'done', metrics: executor.metrics() })
   }
   const failWith = async (e: unknown) => {
     await closeTasks()
+    if (answered) return
+    answered = true
+    onRunnerMessage = undefined
     parent.postMessage({ k: 'error', error: serializeError(e) })
   }
   let opened: Promise<void> = Promise.resolve()
   let started: Promise<void> | undefined
-  parent.on('message', (m: { k: string; restore?: RestoreData }) => {
+  listen((m) => {
     if (m.k.startsWith('cp-')) {
       const c = m as ToWorkerCheckpoint
       if (c.k === 'cp-final') finalId = c.id
@@ -137,4 +195,4 @@ async function main(): Promise<void> {
   parent.postMessage({ k: 'ready' })
 }
 
-main().catch((e) => parent.postMessage({ k: 'error', error: serializeError(e) }))
+startJob(workerData as WorkerData)
