@@ -41,6 +41,7 @@ export { hashKey, keyGroupOf, DEFAULT_MAX_PARALLELISM } from './core/key-group.t
 
 export { runEmbedded, runToEnd, runModule } from './runtime/embedded/runner.ts'
 export type { EmbeddedOptions, TopologyDecorator } from './runtime/embedded/runner.ts'
+export { endIdleThreads } from './runtime/embedded/thread-pool.ts'
 export type { Job, JobResult, JobStatus, CheckpointStatus } from './runtime/job.ts'
 export { loadTopology } from './runtime/load-module.ts'
 

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
-import { runModule } from '../../src/index.ts'
-import { endIdleThreads, idleThreads } from '../../src/runtime/embedded/thread-pool.ts'
+import { endIdleThreads, runModule } from '../../src/index.ts'
+import { idleThreads } from '../../src/runtime/embedded/thread-pool.ts'
 import { seen } from '../fixtures/thread-ids.ts'
 
 const FIXTURE = 'test/fixtures/thread-ids.ts'
@@ -55,6 +55,15 @@ describe('worker threads kept between jobs', () => {
     const failing = await runModule('test/fixtures/failing.ts', { threads: 2 })
     await expect(failing.done).rejects.toMatchObject({ code: 'ERR_OPERATOR_FAILED' })
     // The failed job took the two kept threads and ended them: the next job starts new ones.
+    expect(idleThreads()).toBe(0)
+    const after = await run()
+    for (const id of after.threads) expect(before.threads.has(id)).toBe(false)
+  })
+
+  it('endIdleThreads ends the kept threads: the next job starts new ones', async () => {
+    const before = await run()
+    expect(idleThreads()).toBe(2)
+    await endIdleThreads()
     expect(idleThreads()).toBe(0)
     const after = await run()
     for (const id of after.threads) expect(before.threads.has(id)).toBe(false)
