@@ -16,6 +16,7 @@ import { type JobStateOptions, resolveStateOptions } from '../checkpoint-recover
 import { LocalCheckpoints } from '../checkpoint-local.ts'
 import { ThreadCheckpoints } from '../checkpoint-threads.ts'
 import { acquireThread, releaseThread } from './thread-pool.ts'
+import type { WorkerData } from './worker.ts'
 
 /** Options of an embedded job. */
 export interface EmbeddedOptions {
@@ -331,7 +332,7 @@ class ThreadedJob implements Job {
       }
       for (let i = 0; i < threads; i++) {
         const own = ports[i]!
-        const data = {
+        const data: WorkerData = {
           moduleUrl: url,
           exportName: options.exportName ?? 'default',
           ...(options.decorate
