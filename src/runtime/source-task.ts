@@ -26,11 +26,13 @@ export class SourceTask {
   /** The operators fused into this source (`NodeSpec.fused`), whose steps run in this task. */
   private readonly fused: readonly FusedStep[]
   /** This task's own loop running the fused steps on timed records (see `stepsLoop`). */
-  private readonly runSteps: ((records: readonly Record[], out: Record[]) => void) | undefined
+  private readonly runSteps: ((records: readonly Record[], out: Record[]) => number) | undefined
   /** Reads with `nextValues`: the reader offers it and event time comes from the values. */
   private readonly readsValues: boolean
   /** This task's own loop over values read (see `valuesLoop`). */
-  private readonly readValues: ((values: readonly unknown[], out: Record[]) => void) | undefined
+  private readonly readValues: ((values: readonly unknown[], out: Record[]) => number) | undefined
+  /** The fused steps kept at least 3/4 of the last batch (see `loopInto`). */
+  private keepsMost = true
 
   constructor(
     readonly node: NodePlan,
@@ -105,9 +107,7 @@ export class SourceTask {
     this.active(n)
     const records = this.strategy !== undefined ? this.timestamped(batch) : batch
     if (this.runSteps !== undefined) {
-      const out: Record[] = []
-      this.runSteps(records, out)
-      this.router.emitOwned(out)
+      this.router.emitOwned(this.loopInto(this.runSteps, records))
     } else if (this.reader.handsOver === true) this.router.emitOwned(records)
     else this.router.emitAll(records)
     this.routed()
@@ -132,11 +132,24 @@ export class SourceTask {
     const n = values.length
     if (n === 0) return 0
     this.active(n)
-    const out: Record[] = []
-    this.readValues!(values, out)
-    this.router.emitOwned(out)
+    this.router.emitOwned(this.loopInto(this.readValues!, values))
     this.routed()
     return n
+  }
+
+  /**
+   * Runs a generated loop over `input` into a new array of records. While the steps keep most of
+   * what they read (the last batch kept at least 3/4 of it), the array is made at the size of the
+   * whole batch and cut to what was kept: one allocation, where growing it copies it several times.
+   * A filter that keeps little grows a small array instead.
+   */
+  private loopInto<T>(loop: (input: readonly T[], out: Record[]) => number, input: readonly T[]): Record[] {
+    const n = input.length
+    const out = this.keepsMost ? new Array<Record>(n) : []
+    const kept = loop(input, out)
+    if (kept < out.length) out.length = kept
+    this.keepsMost = kept * 4 >= n * 3
+    return out
   }
 
   /**
@@ -144,7 +157,7 @@ export class SourceTask {
    * steps. Generated for each task, so its calls see one timestamp function, one generator and one
    * step each (monomorphic, inlined by the JIT), however many sources the process runs.
    */
-  private valuesLoop(): (values: readonly unknown[], out: Record[]) => void {
+  private valuesLoop(): (values: readonly unknown[], out: Record[]) => number {
     const assign = this.strategy!.timestamp!
     const timeSource = this.strategy!.timeSource
     const bad = (value: unknown) =>
@@ -157,6 +170,7 @@ export class SourceTask {
         : 'current.value = value; const time = assign(value, current)'
     const body = `const current = { value: undefined, key: undefined, time: Number.NaN, tag: "" }
     return function readValues(values, out) {
+      let o = 0
       for (let i = 0; i < values.length; i++) {
         const value = values[i]
         ${record}
@@ -164,29 +178,32 @@ export class SourceTask {
         gen.onEvent(time)
         ${this.stepsCode('undefined', 'time', '""')}
       }
+      return o
     }`
     return this.generate(body, ['assign', 'gen', 'bad'], [assign, this.generator, bad])
   }
 
   /** The loop running the fused steps on records already timed, generated as `valuesLoop` is. */
-  private stepsLoop(): (records: readonly Record[], out: Record[]) => void {
+  private stepsLoop(): (records: readonly Record[], out: Record[]) => number {
     const body = `return function runSteps(records, out) {
+      let o = 0
       for (let i = 0; i < records.length; i++) {
         const r = records[i]
         const value = r.value
         ${this.stepsCode('r.key', 'r.time', 'r.tag')}
       }
+      return o
     }`
     return this.generate(body, [], [])
   }
 
   /**
    * Code taking `value` through the fused steps (`s0`, `s1`, … in order; one returning
-   * `DROP` drops it) and pushing the record it becomes, with the given key, time and tag, onto
-   * `out`. A throwing step fails the job naming its node (`failed`).
+   * `DROP` drops it) and putting the record it becomes, with the given key, time and tag, at
+   * `out[o++]`. A throwing step fails the job naming its node (`failed`).
    */
   private stepsCode(key: string, time: string, tag: string): string {
-    const push = (v: string) => `out.push({ value: ${v}, key: ${key}, time: ${time}, tag: ${tag} })`
+    const push = (v: string) => `out[o++] = { value: ${v}, key: ${key}, time: ${time}, tag: ${tag} }`
     if (this.fused.length === 0) return push('value')
     let code = 'let v = value, at = 0\ntry {\n'
     this.fused.forEach((_, i) => {

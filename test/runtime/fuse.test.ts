@@ -103,6 +103,17 @@ describe('fusing stateless SQL steps into the source', () => {
     })
   }
 
+  test('a filter keeping all of some batches and little of others passes exactly its rows, in order', async () => {
+    // Batches of 100: the first ten and the last ten keep every row, those between keep 2 of 100,
+    // so the task's output arrays are made both at the batch's size and grown from empty.
+    const sql = 'SELECT n FROM hits WHERE n < 1000 OR n >= 4000 OR MOD(n, 50) = 0'
+    const expected = hits.filter((h) => h.n < 1000 || h.n >= 4000 || h.n % 50 === 0).map((h) => ({ n: h.n }))
+    for (const values of [false, true]) {
+      const { rows } = await runSql(sql, rowsSource(hits, values, undefined, 100))
+      expect(rows).toEqual(expected)
+    }
+  })
+
   test('the watermark counts the records a fused filter drops, as before the filter in Flink', async () => {
     // One record per batch, so the watermark moves between them. 'b' at 20 s is dropped by WHERE,
     // yet moves the watermark past the first window; the 'a' at 2 s is then late and not counted,
