@@ -16,7 +16,7 @@ import {
   simpleLike,
   timePlusInterval,
 } from './compile-ops.ts'
-import { decimalOp } from './decimal.ts'
+import { decimalCode, decimalOp } from './decimal.ts'
 import {
   type CodeOf,
   callCode,
@@ -404,7 +404,11 @@ class Compiler {
           ...(b.constant ? { b: fb({}) as number | null } : {}),
         }
         const fn = decimalOp(op, fa, fb, scale(ta), scale(tb), scale(type), text, constants)
-        return fold(type, fn, [a, b])
+        const code =
+          op === '+' || op === '-' || op === '*'
+            ? decimalCode(op, codeOf(a), codeOf(b), scale(ta), scale(tb), scale(type), constants)
+            : undefined
+        return fold(type, fn, [a, b], false, code)
       }
       const ints = bothIntegers(ta, tb)
       const code = numericCode(op, codeOf(a), codeOf(b), ints, text)

@@ -4,6 +4,7 @@
 
 import { SquallError } from '../core/errors.ts'
 import type { RowEvaluator } from './compile-expr.ts'
+import { type CodeOf, ExprCode } from './expr-code.ts'
 
 const POW10: readonly number[] = Array.from({ length: 39 }, (_, i) => 10 ** i)
 
@@ -99,7 +100,6 @@ export function decimalOp(
   const pb = pow10(common - sb)
   const pc = pow10(common)
   const product = sa + sb
-  const pp = pow10(product)
   // −0 (from −3 % 3 or −1 * 0) leaves as 0, which is what a decimal has.
   const round = (v: number) => (v === 0 ? 0 : roundDecimal(v, scale))
   const finish =
@@ -115,21 +115,12 @@ export function decimalOp(
   switch (op) {
     case '+':
     case '-':
-    case '*':
-      return generatedOp(
-        op,
-        fa,
-        fb,
-        sa,
-        sb,
-        constants,
-        ka,
-        kb,
-        op === '*' ? pp : pc,
-        pa,
-        pb,
-        finish === round ? scale : -1,
-      )
+    case '*': {
+      // A function of its own per expression, so the JIT inlines its operands.
+      const code = new ExprCode()
+      const call = (f: RowEvaluator) => (c: ExprCode) => `${c.outside(f)}(row)`
+      return code.build(decimalCode(op, call(fa), call(fb), sa, sb, scale, constants)(code))
+    }
     case '/':
       return (row) => {
         const x = fa(row) as number | null
@@ -155,49 +146,48 @@ export function decimalOp(
 }
 
 /**
- * `+`, `−` or `*` of `decimalOp` as generated code: constants and grid factors written in as
- * literals, an operand of scale 0 that is already an integer used as it is, and a function of its
- * own per expression (so the JIT inlines its operands). The same arithmetic as described there.
- * `down` divides the integer result back; `roundTo` is the scale to round to, or −1 for none.
+ * `+`, `−` or `*` of `decimalOp` as code for a generated function (see `ExprCode`): constants and
+ * grid factors written in as literals, an operand of scale 0 that is already an integer used as it
+ * is, and the operands' own code, so that an expression such as `0.908 * price` is computed inline
+ * where its row is read. The same arithmetic as `decimalOp` describes; the operands are those of
+ * `decimalOp`, with `constants` the values of the constant ones.
  */
-function generatedOp(
+export function decimalCode(
   op: '+' | '-' | '*',
-  fa: RowEvaluator,
-  fb: RowEvaluator,
+  a: CodeOf,
+  b: CodeOf,
   sa: number,
   sb: number,
-  constants: { readonly a?: number | null; readonly b?: number | null } | undefined,
-  ka: number | undefined,
-  kb: number | undefined,
-  down: number,
-  pa: number,
-  pb: number,
-  roundTo: number,
-): RowEvaluator {
-  const read = (name: string, f: string, k: number | null | undefined) =>
-    k === undefined
-      ? `const ${name} = ${f}(row); if (${name} == null) return null`
-      : `const ${name} = ${String(k)}`
-  const units = (name: string, s: number, k: number | undefined) =>
-    k !== undefined
-      ? String(k)
-      : s === 0
-        ? `(Number.isInteger(${name}) ? ${name} : unscaled(${name}, 0))`
-        : `unscaled(${name}, ${s})`
-  const a = units('x', sa, ka)
-  const b = units('y', sb, kb)
-  const exact = op === '*' ? `${a} * ${b}` : `${a} * ${String(pa)} ${op} ${b} * ${String(pb)}`
-  const body = `return function (row) {
-    ${read('x', 'fa', constants?.a == null ? undefined : constants.a)}
-    ${read('y', 'fb', constants?.b == null ? undefined : constants.b)}
-    const r = ${exact}
-    const v = Number.isSafeInteger(r) ? r / ${String(down)} : x ${op} y
-    return v === 0 ? 0 : ${roundTo >= 0 ? `roundDecimal(v, ${roundTo})` : 'v'}
-  }`
-  return new Function('fa', 'fb', 'unscaled', 'roundDecimal', body)(
-    fa,
-    fb,
-    unscaled,
-    roundDecimal,
-  ) as RowEvaluator
+  scale: number,
+  constants?: { readonly a?: number | null; readonly b?: number | null },
+): CodeOf {
+  const common = Math.max(sa, sb)
+  const product = sa + sb
+  // The integer result is divided back by `down`, and rounded to `scale` when it has more places.
+  const down = op === '*' ? pow10(product) : pow10(common)
+  const roundTo = (op === '*' ? product : common) > scale ? scale : -1
+  // A constant operand is put on its grid once, not per row.
+  const ka = constants?.a == null ? undefined : unscaled(constants.a, sa)
+  const kb = constants?.b == null ? undefined : unscaled(constants.b, sb)
+  return (c) => {
+    const x = c.temp()
+    const y = c.temp()
+    const r = c.temp()
+    const v = c.temp()
+    const units = (name: string, s: number, k: number | undefined) =>
+      k !== undefined
+        ? `(${String(k)})`
+        : s === 0
+          ? `(Number.isInteger(${name}) ? ${name} : ${c.outside(unscaled)}(${name}, 0))`
+          : `${c.outside(unscaled)}(${name}, ${s})`
+    const ua = units(x, sa, ka)
+    const ub = units(y, sb, kb)
+    // `*` multiplies the integers of both grids; `+` and `−` first put both on the larger one.
+    const exact =
+      op === '*'
+        ? `${ua} * ${ub}`
+        : `${ua} * ${String(pow10(common - sa))} ${op} ${ub} * ${String(pow10(common - sb))}`
+    const rounded = roundTo >= 0 ? `${c.outside(roundDecimal)}(${v}, ${roundTo})` : v
+    return `((${x} = ${a(c)}) == null ? null : (${y} = ${b(c)}) == null ? null : (${r} = ${exact}, ${v} = Number.isSafeInteger(${r}) ? ${r} / ${String(down)} : ${x} ${op} ${y}, ${v} === 0 ? 0 : ${rounded}))`
+  }
 }

@@ -69,6 +69,21 @@ describe('DECIMAL arithmetic', () => {
     expect(ev('a < b')).toBe(true)
   })
 
+  it('computes with a constant on either side, negatives and values past 2^53 units', () => {
+    expect(ev('0.908 * q')).toBe(2.724)
+    expect(ev('0.908 * q', { ...row, q: -1000 })).toBe(-908)
+    expect(ev('q * 0.908', { ...row, q: 7 })).toBe(6.356)
+    expect(ev('a * -3')).toBe(-0.3)
+    expect(ev('-1.5 - a')).toBe(-1.6)
+    expect(ev('a - -1.25')).toBe(1.35)
+    expect(ev('a + q')).toBe(3.1)
+    expect(ev('a - 1.5')).toBe(-1.4)
+    // 10^16 units of a times 1000 is past 2^53: computed in floating point, still on the grid.
+    expect(ev('a * q', { ...row, a: 1e14, q: 1000 })).toBe(1e17)
+    expect(Object.is(ev('a - a', { ...row, a: -0.1 }), 0)).toBe(true)
+    expect(Object.is(ev('a * q', { ...row, a: -0.1, q: 0 }), 0)).toBe(true)
+  })
+
   it('gives NULL for a NULL operand', () => {
     expect(ev('a + b', { a: null, b: 0.2 })).toBe(null)
     expect(ev('a * NULL')).toBe(null)
