@@ -27,7 +27,10 @@ const EVENTS = Number(process.env.BENCH_NEXMARK_EVENTS ?? 1_000_000)
  */
 const STATELESS_EVENTS = Math.max(EVENTS, Number(process.env.BENCH_NEXMARK_STATELESS_EVENTS ?? 5_000_000))
 
-/** Counts what reaches it, so the results are not optimised away. */
+/**
+ * Counts what reaches it, so the results are not optimised away. Like Flink's `blackhole`, which
+ * the suite's queries write to, it takes batches as values too (`SinkWriter.writeValues`).
+ */
 function countingSink(): SinkSpec & { count: number } {
   const s = {
     kind: 'count',
@@ -35,6 +38,9 @@ function countingSink(): SinkSpec & { count: number } {
     create: () => ({
       write: (records: unknown[]) => {
         s.count += records.length
+      },
+      writeValues: (values: unknown[]) => {
+        s.count += values.length
       },
     }),
   }

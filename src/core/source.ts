@@ -130,6 +130,15 @@ export interface SourceSpec<T = unknown> {
 export interface SinkWriter<T = unknown> {
   open?(): void | Promise<void>
   write(records: Record<T>[]): void | Promise<void>
+  /**
+   * Optional: a batch of records that have no key and no tag (`''`), given as their values and
+   * event times (`times[i]` is the time of `values[i]`), so that no record object is made for it.
+   * A source that reads values (`SourceReader.nextValues`) hands its batches, after its fused
+   * stateless steps, this way to a sink it feeds directly in the same thread, as Flink chains a
+   * source to its sink; every other batch comes to `write`. The same rules as `write`: calls in
+   * order, one at a time, each settled before the next and before `preCommit`.
+   */
+  writeValues?(values: T[], times: number[]): void | Promise<void>
   finish?(): void | Promise<void>
   /**
    * Called instead of `finish`, when `finish` would run, by a task restored from a checkpoint taken

@@ -52,10 +52,17 @@ type AnyTask = SourceTask | OperatorTask | SinkTask
 
 /** A local task's input, as a router target. */
 class LocalTarget implements Target {
+  readonly pushValues: ((values: unknown[], times: number[]) => void) | undefined
   constructor(
     private readonly task: OperatorTask | SinkTask,
     private readonly channel: number,
-  ) {}
+  ) {
+    const gate = task.gate
+    this.pushValues =
+      task instanceof SinkTask && task.writer.writeValues !== undefined
+        ? (values, times) => gate.values(channel, values, times)
+        : undefined
+  }
   push(records: Record[]): void {
     this.task.gate.records(this.channel, records)
   }

@@ -5,6 +5,7 @@ import type { Record } from '../core/record.ts'
 /** A message held back on a channel blocked by barrier alignment. */
 type Held =
   | { kind: 'records'; records: Record[] }
+  | { kind: 'values'; values: unknown[]; times: number[] }
   | { kind: 'watermark'; time: number }
   | { kind: 'idle'; idle: boolean }
   | { kind: 'end' }
@@ -13,6 +14,8 @@ type Held =
 /** What a task does with what the gate lets through. */
 export interface GateHandler {
   onRecords(records: Record[]): void
+  /** A batch as values and event times (see `SinkWriter.writeValues`); only sinks take them. */
+  onValues?(values: unknown[], times: number[]): void
   /** The minimum watermark over active channels rose to `time`. */
   onWatermark(time: number): void
   /** A barrier arrived on every channel that has not ended: snapshot now, then forward it. */
@@ -53,6 +56,12 @@ export class InputGate {
   records(channel: number, records: Record[]): void {
     if (this.blocked[channel]) this.held[channel]!.push({ kind: 'records', records })
     else this.handler.onRecords(records)
+  }
+
+  /** A batch as values and their event times (`Target.pushValues`), in order with records. */
+  values(channel: number, values: unknown[], times: number[]): void {
+    if (this.blocked[channel]) this.held[channel]!.push({ kind: 'values', values, times })
+    else this.handler.onValues!(values, times)
   }
 
   watermark(channel: number, time: number): void {
@@ -109,6 +118,9 @@ export class InputGate {
         switch (m.kind) {
           case 'records':
             this.records(c, m.records)
+            break
+          case 'values':
+            this.values(c, m.values, m.times)
             break
           case 'watermark':
             this.watermark(c, m.time)

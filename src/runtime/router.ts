@@ -10,6 +10,11 @@ import type { EdgePlan } from './plan.ts'
  */
 export interface Target {
   push(records: Record[]): void
+  /**
+   * Takes a batch as values and their event times (records with no key and no tag), defined when
+   * this target writes them without making records (a local sink with `SinkWriter.writeValues`).
+   */
+  readonly pushValues?: (values: unknown[], times: number[]) => void
   watermark(time: number): void
   idle(idle: boolean): void
   barrier(checkpointId: number): void
@@ -163,6 +168,18 @@ export class OutputRouter {
         this.sides.set(edge.sideOutput, list)
       }
     }
+  }
+
+  /**
+   * The target every record of this router goes to as it is, when it takes values
+   * (`Target.pushValues`): one main edge, not keyed, with one target, and no side output.
+   */
+  valuesTarget(): Target | undefined {
+    if (this.all.length !== 1 || this.main.length !== 1) return undefined
+    const e = this.main[0]!
+    if (e.edge.type === 'key' || e.targets.length !== 1) return undefined
+    const t = e.targets[0]!
+    return t.pushValues !== undefined ? t : undefined
   }
 
   /** True when something reads the named side output. */

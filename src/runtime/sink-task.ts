@@ -8,6 +8,12 @@ import type { NodePlan } from './plan.ts'
 import { SinkKeys } from './sink-keys.ts'
 import type { NodeMetrics, TaskEnv } from './task-env.ts'
 
+/** A batch handed over as values and their event times (see `SinkWriter.writeValues`). */
+interface ValueBatch {
+  readonly values: unknown[]
+  readonly times: number[]
+}
+
 /**
  * Runs one sink task. `write` calls are made one at a time, in order; while a write's promise is
  * pending, arriving batches wait in a queue. `backlog()` is that queue's length: the executor stops
@@ -19,7 +25,7 @@ export class SinkTask implements GateHandler {
   readonly gate: InputGate
   readonly metrics: NodeMetrics
   /** Batches waiting for the writer; a number is a checkpoint barrier, handled in order. */
-  private readonly queue: (Record[] | number)[] = []
+  private readonly queue: (Record[] | ValueBatch | number)[] = []
   private writing: Promise<void> | undefined
   /** Every input has ended. */
   ended = false
@@ -82,16 +88,32 @@ export class SinkTask implements GateHandler {
     this.write(records)
   }
 
-  private write(item: Record[] | number): void {
+  /** A batch as values and event times (`SinkWriter.writeValues`), in order with record batches. */
+  onValues(values: unknown[], times: number[]): void {
+    this.metrics.in = (this.metrics.in ?? 0) + values.length
+    const batch = { values, times }
+    if (this.writing) {
+      this.queue.push(batch)
+      if (this.queue.length > this.maxQueued) this.maxQueued = this.queue.length
+      return
+    }
+    this.write(batch)
+  }
+
+  private write(item: Record[] | ValueBatch | number): void {
     if (typeof item === 'number') {
       this.preCommit(item)
       return
     }
-    const records = item
-    this.keys.advance(records.length)
     let result: void | Promise<void>
     try {
-      result = this.writer.write(records)
+      if (Array.isArray(item)) {
+        this.keys.advance(item.length)
+        result = this.writer.write(item)
+      } else {
+        this.keys.advance(item.values.length)
+        result = this.writer.writeValues!(item.values, item.times)
+      }
     } catch (e) {
       this.env.fail(
         wrapError('ERR_SINK_FAILED', `sink "${this.node.spec.name}" failed to write`, e, {

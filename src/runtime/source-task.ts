@@ -6,7 +6,7 @@ import type { SourceReader } from '../core/source.ts'
 import { DROP, type FusedStep } from '../core/value-step.ts'
 import type { WatermarkGenerator, WatermarkStrategy } from '../core/watermark.ts'
 import type { NodePlan } from './plan.ts'
-import type { OutputRouter } from './router.ts'
+import type { OutputRouter, Target } from './router.ts'
 import { type NodeMetrics, type TaskEnv, handleRecordError } from './task-env.ts'
 
 /**
@@ -29,8 +29,15 @@ export class SourceTask {
   private readonly runSteps: ((records: readonly Record[], out: Record[]) => number) | undefined
   /** Reads with `nextValues`: the reader offers it and event time comes from the values. */
   private readonly readsValues: boolean
+  /**
+   * The one target of this task when it takes batches as values (`Target.pushValues`): then no
+   * record is made for what is read with `nextValues`.
+   */
+  private readonly valuesTarget: Target | undefined
   /** This task's own loop over values read (see `valuesLoop`). */
-  private readonly readValues: ((values: readonly unknown[], out: Record[]) => number) | undefined
+  private readonly readValues:
+    | ((values: readonly unknown[], out: unknown[], times: number[] | undefined) => number)
+    | undefined
   /** The fused steps kept at least 3/4 of the last batch (see `loopInto`). */
   private keepsMost = true
 
@@ -48,7 +55,8 @@ export class SourceTask {
     this.fused = node.spec.fused ?? []
     this.runSteps = this.fused.length > 0 ? this.stepsLoop() : undefined
     this.readsValues = reader.nextValues !== undefined && this.strategy?.timestamp !== undefined
-    this.readValues = this.readsValues ? this.valuesLoop() : undefined
+    this.valuesTarget = this.readsValues ? router.valuesTarget() : undefined
+    this.readValues = this.readsValues ? this.valuesLoop(this.valuesTarget !== undefined) : undefined
     this.lastActivity = env.clock.now()
   }
 
@@ -116,7 +124,8 @@ export class SourceTask {
 
   /**
    * Reads values (`SourceReader.nextValues`) instead of records, when event time comes from the
-   * values: each record is made once, after the fused steps, and only for the values they keep.
+   * values: each record is made once, after the fused steps, and only for the values they keep;
+   * none at all when the target takes values (`valuesTarget`), which get their times beside them.
    */
   private pollValues(max: number): number {
     let values: unknown[] | null
@@ -132,21 +141,34 @@ export class SourceTask {
     const n = values.length
     if (n === 0) return 0
     this.active(n)
-    this.router.emitOwned(this.loopInto(this.readValues!, values))
+    const target = this.valuesTarget
+    if (target === undefined) this.router.emitOwned(this.loopInto(this.readValues!, values) as Record[])
+    else {
+      const times: number[] = this.keepsMost ? new Array<number>(n) : []
+      const out = this.loopInto(this.readValues!, values, times)
+      const kept = out.length
+      if (times.length > kept) times.length = kept
+      if (kept > 0) target.pushValues!(out, times)
+    }
     this.routed()
     return n
   }
 
   /**
-   * Runs a generated loop over `input` into a new array of records. While the steps keep most of
-   * what they read (the last batch kept at least 3/4 of it), the array is made at the size of the
-   * whole batch and cut to what was kept: one allocation, where growing it copies it several times.
-   * A filter that keeps little grows a small array instead.
+   * Runs a generated loop over `input` into a new array of records (or of values, with their
+   * times in `times`). While the steps keep most of what they read (the last batch kept at least
+   * 3/4 of it), the array is made at the size of the whole batch and cut to what was kept: one
+   * allocation, where growing it copies it several times. A filter that keeps little grows a small
+   * array instead.
    */
-  private loopInto<T>(loop: (input: readonly T[], out: Record[]) => number, input: readonly T[]): Record[] {
+  private loopInto<T, O>(
+    loop: (input: readonly T[], out: O[], times: number[] | undefined) => number,
+    input: readonly T[],
+    times?: number[],
+  ): O[] {
     const n = input.length
-    const out = this.keepsMost ? new Array<Record>(n) : []
-    const kept = loop(input, out)
+    const out = this.keepsMost ? new Array<O>(n) : []
+    const kept = loop(input, out, times)
     if (kept < out.length) out.length = kept
     this.keepsMost = kept * 4 >= n * 3
     return out
@@ -155,9 +177,12 @@ export class SourceTask {
   /**
    * The loop turning values into timed records: event time, the watermark generator, the fused
    * steps. Generated for each task, so its calls see one timestamp function, one generator and one
-   * step each (monomorphic, inlined by the JIT), however many sources the process runs.
+   * step each (monomorphic, inlined by the JIT), however many sources the process runs. `asValues`:
+   * it puts the values the steps keep in `out` and their times in `times`, and makes no record.
    */
-  private valuesLoop(): (values: readonly unknown[], out: Record[]) => number {
+  private valuesLoop(
+    asValues: boolean,
+  ): (values: readonly unknown[], out: unknown[], times: number[] | undefined) => number {
     const assign = this.strategy!.timestamp!
     const timeSource = this.strategy!.timeSource
     const bad = (value: unknown) =>
@@ -169,14 +194,14 @@ export class SourceTask {
         ? 'const time = assign(value)'
         : 'current.value = value; const time = assign(value, current)'
     const body = `const current = { value: undefined, key: undefined, time: Number.NaN, tag: "" }
-    return function readValues(values, out) {
+    return function readValues(values, out, times) {
       let o = 0
       for (let i = 0; i < values.length; i++) {
         const value = values[i]
         ${record}
         if (!Number.isFinite(time)) { bad(value); continue }
         gen.onEvent(time)
-        ${this.stepsCode('undefined', 'time', '""')}
+        ${this.stepsCode('undefined', 'time', '""', asValues)}
       }
       return o
     }`
@@ -200,10 +225,14 @@ export class SourceTask {
   /**
    * Code taking `value` through the fused steps (`s0`, `s1`, … in order; one returning
    * `DROP` drops it) and putting the record it becomes, with the given key, time and tag, at
-   * `out[o++]`. A throwing step fails the job naming its node (`failed`).
+   * `out[o++]` (`asValues`: the value at `out[o]` and its time at `times[o++]`). A throwing step
+   * fails the job naming its node (`failed`).
    */
-  private stepsCode(key: string, time: string, tag: string): string {
-    const push = (v: string) => `out[o++] = { value: ${v}, key: ${key}, time: ${time}, tag: ${tag} }`
+  private stepsCode(key: string, time: string, tag: string, asValues = false): string {
+    const push = (v: string) =>
+      asValues
+        ? `{ out[o] = ${v}; times[o++] = ${time} }`
+        : `out[o++] = { value: ${v}, key: ${key}, time: ${time}, tag: ${tag} }`
     if (this.fused.length === 0) return push('value')
     let code = 'let v = value, at = 0\ntry {\n'
     this.fused.forEach((_, i) => {

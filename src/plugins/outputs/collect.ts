@@ -50,7 +50,10 @@ export function sinkFn<T>(fn: (records: Record<T>[]) => void | Promise<void>): S
   return { kind: 'function', create: () => ({ write: fn }) }
 }
 
-/** A sink that drops everything (benchmarks, side effects done upstream). */
+/**
+ * A sink that drops everything (benchmarks, side effects done upstream), as Flink's `blackhole`
+ * connector. It takes batches as values too, so a source feeding it makes no records.
+ */
 export function discard<T>(): SinkSpec<T> {
-  return { kind: 'discard', create: () => ({ write: () => {} }) }
+  return { kind: 'discard', create: () => ({ write: () => {}, writeValues: () => {} }) }
 }

@@ -1,7 +1,7 @@
 // Prints records to standard output, one line each.
 
 import type { Record } from '../../core/record.ts'
-import type { SinkSpec } from '../../core/source.ts'
+import type { SinkSpec, SinkWriter } from '../../core/source.ts'
 
 export interface StdoutOptions<T> {
   /** Turns a record into its line; default: the value as JSON (strings as they are). */
@@ -13,6 +13,7 @@ export interface StdoutOptions<T> {
 /**
  * Writes each record as a line. One task, so lines keep the order in which they arrive. Waits for
  * the stream to drain when its buffer is full, which slows the job down instead of growing memory.
+ * A format of the value alone (the default) also takes batches as values (`SinkWriter.writeValues`).
  */
 export function stdout<T>(options: StdoutOptions<T> = {}): SinkSpec<T> {
   const format = options.format ?? ((v: T) => (typeof v === 'string' ? v : JSON.stringify(v)))
@@ -21,13 +22,24 @@ export function stdout<T>(options: StdoutOptions<T> = {}): SinkSpec<T> {
     maxParallelism: 1,
     create: () => {
       const out = options.output ?? process.stdout
-      return {
+      const print = (text: string) => {
+        if (!out.write(text)) return new Promise<void>((resolve) => out.once('drain', () => resolve()))
+      }
+      const writer: SinkWriter<T> = {
         write(records: Record<T>[]) {
           let text = ''
           for (const r of records) text += `${format(r.value, r)}\n`
-          if (!out.write(text)) return new Promise<void>((resolve) => out.once('drain', () => resolve()))
+          return print(text)
         },
       }
+      if (format.length < 2) {
+        writer.writeValues = (values: T[]) => {
+          let text = ''
+          for (const v of values) text += `${(format as (value: T) => string)(v)}\n`
+          return print(text)
+        }
+      }
+      return writer
     },
   }
 }
