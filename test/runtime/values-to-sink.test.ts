@@ -7,6 +7,7 @@ import type { SinkSpec, SinkWriter, SourceSpec } from '../../src/core/source.ts'
 import { stdout } from '../../src/plugins/outputs/stdout.ts'
 import { type Catalog, planQuery } from '../../src/query/planner.ts'
 import { runEmbedded } from '../../src/runtime/embedded/runner.ts'
+import { InputGate } from '../../src/runtime/input-gate.ts'
 
 // A source that reads values, with its fused stateless steps, hands its batches to a sink that
 // takes values (`SinkWriter.writeValues`) as values and event times: no record is made for them.
@@ -167,6 +168,32 @@ describe('batches handed to a sink as values', () => {
       expect(written).toBe(expected(hits.slice(0, positions[id - 1])).length)
     }
   }, 20_000)
+
+  it('values on a channel aligning a barrier wait behind it with the records, and come after the barrier in order', () => {
+    const seen: string[] = []
+    const gate = new InputGate(2, {
+      onRecords: (records) => seen.push(`records ${records.map((r) => r.value).join(',')}`),
+      onValues: (values, times) => seen.push(`values ${values.join(',')} at ${times.join(',')}`),
+      onWatermark: () => {},
+      onBarrier: (id) => seen.push(`barrier ${id}`),
+      onEnd: () => {},
+    })
+    gate.values(0, ['a'], [1])
+    gate.barrier(0, 7)
+    gate.values(0, ['b', 'c'], [2, 3])
+    gate.records(0, [{ value: 'd', key: undefined, time: 4, tag: '' }])
+    gate.values(1, ['x'], [5])
+    gate.barrier(1, 7)
+    gate.values(1, ['y'], [6])
+    expect(seen).toEqual([
+      'values a at 1',
+      'values x at 5',
+      'barrier 7',
+      'values b,c at 2,3',
+      'records d',
+      'values y at 6',
+    ])
+  })
 
   it('stdout with a format of the value alone prints the values; a format of the record gets records', async () => {
     for (const format of [
