@@ -79,19 +79,17 @@ export class SinkTask implements GateHandler {
   }
 
   onRecords(records: Record[]): void {
-    this.metrics.in = (this.metrics.in ?? 0) + records.length
-    if (this.writing) {
-      this.queue.push(records)
-      if (this.queue.length > this.maxQueued) this.maxQueued = this.queue.length
-      return
-    }
-    this.write(records)
+    this.arrive(records, records.length)
   }
 
   /** A batch as values and event times (`SinkWriter.writeValues`), in order with record batches. */
   onValues(values: unknown[], times: number[]): void {
-    this.metrics.in = (this.metrics.in ?? 0) + values.length
-    const batch = { values, times }
+    this.arrive({ values, times }, values.length)
+  }
+
+  /** A batch of `n` records: written now, or queued behind the pending write. */
+  private arrive(batch: Record[] | ValueBatch, n: number): void {
+    this.metrics.in = (this.metrics.in ?? 0) + n
     if (this.writing) {
       this.queue.push(batch)
       if (this.queue.length > this.maxQueued) this.maxQueued = this.queue.length

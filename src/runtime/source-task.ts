@@ -38,7 +38,7 @@ export class SourceTask {
   private readonly readValues:
     | ((values: readonly unknown[], out: unknown[], times: number[] | undefined) => number)
     | undefined
-  /** The fused steps kept at least 3/4 of the last batch (see `loopInto`). */
+  /** The fused steps kept at least 3/4 of the last batch (see `batchArray`). */
   private keepsMost = true
 
   constructor(
@@ -144,11 +144,10 @@ export class SourceTask {
     const target = this.valuesTarget
     if (target === undefined) this.router.emitOwned(this.loopInto(this.readValues!, values) as Record[])
     else {
-      const times: number[] = this.keepsMost ? new Array<number>(n) : []
+      const times = this.batchArray<number>(n)
       const out = this.loopInto(this.readValues!, values, times)
-      const kept = out.length
-      if (times.length > kept) times.length = kept
-      if (kept > 0) target.pushValues!(out, times)
+      times.length = out.length
+      if (out.length > 0) target.pushValues!(out, times)
     }
     this.routed()
     return n
@@ -156,10 +155,7 @@ export class SourceTask {
 
   /**
    * Runs a generated loop over `input` into a new array of records (or of values, with their
-   * times in `times`). While the steps keep most of what they read (the last batch kept at least
-   * 3/4 of it), the array is made at the size of the whole batch and cut to what was kept: one
-   * allocation, where growing it copies it several times. A filter that keeps little grows a small
-   * array instead.
+   * times in `times`), cut to what the loop kept (see `batchArray`).
    */
   private loopInto<T, O>(
     loop: (input: readonly T[], out: O[], times: number[] | undefined) => number,
@@ -167,11 +163,21 @@ export class SourceTask {
     times?: number[],
   ): O[] {
     const n = input.length
-    const out = this.keepsMost ? new Array<O>(n) : []
+    const out = this.batchArray<O>(n)
     const kept = loop(input, out, times)
     if (kept < out.length) out.length = kept
     this.keepsMost = kept * 4 >= n * 3
     return out
+  }
+
+  /**
+   * A new array for what the steps keep of a batch of `n`: while they keep most of what they read
+   * (the last batch kept at least 3/4 of it), made at the batch's size, to be cut to what was
+   * kept (one allocation, where growing it copies it several times); otherwise empty, so a filter
+   * that keeps little grows a small one.
+   */
+  private batchArray<X>(n: number): X[] {
+    return this.keepsMost ? new Array<X>(n) : []
   }
 
   /**
