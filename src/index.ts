@@ -100,7 +100,7 @@ export { SpaceSaving, CountMinSketch } from './kit/heavy-hitters.ts'
 export { TrendTracker } from './kit/trend.ts'
 export { SlidingWindowLimiter, TokenBucketLimiter } from './kit/rate-limit.ts'
 export { BruteForceDetector } from './kit/brute-force.ts'
-export { CrawlerDetector } from './kit/crawler.ts'
+export { CrawlerClient, CrawlerDetector } from './kit/crawler.ts'
 export type { Action, Decision } from './kit/decision.ts'
 export {
   distinctCountAggregate,

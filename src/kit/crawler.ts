@@ -83,9 +83,11 @@ export interface CrawlerDecision extends Decision {
 /**
  * One client's tracked requests, oldest first from `head`: times, paths as 32-bit hashes (the rules
  * only count distinct paths; two paths of one client colliding is about one chance in 2^32 per
- * pair) and asset flags, with the counts the rules read kept up to date.
+ * pair) and asset flags, with the counts the rules read kept up to date. A detector keeps one per
+ * client; a keyed operator keeps one per key in keyed state and judges it with a shared detector
+ * (`CrawlerDetector.observeClient`).
  */
-class Client {
+export class CrawlerClient {
   times: number[] = []
   paths: number[] = []
   assets: number[] = []
@@ -97,6 +99,27 @@ class Client {
   /** The last user agent tested against the bot pattern (clients rarely change it). */
   testedAgent: string | undefined = undefined
   action: Action = 'allow'
+
+  constructor(
+    /** The client's key (see `CrawlerDetector.keyOf`). */
+    readonly key: string,
+  ) {}
+
+  /** Time of the client's latest request, or undefined before its first. */
+  get lastTime(): number | undefined {
+    return this.times.length > this.head ? this.times[this.times.length - 1] : undefined
+  }
+
+  /** Plain data: the snapshot of a detector holding only this client. */
+  snapshot(): CrawlerSnapshot {
+    return snapshotOf([this])
+  }
+
+  /** The binary form of a detector holding only this client, as it is now, built when called (see `CrawlerDetector.freeze`). */
+  freeze(): () => Uint8Array {
+    const view = viewOf(this)
+    return () => encodeClients([view])
+  }
 }
 
 /** Paths whose hash and asset flag are remembered at most (a page's path recurs across clients). */
@@ -122,7 +145,7 @@ export class CrawlerDetector {
   private readonly o: Required<CrawlerOptions>
   private readonly recentMs: number
   private readonly historyMs: number
-  private readonly clients = new Map<string, Client>()
+  private readonly clients = new Map<string, CrawlerClient>()
   /** Per path: its 32-bit hash × 2 + its asset flag. Cleared when full. */
   private readonly pathInfo = new Map<string, number>()
 
@@ -190,9 +213,18 @@ export class CrawlerDetector {
     const key = this.keyOf(request)
     let c = this.clients.get(key)
     if (c === undefined) {
-      c = new Client()
+      c = new CrawlerClient(key)
       this.clients.set(key, c)
     }
+    return this.observeClient(c, request)
+  }
+
+  /**
+   * Records one request of client `c` (kept by the caller, e.g. in keyed state; its key is
+   * `keyOf(request)`), with this detector's rules; returns a verdict when the client's action
+   * escalates, else undefined.
+   */
+  observeClient(c: CrawlerClient, request: HttpRequest): CrawlerDecision | undefined {
     const info = this.infoOf(request.path)
     const asset = info & 1
     const path = (info - asset) / 2
@@ -206,10 +238,25 @@ export class CrawlerDetector {
       if (request.agent.length > 1 && this.o.botAgents.test(request.agent)) c.bot = request.agent
     }
     this.advance(c, request.time)
-    const decision = this.judge(key, c, request.time, false)
-    const escalated = severity(decision.action) > severity(c.action)
-    c.action = decision.action
-    return escalated ? this.judge(key, c, request.time, true) : undefined
+    const action = this.actionOf(c, request.time)
+    const escalated = severity(action) > severity(c.action)
+    c.action = action
+    return escalated ? this.judge(c.key, c, request.time) : undefined
+  }
+
+  /** Whether client `c` made no request in the history window ending at `now`. */
+  isIdle(c: CrawlerClient, now: number): boolean {
+    const last = c.lastTime
+    return last === undefined || last <= now - this.historyMs
+  }
+
+  /**
+   * The client of a one-client detector's `snapshot()` or `freeze()` output (a client's own
+   * `snapshot()` / `freeze()` makes one), or a new client `key` when it holds none.
+   */
+  static restoreClient(options: CrawlerOptions, data: unknown, key: string): CrawlerClient {
+    const restored = CrawlerDetector.restore(options, data)
+    return restored.clients.values().next().value ?? new CrawlerClient(key)
   }
 
   /** The current verdict on client `key` at `now`, or undefined for an unknown client. */
@@ -217,7 +264,7 @@ export class CrawlerDetector {
     const c = this.clients.get(key)
     if (c === undefined) return undefined
     this.advance(c, now)
-    return this.judge(key, c, now, true)
+    return this.judge(key, c, now)
   }
 
   /** Every client's current verdict at `now` that is not `allow`, most severe first, then by key. */
@@ -236,7 +283,7 @@ export class CrawlerDetector {
   evictIdle(now: number): number {
     let n = 0
     for (const [key, c] of this.clients) {
-      if (c.times.length === 0 || c.times[c.times.length - 1]! <= now - this.historyMs) {
+      if (this.isIdle(c, now)) {
         this.clients.delete(key)
         n++
       }
@@ -256,7 +303,7 @@ export class CrawlerDetector {
   }
 
   /** Drops requests that left the history window (or exceed `maxTracked`) and moves the recent start. */
-  private advance(c: Client, now: number): void {
+  private advance(c: CrawlerClient, now: number): void {
     const historyStart = now - this.historyMs
     const tracked = c.times.length - c.head
     let drop = tracked > this.o.maxTracked ? tracked - this.o.maxTracked : 0
@@ -281,16 +328,44 @@ export class CrawlerDetector {
     }
   }
 
-  /** The verdict on a client; the reason is rendered only when `explain` (verdicts nobody reads cost no strings). */
-  private judge(key: string, c: Client, now: number, explain: boolean): CrawlerDecision {
-    const o = this.o
+  /** The numbers the rules read, for client `c` at `now`. */
+  private measure(c: CrawlerClient, now: number) {
     const requests = c.times.length - c.head
     const recent = c.times.length - c.recentHead
     const older = requests - recent
     const firstTime = requests > 0 ? c.times[c.head]! : now
     const olderSpan = Math.min(this.historyMs, now - firstTime) - this.recentMs
     const judged = olderSpan >= this.recentMs
-    const expectedRecent = judged ? (older * this.recentMs) / olderSpan : 0
+    return {
+      requests,
+      recent,
+      older,
+      judged,
+      expectedRecent: judged ? (older * this.recentMs) / olderSpan : 0,
+    }
+  }
+
+  /** The action the rules give client `c` at `now` (what `judge` decides, without building a verdict). */
+  private actionOf(c: CrawlerClient, now: number): Action {
+    const o = this.o
+    const requests = c.times.length - c.head
+    const recent = c.times.length - c.recentHead
+    const flood: Action = recent >= o.blockAt ? 'block' : recent >= o.throttleAt ? 'throttle' : 'allow'
+    if (requests < o.minRequests) return flood
+    const distinctShare = requests > 0 ? c.pathCounts.size / requests : 0
+    const assetShare = requests > 0 ? c.assetCount / requests : 0
+    const shaped = distinctShare >= o.distinctShare && assetShare <= o.assetShare
+    if (shaped && recent >= o.minBurst) {
+      const m = this.measure(c, now)
+      if (m.judged && m.older > 0 && recent >= o.burstFactor * m.expectedRecent) return 'block'
+    }
+    return (shaped || c.bot !== undefined) && flood === 'allow' ? 'throttle' : flood
+  }
+
+  /** The verdict on a client, with its profile and the reason for it. */
+  private judge(key: string, c: CrawlerClient, now: number): CrawlerDecision {
+    const o = this.o
+    const { requests, recent, older, judged, expectedRecent } = this.measure(c, now)
     const profile: CrawlerProfile = {
       recent,
       requests,
@@ -310,7 +385,6 @@ export class CrawlerDetector {
     let action: Action = flood
     if (burst) action = 'block'
     else if ((shaped || bot) && action === 'allow') action = 'throttle'
-    if (!explain) return { action, key, reason: '', profile }
     const reasons: string[] = []
     const recentText = `${recent} requests in the last ${formatMillis(this.recentMs)}`
     if (flood === 'block') reasons.push(`${recentText} (block at ${o.blockAt})`)
@@ -333,20 +407,7 @@ export class CrawlerDetector {
 
   /** Plain data: per client its tracked requests (times, path hashes, asset flags). */
   snapshot(): CrawlerSnapshot {
-    const keys: string[] = []
-    const clients: CrawlerSnapshot['clients'] = []
-    for (const [key, c] of this.clients) {
-      keys.push(key)
-      clients.push({
-        times: new Uint8Array(Float64Array.from(c.times.slice(c.head)).buffer),
-        paths: new Uint8Array(Int32Array.from(c.paths.slice(c.head)).buffer),
-        assets: Uint8Array.from(c.assets.slice(c.head)),
-        recent: c.times.length - c.recentHead,
-        bot: c.bot ?? null,
-        action: c.action,
-      })
-    }
-    return { kind: 'crawler', version: 2, keys, clients }
+    return snapshotOf(this.clients.values())
   }
 
   /**
@@ -356,17 +417,7 @@ export class CrawlerDetector {
    * lists and bounds is enough, however the detector changes meanwhile.
    */
   freeze(): () => Uint8Array {
-    const views = [...this.clients].map(([key, c]) => ({
-      key,
-      times: c.times,
-      paths: c.paths,
-      assets: c.assets,
-      head: c.head,
-      end: c.times.length,
-      recent: c.times.length - c.recentHead,
-      bot: c.bot,
-      action: c.action,
-    }))
+    const views = [...this.clients.values()].map(viewOf)
     return () => encodeClients(views)
   }
 
@@ -398,7 +449,7 @@ export class CrawlerDetector {
       const at = `clients[${i}]`
       const view = { [`${at}.times`]: s['times'], [`${at}.paths`]: s['paths'], [`${at}.assets`]: s['assets'] }
       const times = Array.from(float64Field(view, 'crawler', `${at}.times`))
-      const c = new Client()
+      const c = new CrawlerClient(key)
       c.times = times
       c.paths = version === 1 ? pathsV1(view, at, times.length) : pathsV2(view, at, times.length)
       c.assets = Array.from(uint8Field(view, 'crawler', `${at}.assets`, times.length))
@@ -413,6 +464,39 @@ export class CrawlerDetector {
       detector.clients.set(key, c)
     })
     return detector
+  }
+}
+
+/** The plain-data snapshot of `clients`. */
+function snapshotOf(clients: Iterable<CrawlerClient>): CrawlerSnapshot {
+  const keys: string[] = []
+  const out: CrawlerSnapshot['clients'] = []
+  for (const c of clients) {
+    keys.push(c.key)
+    out.push({
+      times: new Uint8Array(Float64Array.from(c.times.slice(c.head)).buffer),
+      paths: new Uint8Array(Int32Array.from(c.paths.slice(c.head)).buffer),
+      assets: Uint8Array.from(c.assets.slice(c.head)),
+      recent: c.times.length - c.recentHead,
+      bot: c.bot ?? null,
+      action: c.action,
+    })
+  }
+  return { kind: 'crawler', version: 2, keys, clients: out }
+}
+
+/** What `freeze` keeps of client `c`: its lists and bounds now. */
+function viewOf(c: CrawlerClient): ClientView {
+  return {
+    key: c.key,
+    times: c.times,
+    paths: c.paths,
+    assets: c.assets,
+    head: c.head,
+    end: c.times.length,
+    recent: c.times.length - c.recentHead,
+    bot: c.bot,
+    action: c.action,
   }
 }
 
@@ -495,13 +579,13 @@ function scratchTimes(n: number): Float64Array {
 }
 
 /** Reads `encodeClients` output; throws ERR_KIT_SNAPSHOT on bytes of another form or cut short. */
-function decodeClients(bytes: Uint8Array): [string, Client][] {
+function decodeClients(bytes: Uint8Array): [string, CrawlerClient][] {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const bad = (what: string) => snapshotError('crawler', 'bytes', what, `${buf.length} bytes`)
   if (buf.length < 9 || buf.readUInt32LE(0) !== BINARY_MAGIC)
     throw bad('the binary form of a crawler detector')
   if (buf.readUInt8(4) !== BINARY_VERSION) throw bad(`version ${BINARY_VERSION}`)
-  const out: [string, Client][] = []
+  const out: [string, CrawlerClient][] = []
   let at = 9
   try {
     for (let i = buf.readUInt32LE(5); i > 0; i--) {
@@ -510,7 +594,7 @@ function decodeClients(bytes: Uint8Array): [string, Client][] {
       at += 4 + keyBytes
       const botBytes = buf.readInt32LE(at)
       at += 4
-      const c = new Client()
+      const c = new CrawlerClient(key)
       if (botBytes >= 0) {
         c.bot = buf.toString('utf8', at, at + botBytes)
         c.testedAgent = c.bot

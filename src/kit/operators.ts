@@ -14,7 +14,13 @@ import {
   type BruteForceOptions,
   type LoginEvent,
 } from './brute-force.ts'
-import { type CrawlerDecision, CrawlerDetector, type CrawlerOptions, type HttpRequest } from './crawler.ts'
+import {
+  CrawlerClient,
+  type CrawlerDecision,
+  CrawlerDetector,
+  type CrawlerOptions,
+  type HttpRequest,
+} from './crawler.ts'
 import type { Action } from './decision.ts'
 import { hashLow, hashNumber, hashString } from './hash.ts'
 import { estimateDistinct } from './hyperloglog.ts'
@@ -434,9 +440,10 @@ export function bruteForceOperator(
 
 /**
  * Crawler detection on a stream keyed by client IP (or `ip agent`, with `by: 'ip+agent'`): each
- * client's request history lives in keyed state (a one-key `CrawlerDetector`). Emits a decision,
- * plus `time`, when a client's action escalates (allow → throttle → block). Clients with no request
- * in the history window are dropped by event-time cleanup.
+ * client's request history lives in keyed state (a `CrawlerClient`), judged by one detector per task
+ * (whose cache of path hashes all clients share). Emits a decision, plus `time`, when a client's
+ * action escalates (allow → throttle → block). Clients with no request in the history window are
+ * dropped by event-time cleanup.
  */
 export function crawlerOperator(
   options: CrawlerOptions = {},
@@ -445,23 +452,31 @@ export function crawlerOperator(
   const history = toMillis(options.history ?? '1h', 'crawler.history')
   CrawlerDetector.create(options)
   return () => {
-    let detectors!: KitState<CrawlerDetector>
+    const detector = CrawlerDetector.create(options)
+    let clients!: KitState<CrawlerClient>
     let ctx!: ProcessorContext
     return {
       open(c) {
         ctx = c
-        detectors = new KitState(c.state.value('crawler', state), (d) => CrawlerDetector.restore(options, d))
+        clients = new KitState(c.state.value('crawler', state), (d) =>
+          CrawlerDetector.restoreClient(options, d, String(ctx.currentKey)),
+        )
       },
       process(r, out) {
-        const d = detectors.getOrCreate(() => CrawlerDetector.create(options))
-        const decision = d.observe(r.value)
-        if (decision !== undefined) out.emit({ ...decision, time: r.value.time })
-        detectors.commit()
-        ctx.timers.registerEventTimer(nextTick(r.value.time + history, history))
+        const request = r.value
+        const client = clients.getOrCreate(() => new CrawlerClient(detector.keyOf(request)))
+        const last = client.lastTime
+        const decision = detector.observeClient(client, request)
+        if (decision !== undefined) out.emit({ ...decision, time: request.time })
+        clients.commit()
+        // One cleanup timer per client and tick: register only when its latest request moved to a new tick.
+        const tick = nextTick(client.lastTime! + history, history)
+        if (last === undefined || tick !== nextTick(last + history, history))
+          ctx.timers.registerEventTimer(tick)
       },
       onTimer(timer) {
-        const d = detectors.get()
-        if (d !== undefined && d.evictIdle(timer.time) > 0 && d.size === 0) detectors.clear()
+        const client = clients.get()
+        if (client !== undefined && detector.isIdle(client, timer.time)) clients.clear()
       },
     }
   }

@@ -3,6 +3,7 @@ import { pack, unpack } from 'msgpackr'
 import { describe, expect, it } from 'vitest'
 import {
   ASSET_PATHS,
+  CrawlerClient,
   CrawlerDetector,
   type CrawlerDecision,
   type HttpRequest,
@@ -127,6 +128,36 @@ describe('CrawlerDetector', () => {
         people(500, 21).sort((a, b) => a.time - b.time),
       ),
     ).toEqual([])
+  })
+
+  it('clients kept by the caller (as a keyed operator keeps them) get the verdicts a detector gives, through snapshots', () => {
+    const requests = [...people(100, 5), ...planted()].sort((a, b) => a.time - b.time)
+    const expected = run(CrawlerDetector.create(), requests)
+    const shared = CrawlerDetector.create()
+    const clients = new Map<string, CrawlerClient>()
+    const verdicts: CrawlerDecision[] = []
+    requests.forEach((r, i) => {
+      const key = shared.keyOf(r)
+      let c = clients.get(key)
+      if (c === undefined) clients.set(key, (c = new CrawlerClient(key)))
+      const v = shared.observeClient(c, r)
+      if (v) verdicts.push(v)
+      // Halfway, every client goes through its own binary form and its plain snapshot, and on.
+      if (i === Math.floor(requests.length / 2)) {
+        for (const [k, client] of clients) {
+          const fromBytes = CrawlerDetector.restoreClient({}, unpack(pack(client.freeze()())), k)
+          const fromPlain = CrawlerDetector.restoreClient({}, unpack(pack(client.snapshot())), k)
+          expect(fromBytes.key).toBe(k)
+          expect(fromPlain.snapshot()).toEqual(client.snapshot())
+          clients.set(k, fromBytes)
+        }
+      }
+    })
+    expect(verdicts).toEqual(expected)
+    const last = requests.at(-1)!.time
+    const idle = [...clients.values()].filter((c) => shared.isIdle(c, last + 3_600_000))
+    expect(idle.length).toBe(clients.size)
+    expect(shared.isIdle(clients.get('192.0.2.30')!, last)).toBe(false)
   })
 
   it('by ip+agent separates two clients behind one address', () => {
