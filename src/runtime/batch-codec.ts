@@ -4,7 +4,14 @@
 import { Packr } from 'msgpackr'
 import type { Key, Record } from '../core/record.ts'
 
-const packr = new Packr({ useRecords: true, moreTypes: true })
+/**
+ * A channel's msgpackr instance: `sequential` writes an object shape's field names in the first
+ * batch that carries it and only its number after that, and the decoder keeps the shapes it has
+ * read (and the reader it built for each), as the dictionary does for strings.
+ */
+function channelPackr(): Packr {
+  return new Packr({ useRecords: true, moreTypes: true, sequential: true })
+}
 
 /**
  * Strings a channel's dictionary holds before it starts over: the encoder then clears it and marks
@@ -56,10 +63,11 @@ const TAGS = 1
  * tags sends each string once: the encoder numbers a string the first time it carries it, the decoder
  * keeps the same list, and later batches send the number; the decoder hands out the same string
  * object each time, whose hash the JavaScript engine has then already computed. A column of
- * numbers travels as a Float64Array; anything else (objects) as msgpackr writes it, shapes once
- * per batch.
+ * numbers travels as a Float64Array; anything else (objects) as msgpackr writes it, each object
+ * shape's field names once per channel.
  */
 export class BatchEncoder {
+  private readonly packr = channelPackr()
   private ids = new Map<string, number>()
   private added: string[] = []
   private reset = false
@@ -110,7 +118,7 @@ export class BatchEncoder {
     ]
     this.reset = false
     this.added = []
-    const packed = packr.pack(batch)
+    const packed = this.packr.pack(batch)
     return new Uint8Array(packed.buffer.slice(packed.byteOffset, packed.byteOffset + packed.byteLength))
   }
 
@@ -154,10 +162,11 @@ export class BatchEncoder {
 
 /** Decodes what one `BatchEncoder` wrote, in the order it wrote it. */
 export class BatchDecoder {
+  private readonly packr = channelPackr()
   private strings: string[] = []
 
   decode(bytes: Uint8Array): Record[] {
-    const [reset, added, valueColumn, keyColumn, times, tagColumn] = packr.unpack(bytes) as WireBatch
+    const [reset, added, valueColumn, keyColumn, times, tagColumn] = this.packr.unpack(bytes) as WireBatch
     if (reset) this.strings = []
     const strings = this.strings
     for (let i = 0; i < added.length; i++) strings.push(added[i]!)
