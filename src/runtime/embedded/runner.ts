@@ -206,6 +206,7 @@ class LocalJob implements Job {
 type FromWorker =
   | { k: 'ready' }
   | { k: 'report'; channel: string; data: unknown }
+  | { k: 'reports'; list: { channel: string; data: unknown }[] }
   | { k: 'metrics'; metrics: { [node: string]: NodeMetrics } }
   | { k: 'done'; metrics: { [node: string]: NodeMetrics } }
   | { k: 'error'; error: SerializedError }
@@ -383,6 +384,9 @@ class ThreadedJob implements Job {
               break
             case 'report':
               report(m.channel, m.data)
+              break
+            case 'reports':
+              for (const r of m.list) report(r.channel, r.data)
               break
             case 'metrics':
               this.lastMetrics[i] = m.metrics
