@@ -4,15 +4,17 @@
 /** The longest stretch of encoding before a turn ends, in ms. */
 export const ENCODE_SLICE_MS = 4
 /** The time left to processing after each slice, whichever snapshot file ran it, in ms. */
-export const ENCODE_PAUSE_MS = 4
+export const ENCODE_PAUSE_MS = 12
 
 /**
  * Hands out turns of encoding, one at a time, over every snapshot file being written on this
  * thread. A checkpoint writes one file per stateful task, and they encode concurrently: each
  * yielding to the event loop after its own slice still left the thread to encoding from the first
  * barrier to the last file (0.3–0.6 s in the demo), with processing waiting and latency rising.
- * With turns, encoding takes at most half of the thread while it lasts, and records are never
- * held back by it for more than a slice.
+ * With turns, encoding takes at most a quarter of the thread while it lasts (4 ms in 16), and
+ * records are never held back by it for more than a slice. A quarter, not a half: a thread busy
+ * three quarters of the time with records (the demo's) falls behind, and its latency climbs, for as
+ * long as encoding takes more than what is left.
  */
 export class EncodePacer {
   private readonly waiting: (() => void)[] = []
@@ -47,7 +49,9 @@ export class EncodePacer {
   private schedule(): void {
     this.busy = true
     const wait = this.lastEnd + this.pauseMs - performance.now()
-    if (wait > 0) setTimeout(() => this.grant(), wait)
+    // Whole milliseconds: a fractional timeout makes Node's timer lists key on a non-integer, which
+    // throws its optimized timer code (every setTimeout of the thread) back to the interpreter.
+    if (wait > 0) setTimeout(() => this.grant(), Math.ceil(wait))
     else queueMicrotask(() => this.grant())
   }
 
@@ -55,7 +59,7 @@ export class EncodePacer {
     // Node's timers may fire up to a millisecond early: wait out the rest of the pause.
     const rest = this.lastEnd + this.pauseMs - performance.now()
     if (rest > 0.05) {
-      setTimeout(() => this.grant(), Math.max(1, rest))
+      setTimeout(() => this.grant(), Math.max(1, Math.ceil(rest)))
       return
     }
     const next = this.waiting.shift()

@@ -31,7 +31,13 @@ export interface KeyedStore {
    * Captures being written out. While one is pending, the first access to a key that may change its
    * value puts a copy of the value as it was into the capture's `frozen` map.
    */
-  pending?: Pending[]
+  readonly pending: Pending[]
+  /**
+   * `pending.length`, kept as a number of its own: the hot paths test only this field, so the
+   * first capture (which turns `pending` into an array of objects, a new shape) does not send every
+   * optimized function that reads a store back to the interpreter.
+   */
+  captures: number
 }
 
 /** One pending capture of a store: the values, as they were at the barrier, of keys touched since. */
@@ -57,8 +63,8 @@ const LISTED: unique symbol = Symbol('listed')
  * primitive state so pay nothing.
  */
 function protect(s: KeyedStore, k: Key): void {
+  if (s.captures === 0 || !s.objects) return
   const pending = s.pending
-  if (pending === undefined || pending.length === 0 || !s.objects) return
   const v = s.entries.get(k)
   if (v !== null && typeof v === 'object') keep(pending, k, v)
 }
@@ -70,8 +76,8 @@ function protect(s: KeyedStore, k: Key): void {
 function protectReplace(s: KeyedStore, k: Key, next: unknown): void {
   const nextIsObject = next !== null && typeof next === 'object'
   if (nextIsObject) s.objects = true
+  if (s.captures === 0) return
   const pending = s.pending
-  if (pending === undefined || pending.length === 0) return
   if (!s.objects && next !== undefined) return
   const v = s.entries.get(k)
   if (v === undefined) return
@@ -121,6 +127,11 @@ function newStore(name: string, kind: KeyedStore['kind'], ttlMs: number): KeyedS
     ttlMs,
     touched: ttlMs > 0 ? new Map() : undefined,
     objects: kind === 'list' || kind === 'map',
+    // Present from the start: a property added at the first checkpoint would change the store's
+    // shape, and every optimized function that reads a store would be thrown back to the
+    // interpreter at once.
+    pending: [],
+    captures: 0,
   }
 }
 
@@ -267,8 +278,10 @@ export class KeyedBackend implements StateBackend {
   /** The current key's entry of `s` (protected first: the caller may change it in place). */
   private read(s: KeyedStore): unknown {
     const k = this.key()
-    protect(s, k)
-    return s.entries.get(k)
+    const v = s.entries.get(k)
+    // What `protect` does, with the value already at hand.
+    if (s.captures > 0 && s.objects && v !== null && typeof v === 'object') keep(s.pending, k, v)
+    return v
   }
 
   /** Drops the current key's entry of `s`. */
@@ -425,8 +438,8 @@ export class KeyedBackend implements StateBackend {
       keys.push(ks)
       values.push(vs)
       const pending: Pending = { frozen: new Map() }
-      if (s.pending === undefined) s.pending = []
       s.pending.push(pending)
+      s.captures = s.pending.length
       held.push({ store: s, pending, owners: [...s.entries.shards], removals: [...s.entries.removals] })
     }
     // The value of entry i of a shard as it was at the barrier: its copy if it was touched since,
@@ -471,8 +484,9 @@ export class KeyedBackend implements StateBackend {
         keys.length = 0
         values.length = 0
         for (const { store, pending } of held) {
-          const i = store.pending!.indexOf(pending)
-          if (i >= 0) store.pending!.splice(i, 1)
+          const i = store.pending.indexOf(pending)
+          if (i >= 0) store.pending.splice(i, 1)
+          store.captures = store.pending.length
         }
       },
     }

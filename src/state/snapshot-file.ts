@@ -11,12 +11,12 @@ import type { Key } from '../core/record.ts'
 import type { StateCapture, StoreInfo, StoreSnapshot } from './keyed-backend.ts'
 
 /** Version of the task-file layout; a file of another version is refused (ERR_STATE_FORMAT). */
-export const SNAPSHOT_FILE_VERSION = 3
+export const SNAPSHOT_FILE_VERSION = 4
 /**
- * Older layouts this version still reads: 1 (every frame carries its entries' key groups) and 2
- * (string keys as one NUL-joined string, `ks`).
+ * Older layouts this version still reads: 1 (every frame carries its entries' key groups), 2
+ * (string keys as one NUL-joined string, `ks`) and 3 (every timer in the header).
  */
-const READABLE_VERSIONS: readonly number[] = [1, 2, SNAPSHOT_FILE_VERSION]
+const READABLE_VERSIONS: readonly number[] = [1, 2, 3, SNAPSHOT_FILE_VERSION]
 
 /** Pending timers of a task as checkpoints keep them: [time, keys at that time]. */
 export type TimerEntries = [number, (Key | undefined)[]][]
@@ -42,8 +42,43 @@ interface Header {
   /** The key-group range `[from, to)` the task owned: every entry of the file lies in it (v2). */
   groups?: [number, number]
   stores: StoreInfo[]
+  /** Up to layout 3; from layout 4 timers come in timer frames and the header's lists are empty. */
   eventTimers: TimerEntries
   processingTimers: TimerEntries
+}
+
+/**
+ * A frame of timers (layout 4): entries of the event-time (`t: 0`) or processing-time (`t: 1`)
+ * queue holding up to {@link TIMER_FRAME} keys together; a time with more keys is split over
+ * frames. Timers are written in frames, not in the header, so that a task with a timer per key (a
+ * cleanup timer for each of 100 000 clients) encodes them in paced turns instead of in one pause.
+ */
+interface TimerFrame {
+  t: 0 | 1
+  e: TimerEntries
+}
+
+/** Timer keys per timer frame at most. */
+const TIMER_FRAME = 2_048
+
+/** `entries` cut into lists of entries of {@link TIMER_FRAME} keys at most (a time may recur). */
+function* timerFrames(entries: TimerEntries): Generator<TimerEntries> {
+  let frame: TimerEntries = []
+  let size = 0
+  for (const [time, keys] of entries) {
+    for (let from = 0; from < keys.length; ) {
+      const take = Math.min(keys.length - from, TIMER_FRAME - size)
+      frame.push([time, from === 0 && take === keys.length ? keys : keys.slice(from, from + take)])
+      size += take
+      from += take
+      if (size === TIMER_FRAME) {
+        yield frame
+        frame = []
+        size = 0
+      }
+    }
+  }
+  if (frame.length > 0) yield frame
 }
 
 /**
@@ -95,6 +130,12 @@ interface KeyFrames {
   readonly blobs: readonly Uint8Array[]
 }
 const keyFrames = new WeakMap<object, KeyFrames>()
+
+/**
+ * Per task file and store (`node NUL task NUL store`), the entries per frame its last file came
+ * down to because its values are large (see `writeSnapshotFile`).
+ */
+const learnedFrames = new Map<string, number>()
 
 /** Keys `[from, to)` as a `kb` blob (all strings without NUL), else as an array. */
 function encodeKeys(keys: readonly Key[], from: number, to: number): Uint8Array | Key[] {
@@ -167,7 +208,7 @@ async function columnsOf(
 
 /**
  * Encodes a capture into `path` and returns the file's size in bytes. Encoding runs in the turns
- * `encodePacer` hands out to every snapshot file of the thread (4 ms each, 4 ms apart), so the
+ * `encodePacer` hands out to every snapshot file of the thread (4 ms each, 12 ms apart), so the
  * thread keeps processing records while a large state is encoded; the frames are then written in one gathered write
  * (`writev`) and fsynced. Releases the capture when done (also on failure). A rejection (e.g. ENOSPC)
  * may leave a partial file, which the caller discards with its checkpoint directory.
@@ -189,42 +230,68 @@ export async function writeSnapshotFile(
       task,
       groups,
       stores: [...state.stores],
-      eventTimers: capture.eventTimers,
-      processingTimers: capture.processingTimers,
+      eventTimers: [],
+      processingTimers: [],
     }
     parts.push(packr.pack(header))
     let sliceStart = performance.now()
+    /** Ends the turn and waits for the next when this one has lasted its slice. */
+    const pace = async () => {
+      if (performance.now() - sliceStart > encodePacer.sliceMs) {
+        encodePacer.done()
+        await encodePacer.turn()
+        sliceStart = performance.now()
+      }
+    }
+    for (const [t, entries] of [capture.eventTimers, capture.processingTimers].entries()) {
+      for (const e of timerFrames(entries)) {
+        const frame: TimerFrame = { t: t as 0 | 1, e }
+        parts.push(packr.pack(frame))
+        await pace()
+      }
+    }
     for (let s = 0; s < state.stores.length; s++) {
       const partCount = state.columns === undefined ? 1 : (state.parts?.(s) ?? 1)
       for (let part = 0; part < partCount; part++) {
         const { keys, values } = await columnsOf(state, s, part)
         // Frames of small values pack in microseconds, those of objects (sketches, detector state)
-        // in up to milliseconds each: 32 of them per frame, so a turn ends close to its 4 ms.
-        const frame = values.length > 0 && typeof values[0] === 'object' ? FRAME / 256 : FRAME
+        // in up to milliseconds each, and some objects are larger still (a window's slices of a
+        // page): a frame of objects starts at one value and doubles while frames pack in under an
+        // eighth of a turn, up to 32; one that takes longer than a turn divides the frames after it
+        // by four. The store's next file starts at the size this one ended with.
+        const learnedKey = `${node}\0${task}\0${state.stores[s]!.name}`
+        const objects = values.length > 0 && typeof values[0] === 'object'
+        const most = objects ? FRAME / 256 : FRAME
+        const start = learnedFrames.get(learnedKey) ?? (objects ? 1 : FRAME)
+        let frame = start
         const order = state.order?.(s, part)
         const earlier = order === undefined ? undefined : keyFrames.get(order.owner)
         const reuse =
-          earlier !== undefined && earlier.removals === order!.removals && earlier.frame === frame
+          earlier !== undefined && earlier.removals === order!.removals && earlier.frame === start
             ? earlier.blobs
             : []
         const blobs: Uint8Array[] = []
         // `keys` may run past this capture's entries: `values` says how many are its own.
         const count = values.length
-        for (let from = 0; from < count; from += frame) {
+        for (let from = 0, index = 0; from < count; index++) {
           const to = Math.min(from + frame, count)
           state.resolve?.(s, part, from, to)
-          const index = from / frame
-          const encoded = index < reuse.length ? reuse[index]! : encodeKeys(keys, from, to)
-          // Only a run of full frames from the start can be reused.
-          if (to - from === frame && blobs.length === index && !Array.isArray(encoded)) blobs.push(encoded)
+          // Only a run of full frames of the starting size from the start can be reused.
+          const onGrid = frame === start && from === index * start
+          const encoded = onGrid && index < reuse.length ? reuse[index]! : encodeKeys(keys, from, to)
+          if (onGrid && to - from === frame && blobs.length === index && !Array.isArray(encoded))
+            blobs.push(encoded)
+          const began = performance.now()
           parts.push(packFrame(s, encoded, values, from, to))
-          if (performance.now() - sliceStart > encodePacer.sliceMs) {
-            encodePacer.done()
-            await encodePacer.turn()
-            sliceStart = performance.now()
-          }
+          const took = performance.now() - began
+          if (took > encodePacer.sliceMs && frame > 1) frame = Math.max(1, frame >> 2)
+          else if (took < encodePacer.sliceMs / 8 && frame < most && to - from === frame)
+            frame = Math.min(most, frame * 2)
+          learnedFrames.set(learnedKey, frame)
+          from = to
+          await pace()
         }
-        if (order !== undefined) keyFrames.set(order.owner, { removals: order.removals, frame, blobs })
+        if (order !== undefined) keyFrames.set(order.owner, { removals: order.removals, frame: start, blobs })
       }
     }
   } finally {
@@ -289,7 +356,13 @@ export async function readSnapshotFile(
   }))
   // A task owning the file's whole range takes every entry without hashing a key.
   const whole = header.groups !== undefined && header.groups[0] >= from && header.groups[1] <= to
+  const timers: [TimerEntries, TimerEntries] = [header.eventTimers ?? [], header.processingTimers ?? []]
   for (let i = 1; i < items.length; i++) {
+    const t = items[i] as Partial<TimerFrame>
+    if (t.t !== undefined && t.e !== undefined) {
+      for (const entry of t.e) timers[t.t]!.push(entry)
+      continue
+    }
     const f = items[i] as Frame
     if (f.gs === undefined && f.g !== undefined && (f.g < from || f.g >= to)) continue
     const store = stores[f.s]!
@@ -326,5 +399,5 @@ export async function readSnapshotFile(
     }
     return out
   }
-  return { stores, eventTimers: mine(header.eventTimers), processingTimers: mine(header.processingTimers) }
+  return { stores, eventTimers: mine(timers[0]), processingTimers: mine(timers[1]) }
 }

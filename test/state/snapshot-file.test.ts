@@ -200,6 +200,106 @@ describe('snapshot file format', () => {
     expect(await restored(join(dir, 'spread-2.state'))).toEqual(expected)
   })
 
+  it('timers of a task with one per key are written in frames of their own and come back whole, split by key group', async () => {
+    // One cleanup time shared by 5 000 keys (more than a frame holds), and 3 000 times of one key each.
+    const shared: string[] = Array.from({ length: 5_000 }, (_, i) => `client-${i}`)
+    const eventTimers: [number, (string | undefined)[]][] = [[900_000, shared]]
+    for (let i = 0; i < 3_000; i++) eventTimers.push([1_000_000 + i, [`w${i}`]])
+    const processingTimers: [number, (string | undefined)[]][] = [
+      [5, [undefined]],
+      [7, ['p1', 'p2']],
+    ]
+    const b = new KeyedBackend('op', MAX, () => 0)
+    const path = join(dir, 'timers.state')
+    await writeSnapshotFile(path, 'op', 0, { state: b.capture(), eventTimers, processingTimers }, [0, MAX])
+    const { Packr } = await import('msgpackr')
+    const { readFileSync } = await import('node:fs')
+    const items = new Packr({ structuredClone: true }).unpackMultiple(readFileSync(path)) as {
+      eventTimers?: unknown[]
+      t?: number
+    }[]
+    expect(items[0]!.eventTimers).toEqual([])
+    expect(items.filter((f) => f.t === 0).length).toBeGreaterThan(3)
+    const pairs = (entries: [number, (unknown | undefined)[]][]) =>
+      entries.flatMap(([t, ks]) => ks.map((k) => `${t}:${String(k)}`)).sort()
+    const whole = await readSnapshotFile(path, 0, MAX, MAX)
+    expect(pairs(whole.eventTimers)).toEqual(pairs(eventTimers))
+    expect(pairs(whole.processingTimers)).toEqual(pairs(processingTimers))
+    // Two tasks share them out: every timer once, the keyless one in the first task.
+    const halves = await Promise.all(
+      [0, 1].map((t) => {
+        const [from, to] = keyGroupRange(t, MAX, 2)
+        return readSnapshotFile(path, from, to, MAX)
+      }),
+    )
+    expect(pairs(halves.flatMap((h) => h.eventTimers))).toEqual(pairs(eventTimers))
+    expect(pairs(halves[0]!.processingTimers)).toContain('5:undefined')
+    expect(pairs(halves[1]!.processingTimers)).not.toContain('5:undefined')
+  })
+
+  it('a store of large values is written in smaller frames, and its next file starts small', async () => {
+    // 64 values of 50 000 numbers each: 32 of them take far longer to pack than one turn.
+    const b = new KeyedBackend('big', MAX, () => 0)
+    const value = b.value<number[]>('slices')
+    for (let i = 0; i < 64; i++) {
+      b.currentKey = `page-${i}`
+      value.set(Array.from({ length: 50_000 }, (_, j) => i * 1e6 + j + 0.5))
+    }
+    const { Packr } = await import('msgpackr')
+    const { readFileSync } = await import('node:fs')
+    const framesOf = (path: string) =>
+      (new Packr({ structuredClone: true }).unpackMultiple(readFileSync(path)) as { s?: number }[]).filter(
+        (f) => f.s === 0,
+      ).length
+    const none = { eventTimers: [], processingTimers: [] }
+    const first = join(dir, 'big-1.state')
+    await writeSnapshotFile(first, 'big', 0, { state: b.capture(), ...none }, [0, MAX])
+    expect(framesOf(first)).toBeGreaterThan(2)
+    const second = join(dir, 'big-2.state')
+    await writeSnapshotFile(second, 'big', 0, { state: b.capture(), ...none }, [0, MAX])
+    expect(framesOf(second)).toBeGreaterThanOrEqual(framesOf(first))
+    for (const path of [first, second]) {
+      const nb = new KeyedBackend('big', MAX, () => 0)
+      nb.restore((await readSnapshotFile(path, 0, MAX, MAX)).stores, 0, MAX)
+      const restored = nb.value<number[]>('slices')
+      for (let i = 0; i < 64; i++) {
+        nb.currentKey = `page-${i}`
+        const v = restored.get()!
+        expect(v.length).toBe(50_000)
+        expect(v[49_999]).toBe(i * 1e6 + 49_999.5)
+      }
+    }
+  })
+
+  it('reads layout-3 files (timers in the header)', async () => {
+    const { Packr } = await import('msgpackr')
+    const { writeFileSync } = await import('node:fs')
+    const packr = new Packr({ structuredClone: true })
+    const header = {
+      v: 3,
+      node: 'op',
+      task: 0,
+      groups: [0, MAX],
+      stores: [{ name: 'v', kind: 'value', ttlMs: 0 }],
+      eventTimers: [[60_000, ['a', 'b']]],
+      processingTimers: [[10, ['a']]],
+    }
+    const frame = { s: 0, kb: Buffer.from(['a', 'b'].join('\0')), vi: new Int32Array([1, 2]) }
+    const path = join(dir, 'layout-3.state')
+    writeFileSync(path, Buffer.concat([packr.pack(header), packr.pack(frame)]))
+    const snap = await readSnapshotFile(path, 0, MAX, MAX)
+    expect(snap.eventTimers).toEqual([[60_000, ['a', 'b']]])
+    expect(snap.processingTimers).toEqual([[10, ['a']]])
+    const nb = new KeyedBackend('op', MAX, () => 0)
+    nb.restore(snap.stores, 0, MAX)
+    expect(new Map(nb.stores.get('v')!.entries)).toEqual(
+      new Map([
+        ['a', 1],
+        ['b', 2],
+      ]),
+    )
+  })
+
   it('reads layout-2 files (string keys joined by NUL)', async () => {
     const { Packr } = await import('msgpackr')
     const { writeFileSync } = await import('node:fs')
