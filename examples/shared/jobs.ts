@@ -7,7 +7,7 @@ import type { ListState } from '../../src/core/state.ts'
 import type { Stream } from '../../src/core/stream.ts'
 import { HoppingWindows, TumblingWindows } from '../../src/core/window/assigners.ts'
 import type { BruteForceOptions } from '../../src/kit/brute-force.ts'
-import { ASSET_PATHS, type CrawlerOptions } from '../../src/kit/crawler.ts'
+import { ASSET_PATHS, BOT_AGENTS, type CrawlerOptions, type HttpRequest } from '../../src/kit/crawler.ts'
 import {
   type TrendPoint,
   bruteForceOperator,
@@ -48,23 +48,33 @@ export function isPageView(e: AccessEvent): boolean {
 export function rankingPipeline(access: Stream<AccessEvent>, opts: RankingOptions = {}): Stream<Ranking> {
   const name = opts.name ?? 'ranking'
   const isPage = opts.isPage ?? isPageView
-  return access
-    .filter((e) => isPage(e))
-    .keyBy((e) => e.path)
-    .window(HoppingWindows.of(opts.size ?? '60m', opts.slide ?? '1m'))
-    .aggregate(
-      `${name}-visitors`,
-      distinctCountAggregate<AccessEvent>((e) => e.ip, { p: opts.p ?? 14 }),
-    )
-    .keyBy((r) => r.windowEnd)
-    .process(`${name}-top`, topKOperator({ k: opts.top ?? 10 }))
-    .map(
-      (t): Ranking => ({
-        windowStart: t.windowStart,
-        windowEnd: t.windowEnd,
-        pages: t.top.map((e) => ({ path: String(e.key), visitors: e.score })),
-      }),
-    )
+  return (
+    access
+      .filter((e) => isPage(e))
+      // Only the page and the visitor cross the exchange: the rest of the event is not needed.
+      .map((e): PageView => ({ path: e.path, ip: e.ip }))
+      .keyBy((v) => v.path)
+      .window(HoppingWindows.of(opts.size ?? '60m', opts.slide ?? '1m'))
+      .aggregate(
+        `${name}-visitors`,
+        distinctCountAggregate<PageView>((v) => v.ip, { p: opts.p ?? 14 }),
+      )
+      .keyBy((r) => r.windowEnd)
+      .process(`${name}-top`, topKOperator({ k: opts.top ?? 10 }))
+      .map(
+        (t): Ranking => ({
+          windowStart: t.windowStart,
+          windowEnd: t.windowEnd,
+          pages: t.top.map((e) => ({ path: String(e.key), visitors: e.score })),
+        }),
+      )
+  )
+}
+
+/** What the ranking keeps of a page view. */
+interface PageView {
+  path: string
+  ip: string
 }
 
 /** Options of `trendPipeline`: the trend tracker's, plus the list length and node names. */
@@ -183,7 +193,29 @@ export function fraudPipeline(
     .keyBy((e) => (bf.by === 'user' ? e.user : e.ip))
     .process(`${name}-brute-force`, bruteForceOperator(bf))
     .map((a): Decision => ({ action: a.action, key: a.key, reason: a.reason, time: a.time }))
+  // Only what the crawler rules read crosses the exchange: keyed by IP, they read the user agent
+  // only to find declared bots, so other agents (a hundred bytes each) travel as ''.
+  const byAgent = opts.crawler?.by === 'ip+agent'
+  const bots = opts.crawler?.botAgents ?? BOT_AGENTS
+  const known = new Map<string, boolean>()
+  const isBot = (agent: string): boolean => {
+    let bot = known.get(agent)
+    if (bot === undefined) {
+      if (known.size >= 4_096) known.clear()
+      bot = bots.test(agent)
+      known.set(agent, bot)
+    }
+    return bot
+  }
   const crawlers = access
+    .map(
+      (e): HttpRequest => ({
+        time: e.time,
+        ip: e.ip,
+        agent: byAgent || isBot(e.agent) ? e.agent : '',
+        path: e.path,
+      }),
+    )
     .keyBy((e) => (opts.crawler?.by === 'ip+agent' ? `${e.ip} ${e.agent}` : e.ip))
     .process(`${name}-crawler`, crawlerOperator(opts.crawler ?? {}))
     .map((d): Decision => ({ action: d.action, key: d.key, reason: d.reason, time: d.time }))
