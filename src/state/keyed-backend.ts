@@ -238,6 +238,14 @@ export class KeyedBackend implements StateBackend {
   currentKey: Key | undefined = undefined
   readonly stores = new Map<string, KeyedStore>()
   private readonly handles = new Map<string, unknown>()
+  /**
+   * The entry `read` returned last (store, key, value), so that a value state set back to the
+   * object it just read (changed in place) costs no lookup. Forgotten by anything else that may
+   * change a value store: a removal, expiry, a capture or a restore.
+   */
+  private lastStore: KeyedStore | undefined = undefined
+  private lastKey: Key | undefined = undefined
+  private lastValue: unknown = undefined
 
   constructor(
     private readonly nodeName: string,
@@ -281,11 +289,15 @@ export class KeyedBackend implements StateBackend {
     const v = s.entries.get(k)
     // What `protect` does, with the value already at hand.
     if (s.captures > 0 && s.objects && v !== null && typeof v === 'object') keep(s.pending, k, v)
+    this.lastStore = s
+    this.lastKey = k
+    this.lastValue = v
     return v
   }
 
   /** Drops the current key's entry of `s`. */
   private remove(s: KeyedStore): void {
+    this.lastStore = undefined
     const k = this.key()
     protectReplace(s, k, undefined)
     s.entries.delete(k)
@@ -300,9 +312,18 @@ export class KeyedBackend implements StateBackend {
       get: () => this.read(s) as T | undefined,
       set: (v) => {
         const k = this.key()
+        // The value read last, set back (an object changed in place, as kit objects are): the
+        // store holds it already, and the read protected it for any pending capture.
+        if (v === this.lastValue && k === this.lastKey && s === this.lastStore && v !== undefined) {
+          this.touch(s, k)
+          return
+        }
         protectReplace(s, k, v)
         s.entries.set(k, v)
         this.touch(s, k)
+        this.lastStore = s
+        this.lastKey = k
+        this.lastValue = v
       },
       clear: () => this.remove(s),
     }
@@ -422,6 +443,7 @@ export class KeyedBackend implements StateBackend {
    * Values must be changed only through the state handles (read them anew for every record).
    */
   capture(): StateCapture {
+    this.lastStore = undefined
     const stores: StoreInfo[] = []
     // [store][shard]
     const keys: Key[][][] = []
@@ -494,6 +516,7 @@ export class KeyedBackend implements StateBackend {
 
   /** Drops entries of TTL stores not written since `now - ttl`. Returns how many were dropped. */
   expire(now: number): number {
+    this.lastStore = undefined
     let dropped = 0
     for (const s of this.stores.values()) {
       if (s.touched === undefined) continue
@@ -538,6 +561,7 @@ export class KeyedBackend implements StateBackend {
 
   /** Loads the entries of the key groups in `[from, to)` from snapshots (possibly of other tasks). */
   restore(snapshots: readonly StoreSnapshot[], from: number, to: number): void {
+    this.lastStore = undefined
     const now = this.now()
     for (const snap of snapshots) {
       let s = this.stores.get(snap.name)

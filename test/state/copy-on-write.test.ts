@@ -11,6 +11,41 @@ function shardOfKey(b: KeyedBackend, store: string, key: string): number {
 }
 
 describe('capturing keyed state for a checkpoint', () => {
+  it('a value read, changed in place and set back is kept as it was by a capture, through clears and other keys', () => {
+    const b = new KeyedBackend('op', 128, () => 0)
+    const v = b.value<{ n: number[] }>('v')
+    b.currentKey = 'a'
+    v.set({ n: [1] })
+    b.currentKey = 'b'
+    v.set({ n: [5] })
+    // Read just before a capture (the last read), then read anew, changed and set back after it,
+    // twice: the capture must still see [1].
+    b.currentKey = 'a'
+    v.get()
+    const capture = b.capture()
+    const after = v.get()!
+    after.n.push(99)
+    v.set(after)
+    b.currentKey = 'a'
+    const again = v.get()!
+    again.n.push(2)
+    v.set(again)
+    expect(entriesOf(capture).get('a')).toEqual({ n: [1] })
+    capture.release()
+    // Read, cleared, then the same object set back: it is stored again.
+    const read = v.get()!
+    v.clear()
+    expect(v.get()).toBeUndefined()
+    v.set(read)
+    expect(v.get()).toEqual({ n: [1, 99, 2] })
+    // The last read was another key's: setting an object read for 'b' under 'a' stores it under 'a'.
+    b.currentKey = 'b'
+    const fromB = v.get()!
+    b.currentKey = 'a'
+    v.set(fromB)
+    expect(v.get()).toBe(fromB)
+  })
+
   it('keeps the values as they were at the barrier while the task goes on changing them', () => {
     const b = new KeyedBackend('op', 128, () => 0)
     const windows = b.value<{ counts: number[] }>('windows')
