@@ -441,7 +441,8 @@ export function bruteForceOperator(
 /**
  * Crawler detection on a stream keyed by client IP (or `ip agent`, with `by: 'ip+agent'`): each
  * client's request history lives in keyed state (a `CrawlerClient`), judged by one detector per task
- * (whose cache of path hashes all clients share). Emits a decision, plus `time`, when a client's
+ * (whose cache of path hashes all clients share). The stream's key is the client: key it as the
+ * detector's `keyOf` does (as `fraudPipeline` does), or clients sharing a key are judged as one. Emits a decision, plus `time`, when a client's
  * action escalates (allow → throttle → block). Clients with no request in the history window are
  * dropped by event-time cleanup.
  */
