@@ -268,10 +268,13 @@ export const demoCommand: Command = {
       show()
       process.stdout.write(`\n${renderView(state.view, !opts.plain).join('\n')}\n`)
       const took = ((Date.now() - started) / 1000).toFixed(1)
-      const last = job.checkpointStatus?.().lastCompleted
-      const resume = last
-        ? `run it again to resume from checkpoint #${last.id} (${opts.stateDir})`
-        : 'no checkpoint was completed yet'
+      const status = job.checkpointStatus?.()
+      // A resumed run stopped before its own first checkpoint resumes from the one it started from.
+      const last = status?.lastCompleted?.id ?? status?.restoredFrom
+      const resume =
+        last !== undefined
+          ? `run it again to resume from checkpoint #${last} (${opts.stateDir})`
+          : 'no checkpoint was completed yet'
       process.stdout.write(`demo stopped after ${took} s; ${resume}\n`)
       return result.status === 'failed' ? 1 : 0
     } finally {

@@ -281,8 +281,24 @@ describe('squall demo', () => {
     await second.waitFor(new RegExp(` — resumed from checkpoint #${last![1]}, not from zero$`, 'm'), 60_000)
     second.child.kill('SIGINT')
     expect(await second.exited).toBe(0)
-    expect(second.output()).toMatch(
-      /^demo stopped after [\d.]+ s; run it again to resume from checkpoint #\d+/m,
+    const resumeFrom = /^demo stopped after [\d.]+ s; run it again to resume from checkpoint #(\d+)/m.exec(
+      second.output(),
     )
-  }, 120_000)
+    expect(resumeFrom, second.output()).not.toBeNull()
+
+    // Stopped before a checkpoint of its own, a resumed run names the one it resumed from.
+    const third = startDemo(args, { SQUALL_DEMO_CHECKPOINT: '1h' })
+    await third.waitFor(
+      new RegExp(` — resumed from checkpoint #${resumeFrom![1]}, not from zero$`, 'm'),
+      60_000,
+    )
+    third.child.kill('SIGINT')
+    expect(await third.exited).toBe(0)
+    expect(third.output()).toMatch(
+      new RegExp(
+        `^demo stopped after [\\d.]+ s; run it again to resume from checkpoint #${resumeFrom![1]} \\(`,
+        'm',
+      ),
+    )
+  }, 150_000)
 })
