@@ -15,6 +15,7 @@ import {
   httpApiLine,
   redraw,
   renderView,
+  runSummaryLine,
 } from '../demo/view.ts'
 import type { EmbeddedOptions } from '../runtime/embedded/runner.ts'
 import { runEmbedded } from '../runtime/embedded/runner.ts'
@@ -23,12 +24,39 @@ import { serveTopology } from '../server/job-server.ts'
 import { durationFlag, parse, positiveInt } from './args.ts'
 import type { Command } from './commands.ts'
 
+/** How long a stopping demo waits for its last checkpoint before it stops without it. */
+const LAST_CHECKPOINT_MS = 15_000
+
+/**
+ * Takes a checkpoint of `job` now (after the periodic one in progress, if any), so the next run
+ * resumes from here. Waits at most {@link LAST_CHECKPOINT_MS}; a failure is logged, and the next
+ * run then resumes from the last periodic checkpoint.
+ */
+async function lastCheckpoint(job: Job, log: Logger): Promise<void> {
+  if (job.triggerCheckpoint === undefined) return
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`not complete within ${LAST_CHECKPOINT_MS / 1000} s`)),
+      LAST_CHECKPOINT_MS,
+    )
+  })
+  try {
+    await Promise.race([job.triggerCheckpoint(), late])
+  } catch (e) {
+    log('warn', `demo: no last checkpoint: ${e instanceof Error ? e.message : String(e)}`)
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 const HELP = `Usage: squall demo [options]
 
 Runs the three founding use cases embedded, on generated live traffic with planted trends,
 brute-force attackers and a crawler: pages ranked by unique visitors over the last 60 minutes,
 trending hashtags, and fraud alerts. Event time runs on a simulated clock (1 s = 1 min by
-default). State is checkpointed in --state-dir, so a second run resumes where the first stopped.
+default). State is checkpointed in --state-dir every 10 s and when the demo stops (Ctrl-C or the
+end of --duration; a second Ctrl-C stops at once), so a second run resumes where the first stopped.
 
 Options:
   --duration D      stop by itself after D (e.g. 30s; a bare number is seconds); without it,
@@ -96,7 +124,10 @@ interface TrendingValue {
 
 /** Keeps the view's state up to date from the job's reports and metrics. */
 class DemoState {
+  /** Latency of the current 10 s period (the live view). */
   readonly latency = new LatencyHistogram()
+  /** Latency since the run started (the summary when it stops). */
+  readonly runLatency = new LatencyHistogram()
   readonly view: DemoView
   private lastEvents = 0
   private lastAt = Date.now()
@@ -124,7 +155,10 @@ class DemoState {
     const values = data as unknown[]
     if (channel === 'demo:probe') {
       const now = Date.now()
-      for (const born of values as number[]) this.latency.record(now - born)
+      for (const born of values as number[]) {
+        this.latency.record(now - born)
+        this.runLatency.record(now - born)
+      }
     } else if (channel === 'demo:rankings') {
       const last = values.at(-1) as RankingValue | undefined
       if (last && (!this.view.ranking || last.windowEnd >= this.view.ranking.windowEnd)) {
@@ -229,14 +263,19 @@ export const demoCommand: Command = {
     } else {
       job = runEmbedded(topology, runOptions)
     }
-    // Ctrl-C (or the end of --duration) stops the demo at once: its state is in the last
-    // checkpoint, taken every 10 s, and the next run resumes from there.
+    // Ctrl-C (or the end of --duration) takes a last checkpoint and stops, as Flink's stop with a
+    // savepoint does: the next run resumes from where this one stopped. A second Ctrl-C stops at
+    // once; the next run then resumes from the last periodic checkpoint.
     let stopping = false
     const stop = (why: string) => {
-      if (stopping) return
+      if (stopping) {
+        process.stdout.write(`\n${why} again: stopping without the last checkpoint\n`)
+        void job.stop()
+        return
+      }
       stopping = true
-      process.stdout.write(`\n${why}: stopping; the next run resumes from the last checkpoint\n`)
-      void job.stop()
+      process.stdout.write(`\n${why}: taking a last checkpoint, then stopping\n`)
+      void lastCheckpoint(job, log).finally(() => job.stop())
     }
     const onSignal = () => stop('interrupted')
     process.on('SIGINT', onSignal)
@@ -267,7 +306,18 @@ export const demoCommand: Command = {
       const result = await job.done
       show()
       process.stdout.write(`\n${renderView(state.view, !opts.plain).join('\n')}\n`)
-      const took = ((Date.now() - started) / 1000).toFixed(1)
+      const seconds = (Date.now() - started) / 1000
+      const took = seconds.toFixed(1)
+      const run = state.runLatency
+      process.stdout.write(
+        `${runSummaryLine({
+          events: state.view.eventsTotal,
+          seconds,
+          latencyP50: run.percentile(0.5),
+          latencyP99: run.percentile(0.99),
+          latencySamples: run.count,
+        })}\n`,
+      )
       const status = job.checkpointStatus?.()
       // A resumed run stopped before its own first checkpoint resumes from the one it started from.
       const last = status?.lastCompleted?.id ?? status?.restoredFrom

@@ -146,6 +146,25 @@ export function renderView(v: DemoView, color = true): string[] {
 }
 
 /** The line that tells where the demo's HTTP API listens and how to add a query to it. */
+/** What a demo run did, from its start to its stop: the line it prints when it stops. */
+export interface RunSummary {
+  events: number
+  seconds: number
+  latencyP50: number
+  latencyP99: number
+  latencySamples: number
+}
+
+/** The whole run's figures (the live view shows the last 10 s): events, rate, latency. */
+export function runSummaryLine(r: RunSummary): string {
+  const rate = r.seconds > 0 ? `${num(r.events / r.seconds)} events/s` : 'no time'
+  const lat =
+    r.latencySamples > 0
+      ? `event→result latency p50 ${r.latencyP50.toFixed(1)} ms  p99 ${r.latencyP99.toFixed(1)} ms`
+      : 'no latency measured'
+  return `over the run: ${num(r.events)} events in ${r.seconds.toFixed(1)} s, ${rate}, ${lat}`
+}
+
 export function httpApiLine(url: string, color = true): string {
   const shown = color ? `${CYAN}${url}${RESET}` : url
   return `HTTP API ${shown} — add a query: squall query add --server ${url} <name> "<sql>"`

@@ -41,6 +41,8 @@ interface Pending {
   finished: boolean
   acks: Map<number, TaskAck>
   timeout: ReturnType<typeof setTimeout> | undefined
+  /** Called once it has completed or failed (`checkpoint()` waiting to take the next one). */
+  settled: (() => void)[]
   resolve?: () => void
   reject?: (e: unknown) => void
 }
@@ -111,9 +113,16 @@ export class CheckpointCoordinator implements AckSink {
    * Takes checkpoint `id` now, as `trigger` does, and resolves once it is complete (written, and
    * every thread told to commit). `id` must be above every id this coordinator has used; the ids
    * after it follow it. Rejects with ERR_CHECKPOINT_FAILED when a checkpoint is pending, the
-   * coordinator has stopped, `id` is too low, or the checkpoint fails.
+   * coordinator has stopped, `id` is too low, or the checkpoint fails. Without `id`: the next
+   * checkpoint, taken once the pending one (if any) has completed or failed.
    */
-  checkpoint(id: number): Promise<void> {
+  checkpoint(id?: number): Promise<void> {
+    const pending = this.pending
+    if (id === undefined) {
+      if (pending !== undefined && !pending.final && !this.stopped)
+        return new Promise<void>((resolve) => pending.settled.push(resolve)).then(() => this.checkpoint())
+      id = this.nextId
+    }
     const refuse = (reason: string) =>
       Promise.reject(new SquallError('ERR_CHECKPOINT_FAILED', `checkpoint ${id} not taken: ${reason}`))
     if (this.stopped) return refuse('checkpoints have stopped (the job is ending)')
@@ -142,7 +151,16 @@ export class CheckpointCoordinator implements AckSink {
       })
       return undefined
     }
-    const p: Pending = { id, dir, started: Date.now(), final, finished, acks: new Map(), timeout: undefined }
+    const p: Pending = {
+      id,
+      dir,
+      started: Date.now(),
+      final,
+      finished,
+      acks: new Map(),
+      timeout: undefined,
+      settled: [],
+    }
     const timeoutMs = this.options.timeoutMs ?? Math.max(60_000, this.options.intervalMs * 10)
     if (!final) {
       p.timeout = setTimeout(
@@ -207,6 +225,7 @@ export class CheckpointCoordinator implements AckSink {
       // Pruned later.
     }
     p.reject?.(new SquallError('ERR_CHECKPOINT_FAILED', `checkpoint ${p.id} failed: ${reason}`))
+    for (const f of p.settled) f()
   }
 
   private manifest(p: Pending): Manifest {
@@ -272,6 +291,7 @@ export class CheckpointCoordinator implements AckSink {
     // The final checkpoint resolves once old ones are gone, so an ended job leaves `keep` behind.
     if (p.final) void this.pruning.then(() => p.resolve?.())
     else p.resolve?.()
+    for (const f of p.settled) f()
   }
 }
 

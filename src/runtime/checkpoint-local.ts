@@ -85,13 +85,10 @@ export class LocalCheckpoints {
   }
 
   /** Takes checkpoint `id` now (see `CheckpointCoordinator.checkpoint`); the barriers leave the sources before it returns. */
-  checkpoint(id: number): Promise<void> {
+  checkpoint(id?: number): Promise<void> {
     if (this.coordinator === undefined)
       return Promise.reject(
-        new SquallError(
-          'ERR_CHECKPOINT_FAILED',
-          `checkpoint ${id} not taken: the job has no state directory`,
-        ),
+        new SquallError('ERR_CHECKPOINT_FAILED', 'no checkpoint taken: the job has no state directory'),
       )
     return this.coordinator.checkpoint(id)
   }

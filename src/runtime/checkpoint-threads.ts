@@ -3,6 +3,7 @@
 
 import type { Worker } from 'node:worker_threads'
 import type { Logger } from '../core/logger.ts'
+import { SquallError } from '../core/errors.ts'
 import type { Topology } from '../core/topology.ts'
 import { CheckpointCoordinator, checkpointStatus } from './checkpoint-coordinator.ts'
 import { type Recovery, type ResolvedStateOptions, recoverJob } from './checkpoint-recovery.ts'
@@ -126,6 +127,24 @@ export class ThreadCheckpoints {
       this.coordinator?.decline(d.id, d.reason)
     } else return false
     return true
+  }
+
+  /**
+   * Takes a checkpoint now (see `CheckpointCoordinator.checkpoint`): the workers' sources emit its
+   * barriers as soon as they receive the trigger. Rejects with ERR_CHECKPOINT_FAILED without a
+   * state directory, before the job runs, or as the coordinator does.
+   */
+  checkpoint(id?: number): Promise<void> {
+    if (this.coordinator === undefined)
+      return Promise.reject(
+        new SquallError(
+          'ERR_CHECKPOINT_FAILED',
+          this.state === undefined
+            ? 'no checkpoint taken: the job has no state directory'
+            : 'no checkpoint taken: the job is not running yet',
+        ),
+      )
+    return this.coordinator.checkpoint(id)
   }
 
   /** The final checkpoint; resolves once it is written (the workers then commit and close). */

@@ -42,13 +42,14 @@ export interface Job {
    */
   checkpointStatus?(): CheckpointStatus
   /**
-   * Takes checkpoint `id` now, for a job with a state directory on one thread (jobs on worker
-   * threads do not have it): `id` must be above every id the job has used, and the job's next ids
-   * follow it. The sources emit their barriers before the call returns. Resolves once the
-   * checkpoint is complete; rejects with ERR_CHECKPOINT_FAILED when it is not taken (one is
-   * pending, the job is ending or not running yet) or fails. The job goes on either way.
+   * Takes a checkpoint now, for a job with a state directory: checkpoint `id` (above every id the
+   * job has used; the job's next ids follow it), or without `id` the next one. On one thread the
+   * sources emit their barriers before the call returns; on worker threads, as each worker gets
+   * the trigger. Resolves once the checkpoint is complete; rejects with ERR_CHECKPOINT_FAILED when
+   * it is not taken (one is pending, the job is ending or not running yet) or fails. The job goes
+   * on either way: `stop()` after it is Flink's stop with a savepoint.
    */
-  triggerCheckpoint?(id: number): Promise<void>
+  triggerCheckpoint?(id?: number): Promise<void>
   /** Resolves when the job has ended and every task is closed. Rejects if the job failed. */
   readonly done: Promise<JobResult>
 }

@@ -177,6 +177,13 @@ describe('squall demo', () => {
     expect(out).toMatch(/Top pages by unique visitors/)
     expect(out).toMatch(/ {2}1 {2}\/articles\/\d+\s+[\d,]+/)
     expect(out).toMatch(/started fresh/)
+    // The run's own figures, over every latency sample of the run.
+    const summary =
+      /^over the run: ([\d,]+) events in [\d.]+ s, [\d,]+ events\/s, event→result latency p50 [\d.]+ ms {2}p99 ([\d.]+) ms$/m.exec(
+        out,
+      )
+    expect(summary, out).not.toBeNull()
+    expect(Number(summary![1]!.replaceAll(',', ''))).toBeGreaterThan(100_000)
     const last = /resume from checkpoint #(\d+)/.exec(out)
     expect(last).not.toBeNull()
 
@@ -273,7 +280,7 @@ describe('squall demo', () => {
     first.child.kill('SIGINT')
     expect(await first.exited).toBe(0)
     const out = first.output()
-    expect(out).toContain('interrupted: stopping; the next run resumes from the last checkpoint')
+    expect(out).toContain('interrupted: taking a last checkpoint, then stopping')
     const last = /^demo stopped after [\d.]+ s; run it again to resume from checkpoint #(\d+) \(/m.exec(out)
     expect(last, out).not.toBeNull()
 
@@ -286,19 +293,28 @@ describe('squall demo', () => {
     )
     expect(resumeFrom, second.output()).not.toBeNull()
 
-    // Stopped before a checkpoint of its own, a resumed run names the one it resumed from.
-    const third = startDemo(args, { SQUALL_DEMO_CHECKPOINT: '1h' })
+    // With no periodic checkpoint in the run, the one taken at Ctrl-C is what the next run resumes
+    // from: its state is where this run stopped, not where it started.
+    const hourly = { SQUALL_DEMO_CHECKPOINT: '1h' }
+    const third = startDemo(args, hourly)
     await third.waitFor(
       new RegExp(` — resumed from checkpoint #${resumeFrom![1]}, not from zero$`, 'm'),
       60_000,
     )
     third.child.kill('SIGINT')
     expect(await third.exited).toBe(0)
-    expect(third.output()).toMatch(
-      new RegExp(
-        `^demo stopped after [\\d.]+ s; run it again to resume from checkpoint #${resumeFrom![1]} \\(`,
-        'm',
-      ),
+    const stoppedAt = /^demo stopped after [\d.]+ s; run it again to resume from checkpoint #(\d+) \(/m.exec(
+      third.output(),
     )
-  }, 150_000)
+    expect(stoppedAt, third.output()).not.toBeNull()
+    expect(Number(stoppedAt![1])).toBeGreaterThan(Number(resumeFrom![1]))
+
+    const fourth = startDemo(args, hourly)
+    await fourth.waitFor(
+      new RegExp(` — resumed from checkpoint #${stoppedAt![1]}, not from zero$`, 'm'),
+      60_000,
+    )
+    fourth.child.kill('SIGINT')
+    expect(await fourth.exited).toBe(0)
+  }, 180_000)
 })

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { TREND_DEFAULTS } from '../../examples/shared/jobs.ts'
-import { type DemoView, renderView, trendRatio } from '../../src/demo/view.ts'
+import { type DemoView, renderView, runSummaryLine, trendRatio } from '../../src/demo/view.ts'
+import { LatencyHistogram } from '../../src/demo/latency.ts'
 import { TrendTracker } from '../../src/kit/trend.ts'
 
 const SLIDE = 10_000
@@ -73,5 +74,31 @@ describe('demo view: trending tags', () => {
       const figure = /×(\d+\.\d)/.exec(lines.find((l) => l.includes(String(t.key)))!)![1]!
       expect(Number(figure)).toBeGreaterThanOrEqual(TREND_DEFAULTS.minRatio)
     }
+  })
+})
+
+describe('demo view: the summary of a run', () => {
+  it('gives the events, their rate over the run and the latency percentiles of every sample', () => {
+    const h = new LatencyHistogram()
+    // 990 samples at 1 ms and 10 at 200 ms: the p99 is still 1 ms; one more slow sample moves it.
+    for (let i = 0; i < 990; i++) h.record(1)
+    for (let i = 0; i < 10; i++) h.record(200)
+    const line = (hist: LatencyHistogram) =>
+      runSummaryLine({
+        events: 6_000_000,
+        seconds: 60,
+        latencyP50: hist.percentile(0.5),
+        latencyP99: hist.percentile(0.99),
+        latencySamples: hist.count,
+      })
+    const p99 = (text: string) => Number(/p99 ([\d.]+) ms/.exec(text)![1])
+    expect(line(h)).toMatch(
+      /^over the run: 6,000,000 events in 60\.0 s, 100,000 events\/s, event→result latency p50 1\.\d ms {2}p99 1\.\d ms$/,
+    )
+    h.record(200)
+    expect(p99(line(h))).toBeGreaterThan(190)
+    expect(runSummaryLine({ events: 0, seconds: 0, latencyP50: 0, latencyP99: 0, latencySamples: 0 })).toBe(
+      'over the run: 0 events in 0.0 s, no time, no latency measured',
+    )
   })
 })

@@ -135,7 +135,7 @@ function fakeJob() {
       end = r
     }),
     triggerCheckpoint(id) {
-      asked.push(id)
+      asked.push(id!)
       return new Promise<void>((r) => pending.push(r))
     },
   }

@@ -74,3 +74,56 @@ describe('Job.checkpointStatus()', () => {
     await job.stop()
   })
 })
+
+describe('Job.triggerCheckpoint()', () => {
+  it('on worker threads: takes the next checkpoint now, and a restart after stop() resumes from it', async () => {
+    const dir = stateDir()
+    const options = { threads: 2, state: { dir, checkpointInterval: '1h' }, log: memoryLogger() }
+    const first = await runModule('test/fixtures/endless-count.ts', options)
+    await expect(first.triggerCheckpoint!()).rejects.toMatchObject({ code: 'ERR_CHECKPOINT_FAILED' })
+    await until(first, () => first.status() === 'running')
+    await first.triggerCheckpoint!()
+    expect(first.checkpointStatus!().lastCompleted!.id).toBe(1)
+    await first.triggerCheckpoint!()
+    expect(first.checkpointStatus!().lastCompleted!.id).toBe(2)
+    // Stopped at once (cancelled), as after Ctrl-C: the checkpoint just taken is the last one.
+    await first.stop()
+    expect((await first.done).status).toBe('cancelled')
+
+    const second = await runModule('test/fixtures/endless-count.ts', options)
+    await until(second, () => second.checkpointStatus?.().restoredFrom !== undefined)
+    expect(second.checkpointStatus!().restoredFrom).toBe(2)
+    await until(second, () => second.status() === 'running')
+    await second.triggerCheckpoint!()
+    expect(second.checkpointStatus!().lastCompleted!.id).toBe(3)
+    await second.stop()
+  })
+
+  it('without an id, waits for the checkpoint in progress and then takes the next one', async () => {
+    const dir = stateDir()
+    const job = runEmbedded(endless, { state: { dir, checkpointInterval: '1h' }, log: memoryLogger() })
+    await until(job, () => job.status() === 'running')
+    // The second call comes while the first checkpoint is pending.
+    const ids: number[] = []
+    const first = job.triggerCheckpoint!().then(() => ids.push(job.checkpointStatus!().lastCompleted!.id))
+    const second = job.triggerCheckpoint!().then(() => ids.push(job.checkpointStatus!().lastCompleted!.id))
+    await Promise.all([first, second])
+    expect(ids).toEqual([1, 2])
+    // With an id, a call while one is pending is refused.
+    const third = job.triggerCheckpoint!()
+    await expect(job.triggerCheckpoint!(10)).rejects.toThrow(
+      /checkpoint 10 not taken: checkpoint 3 is pending/,
+    )
+    await third
+    await job.stop()
+  })
+
+  it('a job without a state directory takes none, and says so', async () => {
+    const job = await runModule('test/fixtures/endless-count.ts', { threads: 2, log: memoryLogger() })
+    await until(job, () => job.status() === 'running')
+    await expect(job.triggerCheckpoint!()).rejects.toThrow(
+      /no checkpoint taken: the job has no state directory/,
+    )
+    await job.stop()
+  })
+})

@@ -129,8 +129,15 @@ async function windowsOverHttp(threads: string[]): Promise<void> {
   }
   // Partial windows first, then every window holds all its 100 clicks: none is lost as late.
   const full = windows.findIndex((w) => w.n === 100)
-  expect(windows.slice(0, full).every((w) => w.n > 0 && w.n < 100)).toBe(true)
-  expect(windows.slice(full).map((w) => w.n)).toEqual([100, 100, 100, 100])
+  expect(windows.slice(0, full).filter((w) => !(w.n > 0 && w.n < 100))).toEqual([])
+  // The stream is read in chunks: the last one may hold more than the fourth full window.
+  const complete = windows.slice(full).map((w) => w.n)
+  expect(complete.length).toBeGreaterThanOrEqual(4)
+  if (complete.some((n) => n !== 100)) {
+    // Where the missing clicks went (late, or never read) is in the query's node metrics.
+    const listed = await api(job.url, 'GET', '/api/queries')
+    expect(complete, JSON.stringify(listed.body)).toEqual(complete.map(() => 100))
+  }
 
   const rows = await results<{ seq: number; time: string }>(job.url, 'times', (c) => c.length >= 40)
   expect(rows.length).toBeGreaterThanOrEqual(40)

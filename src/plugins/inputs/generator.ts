@@ -159,7 +159,13 @@ class GeneratorReader<T> implements SourceReader<T> {
   private readonly step: number
   private readonly random: Random
   private readonly seed: number
+  /**
+   * When the first batch was asked for: the rate and the duration count from there, not from
+   * `open`, so the time a job spends between opening its sources and running (restoring a
+   * checkpoint, starting its threads) is not made up for with a burst.
+   */
   private startedAt = 0
+  private started = false
   private produced = 0
   private readonly ratePerPartition: number
   /** Numbers an earlier run produced (after a rescale); dropped once `seq` is past them all. */
@@ -180,13 +186,13 @@ class GeneratorReader<T> implements SourceReader<T> {
     this.ratePerPartition = options.rate === undefined ? 0 : options.rate / ctx.partitions
   }
 
-  open(): void {
-    this.startedAt = this.ctx.clock.now()
-  }
-
   nextBatch(max: number): Record<T>[] | null {
     const { options } = this
     const now = this.ctx.clock.now()
+    if (!this.started) {
+      this.started = true
+      this.startedAt = now
+    }
     if (this.durationOver) return null
     if (this.durationMs !== undefined && now - this.startedAt >= this.durationMs) {
       this.durationOver = true

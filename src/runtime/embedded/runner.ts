@@ -189,18 +189,23 @@ class LocalJob implements Job {
   checkpointStatus(): CheckpointStatus {
     return this.checkpoints.status()
   }
-  triggerCheckpoint(id: number): Promise<void> {
-    if (this.state !== 'running')
-      return Promise.reject(
-        new SquallError('ERR_CHECKPOINT_FAILED', `checkpoint ${id} not taken: the job is ${this.state}`),
-      )
-    return this.checkpoints.checkpoint(id)
+  triggerCheckpoint(id?: number): Promise<void> {
+    return triggerWhileRunning(this.state, () => this.checkpoints.checkpoint(id))
   }
   async stop(): Promise<void> {
     this.state = 'cancelled'
     this.executor.fail(new SquallError('ERR_JOB_CANCELLED', `job "${this.name}" was stopped`))
     await this.done.catch(() => {})
   }
+}
+
+/** `Job.triggerCheckpoint`: `take()` while the job runs; a refusal naming its state otherwise. */
+function triggerWhileRunning(state: JobStatus, take: () => Promise<void>): Promise<void> {
+  if (state !== 'running')
+    return Promise.reject(
+      new SquallError('ERR_CHECKPOINT_FAILED', `no checkpoint taken: the job is ${state}`),
+    )
+  return take()
 }
 
 type FromWorker =
@@ -454,6 +459,9 @@ class ThreadedJob implements Job {
   }
   checkpointStatus(): CheckpointStatus {
     return this.checkpoints.status()
+  }
+  triggerCheckpoint(id?: number): Promise<void> {
+    return triggerWhileRunning(this.state, () => this.checkpoints.checkpoint(id))
   }
   async stop(): Promise<void> {
     this.state = 'cancelled'

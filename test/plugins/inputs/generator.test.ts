@@ -1,6 +1,7 @@
 // The generator source at a given rate, driven by a manual clock: exactly the records due by the
 // clock's time, no more; and the same seed gives the same records, at any parallelism.
 import { describe, expect, it } from 'vitest'
+import type { IoContext } from '../../../src/core/source.ts'
 import {
   ManualClock,
   type Record,
@@ -102,8 +103,34 @@ describe('generator source', () => {
     const { t, out } = seeded({ count: 600, rate: 1000 })
     const started = Date.now()
     await runToEnd(t)
-    // Record 599 is due 600 ms after the source opened, which is after `started`.
+    // Record 599 is due 600 ms after the source's first read, which is after `started`.
     expect(Date.now() - started).toBeGreaterThanOrEqual(600)
     expect(out.values).toHaveLength(600)
+  })
+
+  it('counts its rate from its first read: time spent before it (a restore, threads starting) brings no burst', () => {
+    const clock = new ManualClock(START)
+    const io: IoContext = {
+      nodeName: 'gen',
+      partition: 0,
+      partitions: 1,
+      log: memoryLogger(),
+      clock,
+      count() {},
+      report() {},
+      badRecord(e) {
+        throw e
+      },
+    }
+    const reader = generator({ rate: 1000, duration: '2s', make: (seq) => seq }).create(io)
+    reader.open?.()
+    // Five seconds between opening and the first read: nothing is due at that read, and the
+    // duration has not run out.
+    clock.advance(5000)
+    expect(reader.nextBatch(10_000)).toEqual([])
+    clock.advance(100)
+    expect(reader.nextBatch(10_000)!.map((r) => r.value)).toEqual([...Array(100).keys()])
+    clock.advance(1900)
+    expect(reader.nextBatch(10_000)).toBeNull()
   })
 })
