@@ -3,6 +3,7 @@ import { Aggregates } from '../../../src/core/window/aggregates.ts'
 import { CumulatingWindows, HoppingWindows } from '../../../src/core/window/assigners.ts'
 import type { WindowResult } from '../../../src/core/window/window.ts'
 import { distinctCountAggregate } from '../../../src/kit/operators.ts'
+import { TestDriver } from '../../../src/runtime/test-driver.ts'
 import { type Click, atParallelism1And3, sorted, topology } from './support.ts'
 
 // Hopping windows over many slices fire from partial merges of sealed slices. These tests compare
@@ -62,6 +63,38 @@ describe('hopping windows fired from partial merges of slices', () => {
       },
     )
     const got = d.values<WindowResult<number>>('out')
+    expect(got.every((r) => r.firing === 'on-time')).toBe(true)
+    expect(brief(got)).toEqual(
+      expected(
+        input.map((r) => r.value),
+        20_000,
+        1_000,
+      ),
+    )
+  })
+
+  it('restored from a snapshot half-way, every key rebuilds its merges from a whole window of slices and fires the same sums', () => {
+    const input = traffic(90)
+    const half = input.filter((r) => r.time < 45_000)
+    const rest = input.filter((r) => r.time >= 45_000)
+    const build = () =>
+      topology(
+        (e) =>
+          e
+            .keyBy((c) => c.user)
+            .window(HoppingWindows.of('20s', '1s'))
+            .aggregate(
+              'sums',
+              Aggregates.sum((c: Click) => c.n!),
+            ),
+        2_000,
+      )
+    const first = new TestDriver(build(), { parallelism: 1 })
+    first.pushRecords('events', half)
+    const second = new TestDriver(build(), { parallelism: 2 }).restore(first.snapshot())
+    second.pushRecords('events', rest)
+    second.end()
+    const got = [...first.values<WindowResult<number>>('out'), ...second.values<WindowResult<number>>('out')]
     expect(got.every((r) => r.firing === 'on-time')).toBe(true)
     expect(brief(got)).toEqual(
       expected(
