@@ -190,9 +190,12 @@ class DemoState {
     const events = (m.access?.out ?? 0) + (m.logins?.out ?? 0) + (m.posts?.out ?? 0)
     const now = Date.now()
     const seconds = (now - this.lastAt) / 1000
-    if (seconds > 0) this.view.eventsPerSecond = (events - this.lastEvents) / seconds
-    this.lastEvents = events
-    this.lastAt = now
+    // A rate over less than half a second (the refresh right after the job stops) says little.
+    if (seconds >= 0.5) {
+      this.view.eventsPerSecond = (events - this.lastEvents) / seconds
+      this.lastEvents = events
+      this.lastAt = now
+    }
     this.view.eventsTotal = events
     // Latency of the last 10 s: what a live view should show (a whole-run figure hides changes).
     if (this.latency.count > 0) {
