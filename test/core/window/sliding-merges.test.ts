@@ -41,27 +41,27 @@ function expected(events: Click[], sizeMs: number, slideMs: number) {
 const brief = (rs: WindowResult<number>[]) =>
   sorted(rs.map((r) => `${r.key}[${r.windowStart},${r.windowEnd}):${r.value}`))
 
+/** 20 s windows every second summing `n` per user, 2 s out of order allowed. */
+const hoppingSums = () =>
+  topology(
+    (e) =>
+      e
+        .keyBy((c) => c.user)
+        .window(HoppingWindows.of('20s', '1s'))
+        .aggregate(
+          'sums',
+          Aggregates.sum((c: Click) => c.n!),
+        ),
+    2_000,
+  )
+
 describe('hopping windows fired from partial merges of slices', () => {
   it('20 s windows every second give the sums of a direct computation, at parallelism 1 and 3', () => {
     const input = traffic(90)
-    const d = atParallelism1And3(
-      () =>
-        topology(
-          (e) =>
-            e
-              .keyBy((c) => c.user)
-              .window(HoppingWindows.of('20s', '1s'))
-              .aggregate(
-                'sums',
-                Aggregates.sum((c: Click) => c.n!),
-              ),
-          2_000,
-        ),
-      (d) => {
-        d.pushRecords('events', input)
-        d.end()
-      },
-    )
+    const d = atParallelism1And3(hoppingSums, (d) => {
+      d.pushRecords('events', input)
+      d.end()
+    })
     const got = d.values<WindowResult<number>>('out')
     expect(got.every((r) => r.firing === 'on-time')).toBe(true)
     expect(brief(got)).toEqual(
@@ -77,21 +77,9 @@ describe('hopping windows fired from partial merges of slices', () => {
     const input = traffic(90)
     const half = input.filter((r) => r.time < 45_000)
     const rest = input.filter((r) => r.time >= 45_000)
-    const build = () =>
-      topology(
-        (e) =>
-          e
-            .keyBy((c) => c.user)
-            .window(HoppingWindows.of('20s', '1s'))
-            .aggregate(
-              'sums',
-              Aggregates.sum((c: Click) => c.n!),
-            ),
-        2_000,
-      )
-    const first = new TestDriver(build(), { parallelism: 1 })
+    const first = new TestDriver(hoppingSums(), { parallelism: 1 })
     first.pushRecords('events', half)
-    const second = new TestDriver(build(), { parallelism: 2 }).restore(first.snapshot())
+    const second = new TestDriver(hoppingSums(), { parallelism: 2 }).restore(first.snapshot())
     second.pushRecords('events', rest)
     second.end()
     const got = [...first.values<WindowResult<number>>('out'), ...second.values<WindowResult<number>>('out')]
