@@ -145,7 +145,6 @@ export function renderView(v: DemoView, color = true): string[] {
   return lines
 }
 
-/** The line that tells where the demo's HTTP API listens and how to add a query to it. */
 /** What a demo run did, from its start to its stop: the line it prints when it stops. */
 export interface RunSummary {
   events: number
@@ -165,6 +164,7 @@ export function runSummaryLine(r: RunSummary): string {
   return `over the run: ${num(r.events)} events in ${r.seconds.toFixed(1)} s, ${rate}, ${lat}`
 }
 
+/** The line that tells where the demo's HTTP API listens and how to add a query to it. */
 export function httpApiLine(url: string, color = true): string {
   const shown = color ? `${CYAN}${url}${RESET}` : url
   return `HTTP API ${shown} — add a query: squall query add --server ${url} <name> "<sql>"`
