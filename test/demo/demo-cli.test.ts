@@ -146,6 +146,21 @@ function demo(stateDir: string, extra: string[] = []) {
   )
 }
 
+/** The stop message of a demo with a checkpoint to resume from; group 1 is its id. */
+const STOPPED = /^demo stopped after [\d.]+ s; run it again to resume from checkpoint #(\d+) \(/m
+
+/**
+ * Starts the demo, waits until it says it resumed from checkpoint `from`, stops it with Ctrl-C and
+ * checks it exits with 0. Returns what it printed.
+ */
+async function resumeAndStop(args: string[], env: { [name: string]: string }, from: string): Promise<string> {
+  const run = startDemo(args, env)
+  await run.waitFor(new RegExp(` — resumed from checkpoint #${from}, not from zero$`, 'm'), 60_000)
+  run.child.kill('SIGINT')
+  expect(await run.exited).toBe(0)
+  return run.output()
+}
+
 describe('squall demo', () => {
   it('runs by itself for --duration, finds the planted attackers, crawler and hashtag bursts, and resumes from its checkpoint', () => {
     const stateDir = join(mkdtempSync(join(tmpdir(), 'squall-demo-')), 'state')
@@ -281,40 +296,21 @@ describe('squall demo', () => {
     expect(await first.exited).toBe(0)
     const out = first.output()
     expect(out).toContain('interrupted: taking a last checkpoint, then stopping')
-    const last = /^demo stopped after [\d.]+ s; run it again to resume from checkpoint #(\d+) \(/m.exec(out)
+    const last = STOPPED.exec(out)
     expect(last, out).not.toBeNull()
 
-    const second = startDemo(args, env)
-    await second.waitFor(new RegExp(` — resumed from checkpoint #${last![1]}, not from zero$`, 'm'), 60_000)
-    second.child.kill('SIGINT')
-    expect(await second.exited).toBe(0)
-    const resumeFrom = /^demo stopped after [\d.]+ s; run it again to resume from checkpoint #(\d+)/m.exec(
-      second.output(),
-    )
-    expect(resumeFrom, second.output()).not.toBeNull()
+    const second = await resumeAndStop(args, env, last![1]!)
+    const resumeFrom = STOPPED.exec(second)
+    expect(resumeFrom, second).not.toBeNull()
 
     // With no periodic checkpoint in the run, the one taken at Ctrl-C is what the next run resumes
     // from: its state is where this run stopped, not where it started.
     const hourly = { SQUALL_DEMO_CHECKPOINT: '1h' }
-    const third = startDemo(args, hourly)
-    await third.waitFor(
-      new RegExp(` — resumed from checkpoint #${resumeFrom![1]}, not from zero$`, 'm'),
-      60_000,
-    )
-    third.child.kill('SIGINT')
-    expect(await third.exited).toBe(0)
-    const stoppedAt = /^demo stopped after [\d.]+ s; run it again to resume from checkpoint #(\d+) \(/m.exec(
-      third.output(),
-    )
-    expect(stoppedAt, third.output()).not.toBeNull()
+    const third = await resumeAndStop(args, hourly, resumeFrom![1]!)
+    const stoppedAt = STOPPED.exec(third)
+    expect(stoppedAt, third).not.toBeNull()
     expect(Number(stoppedAt![1])).toBeGreaterThan(Number(resumeFrom![1]))
 
-    const fourth = startDemo(args, hourly)
-    await fourth.waitFor(
-      new RegExp(` — resumed from checkpoint #${stoppedAt![1]}, not from zero$`, 'm'),
-      60_000,
-    )
-    fourth.child.kill('SIGINT')
-    expect(await fourth.exited).toBe(0)
+    await resumeAndStop(args, hourly, stoppedAt![1]!)
   }, 180_000)
 })

@@ -55,6 +55,18 @@ const hoppingSums = () =>
     2_000,
   )
 
+/** Every firing on time, and the sums of every 20 s window every second of `input`, per user. */
+function expectOnTimeSums(got: WindowResult<number>[], input: { value: Click }[]): void {
+  expect(got.every((r) => r.firing === 'on-time')).toBe(true)
+  expect(brief(got)).toEqual(
+    expected(
+      input.map((r) => r.value),
+      20_000,
+      1_000,
+    ),
+  )
+}
+
 describe('hopping windows fired from partial merges of slices', () => {
   it('20 s windows every second give the sums of a direct computation, at parallelism 1 and 3', () => {
     const input = traffic(90)
@@ -63,14 +75,7 @@ describe('hopping windows fired from partial merges of slices', () => {
       d.end()
     })
     const got = d.values<WindowResult<number>>('out')
-    expect(got.every((r) => r.firing === 'on-time')).toBe(true)
-    expect(brief(got)).toEqual(
-      expected(
-        input.map((r) => r.value),
-        20_000,
-        1_000,
-      ),
-    )
+    expectOnTimeSums(got, input)
   })
 
   it('restored from a snapshot half-way, every key rebuilds its merges from a whole window of slices and fires the same sums', () => {
@@ -83,14 +88,7 @@ describe('hopping windows fired from partial merges of slices', () => {
     second.pushRecords('events', rest)
     second.end()
     const got = [...first.values<WindowResult<number>>('out'), ...second.values<WindowResult<number>>('out')]
-    expect(got.every((r) => r.firing === 'on-time')).toBe(true)
-    expect(brief(got)).toEqual(
-      expected(
-        input.map((r) => r.value),
-        20_000,
-        1_000,
-      ),
-    )
+    expectOnTimeSums(got, input)
   })
 
   it('an aggregate with mergedResult (a distinct count) fires from the two partial merges unchanged', () => {
