@@ -28,25 +28,16 @@ import type { Command } from './commands.ts'
 const LAST_CHECKPOINT_MS = 15_000
 
 /**
- * Takes a checkpoint of `job` now (after the periodic one in progress, if any), so the next run
- * resumes from here. Waits at most {@link LAST_CHECKPOINT_MS}; a failure is logged, and the next
- * run then resumes from the last periodic checkpoint.
+ * Stops `job` after a last checkpoint (`Job.stop` with `checkpoint`), so the next run resumes from
+ * here: the generators read nothing after its barrier, so no event waits on it. Waits at most
+ * {@link LAST_CHECKPOINT_MS}; a checkpoint that is not taken is logged, and the next run then
+ * resumes from the last periodic checkpoint.
  */
-async function lastCheckpoint(job: Job, log: Logger): Promise<void> {
-  if (job.triggerCheckpoint === undefined) return
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`not complete within ${LAST_CHECKPOINT_MS / 1000} s`)),
-      LAST_CHECKPOINT_MS,
-    )
-  })
+async function stopWithCheckpoint(job: Job, log: Logger): Promise<void> {
   try {
-    await Promise.race([job.triggerCheckpoint(), late])
+    await job.stop({ checkpoint: true, timeoutMs: LAST_CHECKPOINT_MS })
   } catch (e) {
     log('warn', `demo: no last checkpoint: ${e instanceof Error ? e.message : String(e)}`)
-  } finally {
-    clearTimeout(timer)
   }
 }
 
@@ -132,6 +123,11 @@ class DemoState {
   private lastEvents = 0
   private lastAt = Date.now()
   private windowStart = Date.now()
+  /**
+   * When the stop began: the generators read nothing after the last checkpoint's barrier, so the
+   * rate shown stays the one measured before, and the run's rate counts the time up to here.
+   */
+  stoppedAt: number | undefined = undefined
 
   constructor(
     readonly opts: DemoOptions,
@@ -190,8 +186,9 @@ class DemoState {
     const events = (m.access?.out ?? 0) + (m.logins?.out ?? 0) + (m.posts?.out ?? 0)
     const now = Date.now()
     const seconds = (now - this.lastAt) / 1000
-    // A rate over less than half a second (the refresh right after the job stops) says little.
-    if (seconds >= 0.5) {
+    // A rate over less than half a second (the refresh right after the job stops) says little,
+    // and once the stop began the generators read no more.
+    if (seconds >= 0.5 && this.stoppedAt === undefined) {
       this.view.eventsPerSecond = (events - this.lastEvents) / seconds
       this.lastEvents = events
       this.lastAt = now
@@ -277,8 +274,9 @@ export const demoCommand: Command = {
         return
       }
       stopping = true
+      state.stoppedAt = Date.now()
       process.stdout.write(`\n${why}: taking a last checkpoint, then stopping\n`)
-      void lastCheckpoint(job, log).finally(() => job.stop())
+      void stopWithCheckpoint(job, log)
     }
     const onSignal = () => stop('interrupted')
     process.on('SIGINT', onSignal)
@@ -309,13 +307,13 @@ export const demoCommand: Command = {
       const result = await job.done
       show()
       process.stdout.write(`\n${renderView(state.view, !opts.plain).join('\n')}\n`)
-      const seconds = (Date.now() - started) / 1000
-      const took = seconds.toFixed(1)
+      const took = ((Date.now() - started) / 1000).toFixed(1)
       const run = state.runLatency
       process.stdout.write(
         `${runSummaryLine({
           events: state.view.eventsTotal,
-          seconds,
+          // The time the generators read: up to the stop, not the last checkpoint after it.
+          seconds: ((state.stoppedAt ?? Date.now()) - started) / 1000,
           latencyP50: run.percentile(0.5),
           latencyP99: run.percentile(0.99),
           latencySamples: run.count,

@@ -148,6 +148,7 @@ export function renderView(v: DemoView, color = true): string[] {
 /** What a demo run did, from its start to its stop: the line it prints when it stops. */
 export interface RunSummary {
   events: number
+  /** The time the sources read, in seconds. */
   seconds: number
   latencyP50: number
   latencyP99: number

@@ -17,7 +17,8 @@ import type { ExecutionPlan } from './plan.ts'
 
 /** How the coordinator reaches the tasks of one thread (directly, or by message to a worker). */
 export interface ThreadPort {
-  trigger(id: number, dir: string): void
+  /** Starts checkpoint `id`; with `stopReading`, the sources read nothing after their barrier. */
+  trigger(id: number, dir: string, stopReading: boolean): void
   /** The final checkpoint: every task of the thread has finished. */
   final(id: number, dir: string): void
   commit(id: number): void
@@ -105,7 +106,7 @@ export class CheckpointCoordinator implements AckSink {
     if (this.stopped || this.pending !== undefined) return undefined
     const p = this.begin(false, false)
     if (p === undefined) return undefined
-    for (const port of this.ports) port.trigger(p.id, p.dir)
+    for (const port of this.ports) port.trigger(p.id, p.dir, false)
     return p.id
   }
 
@@ -114,13 +115,16 @@ export class CheckpointCoordinator implements AckSink {
    * every thread told to commit). `id` must be above every id this coordinator has used; the ids
    * after it follow it. Rejects with ERR_CHECKPOINT_FAILED when a checkpoint is pending, the
    * coordinator has stopped, `id` is too low, or the checkpoint fails. Without `id`: the next
-   * checkpoint, taken once the pending one (if any) has completed or failed.
+   * checkpoint, taken once the pending one (if any) has completed or failed. `stopReading`: the
+   * sources read nothing after their barrier (a stop with a last checkpoint, see `Job.stop`).
    */
-  checkpoint(id?: number): Promise<void> {
+  checkpoint(id?: number, stopReading = false): Promise<void> {
     const pending = this.pending
     if (id === undefined) {
       if (pending !== undefined && !pending.final && !this.stopped)
-        return new Promise<void>((resolve) => pending.settled.push(resolve)).then(() => this.checkpoint())
+        return new Promise<void>((resolve) => pending.settled.push(resolve)).then(() =>
+          this.checkpoint(undefined, stopReading),
+        )
       id = this.nextId
     }
     const refuse = (reason: string) =>
@@ -135,7 +139,7 @@ export class CheckpointCoordinator implements AckSink {
       p.resolve = resolve
       p.reject = reject
     })
-    for (const port of this.ports) port.trigger(p.id, p.dir)
+    for (const port of this.ports) port.trigger(p.id, p.dir, stopReading)
     return done
   }
 

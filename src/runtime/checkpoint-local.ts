@@ -59,7 +59,7 @@ export class LocalCheckpoints {
       ex.plan,
       [
         {
-          trigger: (id, dir) => tasks.trigger(id, dir),
+          trigger: (id, dir, stopReading) => tasks.trigger(id, dir, stopReading),
           final: (id, dir) =>
             void tasks
               .final(id, dir)
@@ -85,12 +85,12 @@ export class LocalCheckpoints {
   }
 
   /** Takes checkpoint `id` now (see `CheckpointCoordinator.checkpoint`); the barriers leave the sources before it returns. */
-  checkpoint(id?: number): Promise<void> {
+  checkpoint(id?: number, stopReading = false): Promise<void> {
     if (this.coordinator === undefined)
       return Promise.reject(
         new SquallError('ERR_CHECKPOINT_FAILED', 'no checkpoint taken: the job has no state directory'),
       )
-    return this.coordinator.checkpoint(id)
+    return this.coordinator.checkpoint(id, stopReading)
   }
 
   /** After the run: the final checkpoint and its commits (or, without state, publishing). */

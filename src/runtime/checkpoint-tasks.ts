@@ -87,8 +87,9 @@ export class TaskCheckpointer {
    * a finished operator acks that it has finished (its results are downstream already: a restore
    * brings it back finished, with no state, and does not run its `finish` step again); a sink whose
    * inputs all ended pre-commits what it wrote since its last barrier, and acks as finished too.
+   * `stopReading`: the sources read nothing after their barrier (see `Executor.stopReading`).
    */
-  trigger(id: number, dir: string): void {
+  trigger(id: number, dir: string, stopReading = false): void {
     const blocker = this.endedBlocker()
     if (blocker !== undefined) {
       this.acks.decline(id, `${blocker} has ended`)
@@ -115,6 +116,7 @@ export class TaskCheckpointer {
         position: position ?? null,
       })
     }
+    if (stopReading) this.executor.stopReading()
   }
 
   /** The first task of this thread that has ended and cannot take part in a checkpoint, if any. */

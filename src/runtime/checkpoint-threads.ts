@@ -14,7 +14,7 @@ import { planTopology } from './plan.ts'
 
 /** Messages from the owner to a worker about checkpoints. */
 export type ToWorkerCheckpoint =
-  | { k: 'cp-trigger'; id: number; dir: string }
+  | { k: 'cp-trigger'; id: number; dir: string; stopReading: boolean }
   | { k: 'cp-final'; id: number; dir: string }
   | { k: 'cp-commit'; id: number }
   | { k: 'cp-abort'; id: number }
@@ -107,7 +107,7 @@ export class ThreadCheckpoints {
       plan,
       [
         {
-          trigger: (id, dir) => post({ k: 'cp-trigger', id, dir }),
+          trigger: (id, dir, stopReading) => post({ k: 'cp-trigger', id, dir, stopReading }),
           final: (id, dir) => post({ k: 'cp-final', id, dir }),
           commit: (id) => post({ k: 'cp-commit', id }),
           abort: (id) => post({ k: 'cp-abort', id }),
@@ -134,7 +134,7 @@ export class ThreadCheckpoints {
    * barriers as soon as they receive the trigger. Rejects with ERR_CHECKPOINT_FAILED without a
    * state directory, before the job runs, or as the coordinator does.
    */
-  checkpoint(id?: number): Promise<void> {
+  checkpoint(id?: number, stopReading = false): Promise<void> {
     if (this.coordinator === undefined)
       return Promise.reject(
         new SquallError(
@@ -144,7 +144,7 @@ export class ThreadCheckpoints {
             : 'no checkpoint taken: the job is not running yet',
         ),
       )
-    return this.coordinator.checkpoint(id)
+    return this.coordinator.checkpoint(id, stopReading)
   }
 
   /** The final checkpoint; resolves once it is written (the workers then commit and close). */
@@ -190,7 +190,7 @@ export function handleCheckpointMessage(
 ): Promise<void> | undefined {
   switch (m.k) {
     case 'cp-trigger':
-      tasks.trigger(m.id, m.dir)
+      tasks.trigger(m.id, m.dir, m.stopReading)
       return undefined
     case 'cp-final':
       tasks.final(m.id, m.dir).catch((e) => decline(m.id, (e as Error).message))

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type Job, memoryLogger, runEmbedded, runModule } from '../../src/index.ts'
+import { checkpointDir, readCheckpoint } from '../../src/runtime/checkpoint-storage.ts'
 import endless from '../fixtures/endless-count.ts'
 
 const dirs: string[] = []
@@ -125,5 +126,58 @@ describe('Job.triggerCheckpoint()', () => {
       /no checkpoint taken: the job has no state directory/,
     )
     await job.stop()
+  })
+})
+
+/** Records generator partitions had read at a checkpoint: partition p of P reads p, p+P, … up to its next `seq`. */
+function readAt(dir: string, id: number, node: string): number {
+  const read = readCheckpoint(checkpointDir(dir, id))
+  if (!('manifest' in read)) throw new Error(`checkpoint ${id}: ${read.problem}`)
+  const positions = read.manifest.sources[node] as { seq: number }[]
+  return positions.reduce((sum, p, i) => sum + (p.seq - i) / positions.length, 0)
+}
+
+describe('Job.stop({ checkpoint: true })', () => {
+  for (const threads of [1, 2]) {
+    it(`on ${threads} thread(s): takes a last checkpoint after which the sources read nothing, then stops; the next run resumes from it`, async () => {
+      const dir = stateDir()
+      const options = { threads, state: { dir, checkpointInterval: '1h' }, log: memoryLogger() }
+      const first = await runModule('test/fixtures/endless-count.ts', options)
+      await until(first, () => first.status() === 'running' && (first.metrics().gen?.out ?? 0) > 2_000)
+      await first.stop({ checkpoint: true })
+      expect((await first.done).status).toBe('cancelled')
+      expect(first.checkpointStatus!().lastCompleted!.id).toBe(1)
+      // Every record the generator read is in the checkpoint: none was read after its barrier.
+      const read = (await first.done).metrics.gen!.out!
+      expect(read).toBeGreaterThan(2_000)
+      expect(readAt(dir, 1, 'gen')).toBe(read)
+
+      const second = await runModule('test/fixtures/endless-count.ts', options)
+      await until(second, () => second.checkpointStatus?.().restoredFrom !== undefined)
+      expect(second.checkpointStatus!().restoredFrom).toBe(1)
+      await second.stop()
+    })
+  }
+
+  it('without a state directory it still stops, and rejects naming why no checkpoint was taken', async () => {
+    const job = runEmbedded(endless, { log: memoryLogger() })
+    await until(job, () => job.status() === 'running')
+    await expect(job.stop({ checkpoint: true })).rejects.toThrow(
+      /no checkpoint taken: the job has no state directory/,
+    )
+    expect((await job.done).status).toBe('cancelled')
+  })
+
+  it('a plain stop() while it waits for the checkpoint stops at once', async () => {
+    const dir = stateDir()
+    const job = runEmbedded(endless, { state: { dir, checkpointInterval: '1h' }, log: memoryLogger() })
+    await until(job, () => job.status() === 'running')
+    // A checkpoint in progress makes the stop wait for it first.
+    const pending = job.triggerCheckpoint!()
+    const withCheckpoint = job.stop({ checkpoint: true })
+    await job.stop()
+    expect((await job.done).status).toBe('cancelled')
+    await Promise.allSettled([pending, withCheckpoint])
+    await expect(withCheckpoint).rejects.toMatchObject({ code: 'ERR_CHECKPOINT_FAILED' })
   })
 })

@@ -297,4 +297,24 @@ describe('embedded runner', () => {
     expect(dead.values[1]).toMatchObject({ node: 'picky', error: 'no multiples of 5: 5' })
     expect(result.metrics.picky!.deadLettered).toBe(4)
   })
+
+  it('a source that gives little is polled in fewer, larger batches while lingerMs lasts; none is lost', async () => {
+    // 20 000 records a second: 20 a millisecond, so a poll after each 10 ms wait gets about 200.
+    const sizes = async (lingerMs: number) => {
+      const batches: number[] = []
+      const t = new Topology('linger')
+      t.source('gen', generator({ rate: 20_000, count: 6_000, make: (seq) => seq })).sink(
+        sinkFn<number>((records) => void batches.push(records.length)),
+        { name: 'out' },
+      )
+      await runToEnd(t, { lingerMs, log: memoryLogger() })
+      expect(batches.reduce((a, b) => a + b, 0)).toBe(6_000)
+      return batches.length
+    }
+    const lingering = await sizes(10)
+    const eager = await sizes(0)
+    // 6 000 records at about 200 a batch (a 10 ms wait is at least 10 ms) are at most about 30 batches.
+    expect(lingering).toBeLessThanOrEqual(40)
+    expect(eager).toBeGreaterThan(2 * lingering)
+  })
 })

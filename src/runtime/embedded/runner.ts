@@ -7,7 +7,15 @@ import { SquallError, check } from '../../core/errors.ts'
 import { type Logger, consoleLogger } from '../../core/logger.ts'
 import type { Topology } from '../../core/topology.ts'
 import { Executor } from '../executor.ts'
-import { type CheckpointStatus, type Job, type JobResult, type JobStatus, mergeMetrics } from '../job.ts'
+import {
+  type CheckpointStatus,
+  type Job,
+  type JobResult,
+  type JobStatus,
+  mergeMetrics,
+  type StopOptions,
+  stopAfterCheckpoint,
+} from '../job.ts'
 import { loadTopology, moduleUrl } from '../load-module.ts'
 import { planTopology } from '../plan.ts'
 import type { NodeMetrics } from '../task-env.ts'
@@ -41,6 +49,8 @@ export interface EmbeddedOptions {
   clock?: Clock
   batchSize?: number
   sinkQueueBound?: number
+  /** See `ExecutorOptions.lingerMs` (default 2 ms). */
+  lingerMs?: number
   /**
    * Longest stretch an operator fires the event timers of one watermark before the thread's other
    * tasks run, in ms (default 10; 0: all at once). Output is the same either way.
@@ -133,6 +143,7 @@ class LocalJob implements Job {
       clock: options.clock ?? systemClock,
       ...(options.batchSize ? { batchSize: options.batchSize } : {}),
       ...(options.sinkQueueBound ? { sinkQueueBound: options.sinkQueueBound } : {}),
+      ...(options.lingerMs !== undefined ? { lingerMs: options.lingerMs } : {}),
       ...(options.timerSliceMs !== undefined ? { timerSliceMs: options.timerSliceMs } : {}),
       report: routeReports(topology, options.onReport),
     })
@@ -192,12 +203,21 @@ class LocalJob implements Job {
   triggerCheckpoint(id?: number): Promise<void> {
     return triggerWhileRunning(this.state, () => this.checkpoints.checkpoint(id))
   }
-  async stop(): Promise<void> {
-    this.state = 'cancelled'
-    this.executor.fail(new SquallError('ERR_JOB_CANCELLED', `job "${this.name}" was stopped`))
-    await this.done.catch(() => {})
+  stop(options?: StopOptions): Promise<void> {
+    return stopAfterCheckpoint(
+      options,
+      () => triggerWhileRunning(this.state, () => this.checkpoints.checkpoint(undefined, true)),
+      async () => {
+        this.state = 'cancelled'
+        this.executor.fail(new SquallError('ERR_JOB_CANCELLED', `job "${this.name}" was stopped`))
+        await this.done.catch(() => {})
+      },
+    )
   }
 }
+
+/** States of a job that has ended. */
+const ENDED: ReadonlySet<JobStatus> = new Set(['finished', 'failed', 'cancelled'])
 
 /** `Job.triggerCheckpoint`: `take()` while the job runs; a refusal naming its state otherwise. */
 function triggerWhileRunning(state: JobStatus, take: () => Promise<void>): Promise<void> {
@@ -214,7 +234,8 @@ type FromWorker =
   | { k: 'reports'; list: { channel: string; data: unknown }[] }
   | { k: 'metrics'; metrics: { [node: string]: NodeMetrics } }
   | { k: 'done'; metrics: { [node: string]: NodeMetrics } }
-  | { k: 'error'; error: SerializedError }
+  /** A worker's failure (or cancellation), with its counters when it had tasks. */
+  | { k: 'error'; error: SerializedError; metrics?: { [node: string]: NodeMetrics } }
   | { k: 'ran' }
   | { k: 'cp-ack' | 'cp-decline' }
 
@@ -355,6 +376,7 @@ class ThreadedJob implements Job {
           parallelism,
           batchSize: options.batchSize,
           sinkQueueBound: options.sinkQueueBound,
+          lingerMs: options.lingerMs,
           timerSliceMs: options.timerSliceMs,
           ports: Object.fromEntries(own),
           claims,
@@ -421,6 +443,7 @@ class ThreadedJob implements Job {
               }
               break
             case 'error':
+              if (m.metrics !== undefined) this.lastMetrics[i] = m.metrics
               workerEnded(i)
               fail(deserializeError(m.error))
               break
@@ -463,10 +486,19 @@ class ThreadedJob implements Job {
   triggerCheckpoint(id?: number): Promise<void> {
     return triggerWhileRunning(this.state, () => this.checkpoints.checkpoint(id))
   }
-  async stop(): Promise<void> {
-    this.state = 'cancelled'
-    for (const w of this.workers) w.postMessage({ k: 'stop' })
-    await this.done.catch(() => {})
+  stop(options?: StopOptions): Promise<void> {
+    return stopAfterCheckpoint(
+      options,
+      () => triggerWhileRunning(this.state, () => this.checkpoints.checkpoint(undefined, true)),
+      async () => {
+        // Once the job has ended its threads are back in the pool, maybe running another job.
+        if (!ENDED.has(this.state)) {
+          this.state = 'cancelled'
+          for (const w of this.workers) w.postMessage({ k: 'stop' })
+        }
+        await this.done.catch(() => {})
+      },
+    )
   }
 }
 

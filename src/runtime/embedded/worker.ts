@@ -31,6 +31,7 @@ export interface WorkerData {
   parallelism: number
   batchSize?: number
   sinkQueueBound?: number
+  lingerMs?: number
   timerSliceMs?: number
   ports: { [thread: string]: MessagePort }
   /** One counter per plan node, shared by all threads: source partitions claim splits from it. */
@@ -160,6 +161,7 @@ async function runJob(data: WorkerData): Promise<void> {
       clock: systemClock,
       ...(data.batchSize ? { batchSize: data.batchSize } : {}),
       ...(data.sinkQueueBound ? { sinkQueueBound: data.sinkQueueBound } : {}),
+      ...(data.lingerMs !== undefined ? { lingerMs: data.lingerMs } : {}),
       ...(data.timerSliceMs !== undefined ? { timerSliceMs: data.timerSliceMs } : {}),
       report: (channel, payload) => parent.report(channel, payload),
       claims: new Int32Array(data.claims),
@@ -189,7 +191,8 @@ async function runJob(data: WorkerData): Promise<void> {
     if (answered) return
     answered = true
     onRunnerMessage = undefined
-    parent.postMessage({ k: 'error', error: serializeError(e) })
+    // The counters up to the end go too: a stopped job's result counts what it did.
+    parent.postMessage({ k: 'error', error: serializeError(e), metrics: executor.metrics() })
   }
   let opened: Promise<void> = Promise.resolve()
   let started: Promise<void> | undefined
