@@ -32,11 +32,12 @@ export interface ExecutorOptions {
   tickMs?: number
   /**
    * How long the thread waits for more input after a poll of its sources that gave less than a
-   * quarter of a batch, in ms (default {@link DEFAULT_LINGER_MS}; 0: it polls again at once), as a
-   * Kafka producer's `linger.ms` or Flink's buffer timeout. A source with little to give then gives
-   * it in fewer, larger batches, and each batch costs the same whatever its size: a message to
-   * another thread (10–20 µs on each side), its encoding, a watermark to every channel downstream.
-   * At most this much latency is added; a source with a full batch ready is polled again at once.
+   * quarter of a batch, when none of its operators has work left (timers firing in slices), in ms
+   * (default {@link DEFAULT_LINGER_MS}; 0: it polls again at once), as a Kafka producer's
+   * `linger.ms` or Flink's buffer timeout. A source with little to give then gives it in fewer,
+   * larger batches, and each batch costs the same whatever its size: a message to another thread
+   * (10–20 µs on each side), its encoding, a watermark to every channel downstream. At most this
+   * much latency is added; a source with a full batch ready is polled again at once.
    */
   lingerMs?: number
   /**
@@ -421,6 +422,8 @@ export class Executor {
         continue
       }
       let produced = 0
+      // Operators that had work left (timers firing in slices) and went on with it.
+      let resumed = 0
       try {
         for (const s of this.sources) {
           if (s.ended) continue
@@ -430,8 +433,9 @@ export class Executor {
         for (const o of this.operators) {
           if (!o.busy) continue
           o.resume()
-          produced++
+          resumed++
         }
+        produced += resumed
         const now = clock.now()
         if (now - lastTick >= this.tickMs) {
           lastTick = now
@@ -449,8 +453,9 @@ export class Executor {
         const t0 = performance.now()
         await this.pause(quiet, ready)
         times.idleMs += performance.now() - t0
-      } else if (produced * 4 < this.batchSize && this.lingerMs > 0 && !this.draining) {
-        // Little was ready: wait for more rather than send it on in small batches.
+      } else if (resumed === 0 && produced * 4 < this.batchSize && this.lingerMs > 0 && !this.draining) {
+        // Little was ready, and no operator has work left: wait for more rather than send it on
+        // in small batches.
         quiet = 0
         const t0 = performance.now()
         lastYield = t0
