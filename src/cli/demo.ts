@@ -24,6 +24,12 @@ import { serveTopology } from '../server/job-server.ts'
 import { durationFlag, parse, positiveInt } from './args.ts'
 import type { Command } from './commands.ts'
 
+/**
+ * The first stretch of a run left out of its settled latency: the code is still being compiled and
+ * the state grows from nothing (or a restored one is rebuilt).
+ */
+const SETTLE_MS = 10_000
+
 /** How long a stopping demo waits for its last checkpoint before it stops without it. */
 const LAST_CHECKPOINT_MS = 15_000
 
@@ -119,6 +125,9 @@ class DemoState {
   readonly latency = new LatencyHistogram()
   /** Latency since the run started (the summary when it stops). */
   readonly runLatency = new LatencyHistogram()
+  /** Latency from {@link SETTLE_MS} after the first sample on (the summary's settled figure). */
+  readonly settledLatency = new LatencyHistogram()
+  private firstSampleAt: number | undefined = undefined
   readonly view: DemoView
   private lastEvents = 0
   private lastAt = Date.now()
@@ -151,9 +160,12 @@ class DemoState {
     const values = data as unknown[]
     if (channel === 'demo:probe') {
       const now = Date.now()
+      this.firstSampleAt ??= now
+      const settled = now - this.firstSampleAt >= SETTLE_MS
       for (const born of values as number[]) {
         this.latency.record(now - born)
         this.runLatency.record(now - born)
+        if (settled) this.settledLatency.record(now - born)
       }
     } else if (channel === 'demo:rankings') {
       const last = values.at(-1) as RankingValue | undefined
@@ -317,6 +329,12 @@ export const demoCommand: Command = {
           latencyP50: run.percentile(0.5),
           latencyP99: run.percentile(0.99),
           latencySamples: run.count,
+          settled: {
+            afterSeconds: SETTLE_MS / 1000,
+            latencyP50: state.settledLatency.percentile(0.5),
+            latencyP99: state.settledLatency.percentile(0.99),
+            latencySamples: state.settledLatency.count,
+          },
         })}\n`,
       )
       const status = job.checkpointStatus?.()

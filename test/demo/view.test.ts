@@ -97,6 +97,23 @@ describe('demo view: the summary of a run', () => {
     )
     h.record(200)
     expect(p99(line(h))).toBeGreaterThan(190)
+    // The settled figure leaves the first seconds out: here the slow samples were all in them.
+    const settled = new LatencyHistogram()
+    for (let i = 0; i < 500; i++) settled.record(2)
+    const both = runSummaryLine({
+      events: 6_000_000,
+      seconds: 60,
+      latencyP50: h.percentile(0.5),
+      latencyP99: h.percentile(0.99),
+      latencySamples: h.count,
+      settled: {
+        afterSeconds: 10,
+        latencyP50: settled.percentile(0.5),
+        latencyP99: settled.percentile(0.99),
+        latencySamples: settled.count,
+      },
+    })
+    expect(both).toMatch(/p99 2\d\d\.\d ms; after the first 10 s p50 2\.\d ms {2}p99 2\.\d ms$/)
     expect(runSummaryLine({ events: 0, seconds: 0, latencyP50: 0, latencyP99: 0, latencySamples: 0 })).toBe(
       'over the run: 0 events in 0.0 s, no time, no latency measured',
     )

@@ -41,11 +41,12 @@ export interface WorkerData {
 }
 
 /**
- * The port to the runner. What sinks report during one task of the event loop goes as one message
- * (`reports`), at the end of that task or before any other message, so reports keep their order
- * with each other and with everything else the worker says. Sent one by one, each report costs a
- * thread-to-thread message (10–20 µs on each side), and a sink reporting every small batch sends
- * thousands a second.
+ * The port to the runner. What sinks report during one turn of the event loop goes as one message
+ * (`reports`), in the turn's check phase (`setImmediate`: after every message from other threads
+ * that arrived in the turn has been handled) or before any other message, so reports keep their
+ * order with each other and with everything else the worker says. Sent one by one, each report
+ * costs a thread-to-thread message (10–20 µs on each side), and a sink reporting every small batch
+ * sends thousands a second.
  */
 class RunnerPort {
   private pending: { channel: string; data: unknown }[] = []
@@ -60,7 +61,7 @@ class RunnerPort {
     this.pending.push({ channel, data })
     if (!this.scheduled) {
       this.scheduled = true
-      queueMicrotask(() => this.flush())
+      setImmediate(() => this.flush())
     }
   }
 
