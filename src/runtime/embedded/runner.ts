@@ -204,20 +204,33 @@ class LocalJob implements Job {
     return triggerWhileRunning(this.state, () => this.checkpoints.checkpoint(id))
   }
   stop(options?: StopOptions): Promise<void> {
-    return stopAfterCheckpoint(
-      options,
-      () => triggerWhileRunning(this.state, () => this.checkpoints.checkpoint(undefined, true)),
-      async () => {
-        this.state = 'cancelled'
-        this.executor.fail(new SquallError('ERR_JOB_CANCELLED', `job "${this.name}" was stopped`))
-        await this.done.catch(() => {})
-      },
-    )
+    return stopJob(this.state, this.checkpoints, options, async () => {
+      this.state = 'cancelled'
+      this.executor.fail(new SquallError('ERR_JOB_CANCELLED', `job "${this.name}" was stopped`))
+      await this.done.catch(() => {})
+    })
   }
 }
 
 /** States of a job that has ended. */
 const ENDED: ReadonlySet<JobStatus> = new Set(['finished', 'failed', 'cancelled'])
+
+/**
+ * `Job.stop`: with `options.checkpoint`, a last checkpoint after whose barrier the sources read
+ * nothing (while the job runs), then `stopNow` (see `stopAfterCheckpoint`).
+ */
+function stopJob(
+  state: JobStatus,
+  checkpoints: { checkpoint(id: number | undefined, stopReading: boolean): Promise<void> },
+  options: StopOptions | undefined,
+  stopNow: () => Promise<void>,
+): Promise<void> {
+  return stopAfterCheckpoint(
+    options,
+    () => triggerWhileRunning(state, () => checkpoints.checkpoint(undefined, true)),
+    stopNow,
+  )
+}
 
 /** `Job.triggerCheckpoint`: `take()` while the job runs; a refusal naming its state otherwise. */
 function triggerWhileRunning(state: JobStatus, take: () => Promise<void>): Promise<void> {
@@ -487,18 +500,14 @@ class ThreadedJob implements Job {
     return triggerWhileRunning(this.state, () => this.checkpoints.checkpoint(id))
   }
   stop(options?: StopOptions): Promise<void> {
-    return stopAfterCheckpoint(
-      options,
-      () => triggerWhileRunning(this.state, () => this.checkpoints.checkpoint(undefined, true)),
-      async () => {
-        // Once the job has ended its threads are back in the pool, maybe running another job.
-        if (!ENDED.has(this.state)) {
-          this.state = 'cancelled'
-          for (const w of this.workers) w.postMessage({ k: 'stop' })
-        }
-        await this.done.catch(() => {})
-      },
-    )
+    return stopJob(this.state, this.checkpoints, options, async () => {
+      // Once the job has ended its threads are back in the pool, maybe running another job.
+      if (!ENDED.has(this.state)) {
+        this.state = 'cancelled'
+        for (const w of this.workers) w.postMessage({ k: 'stop' })
+      }
+      await this.done.catch(() => {})
+    })
   }
 }
 
