@@ -38,6 +38,40 @@ interface Deferred {
   arrivals: Arrival[]
 }
 
+/** Runs `processor` over `records`, each as `task`'s current record and key (see `recordsLoop`). */
+type RecordsLoop = (
+  records: readonly Record[],
+  processor: Processor<unknown, unknown>,
+  state: StateBackend,
+  task: OperatorTask,
+) => void
+
+/**
+ * The loop running a batch through a processor, made for each task: every operator task shares
+ * `onRecords`, so a loop written there would call many processors' `process` from one call site,
+ * which the JIT then leaves as a generic call; a loop of its own calls one, and inlines it. It sets
+ * the task's `current` record and key as `onRecords` would. A record whose processing throws goes
+ * to `failed` (the node's error policy).
+ */
+function recordsLoop(failed: (e: unknown, r: Record) => void): RecordsLoop {
+  return new Function(
+    'failed',
+    `return function runRecords(records, processor, state, task) {
+      for (let i = 0; i < records.length; i++) {
+        const r = records[i]
+        task.current = r
+        task.currentKey = r.key
+        state.currentKey = r.key
+        try {
+          processor.process(r, task)
+        } catch (e) {
+          failed(e, r)
+        }
+      }
+    }`,
+  )(failed) as RecordsLoop
+}
+
 /**
  * Runs one task of an operator node. Records from all input channels go through the InputGate
  * (watermark = minimum over channels, aligned barriers); each batch runs through the Processor
@@ -70,6 +104,8 @@ export class OperatorTask implements GateHandler, Collector<unknown>, TimerServi
   onCheckpoint: ((task: OperatorTask, id: number) => void) | undefined
   /** Called once the task has finished (every input ended, `finish` ran). */
   onFinished: ((task: OperatorTask) => void) | undefined
+  /** This task's own loop over a batch's records (see `recordsLoop`). */
+  private readonly runRecords: RecordsLoop
 
   constructor(
     readonly node: NodePlan,
@@ -83,6 +119,9 @@ export class OperatorTask implements GateHandler, Collector<unknown>, TimerServi
     this.gate = new InputGate(channels, this)
     this.metrics = env.metrics(node.spec.name)
     this.state = new KeyedBackend(node.spec.name, env.maxParallelism, () => env.clock.now())
+    this.runRecords = recordsLoop((e, r) =>
+      handleRecordError(env, node.spec.name, index, node.spec.onError, e, r, router, this.metrics),
+    )
     const task = this
     this.ctx = {
       nodeName: node.spec.name,
@@ -114,25 +153,9 @@ export class OperatorTask implements GateHandler, Collector<unknown>, TimerServi
       this.deferred.arrivals.push({ kind: 'records', records })
       return
     }
-    const p = this.processor
-    // Read once per batch: the call below is shared by every kind of processor, so a property read
-    // there would be a lookup per record.
-    const processRecord = p.process
-    const state = this.state
-    const policy = this.node.spec.onError
     const n = records.length
     this.metrics.in = (this.metrics.in ?? 0) + n
-    for (let i = 0; i < n; i++) {
-      const r = records[i]!
-      this.current = r
-      this.currentKey = r.key
-      state.currentKey = r.key
-      try {
-        processRecord.call(p, r, this)
-      } catch (e) {
-        handleRecordError(this.env, this.node.spec.name, this.index, policy, e, r, this.router, this.metrics)
-      }
-    }
+    this.runRecords(records, this.processor, this.state, this)
     this.router.flush()
   }
 

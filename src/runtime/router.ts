@@ -21,17 +21,60 @@ export interface Target {
   end(): void
 }
 
-/** A record whose key its router may still set: one handed over with its batch (`owned`). */
-type Keyable = { -readonly [F in keyof Record]: Record[F] }
-
 /** Batches up to this size are routed into an array allocated at its final size. */
 const MAX_PRESIZED = 65_536
+
+/** The loops keying a batch on one key edge (see `keyingLoops`). */
+interface KeyingLoops {
+  /** Sets each record's key in place (records handed over with their batch). */
+  setKeys(records: readonly Record[]): void
+  /** Sets each record's key in place and appends it to the buffer of its key group's task. */
+  spread(records: readonly Record[], buffers: Record[][], table: Int32Array): void
+  /** Writes a keyed copy of each record to `out`, from index `at` on. */
+  copy(records: readonly Record[], out: Record[], at: number): void
+}
+
+/**
+ * The loops keying a batch with `key`, made for each edge: every edge's router runs the same code,
+ * so a loop written there would call every key function of the process from one call site, which
+ * the JIT then leaves as a generic call; a loop of its own calls one key function, and inlines it.
+ */
+function keyingLoops(key: (value: unknown, r: Record) => unknown): KeyingLoops {
+  return new Function(
+    'key',
+    'hashKey',
+    `return {
+      setKeys(records) {
+        for (let i = 0; i < records.length; i++) {
+          const r = records[i]
+          r.key = key(r.value, r)
+        }
+      },
+      spread(records, buffers, table) {
+        for (let i = 0; i < records.length; i++) {
+          const r = records[i]
+          const k = key(r.value, r)
+          r.key = k
+          buffers[table[hashKey(k) % table.length]].push(r)
+        }
+      },
+      copy(records, out, at) {
+        for (let i = 0; i < records.length; i++) {
+          const r = records[i]
+          out[at + i] = { value: r.value, key: key(r.value, r), time: r.time, tag: r.tag }
+        }
+      },
+    }`,
+  )(key, hashKey) as KeyingLoops
+}
 
 /** Routes one edge's records into per-target buffers; `flush` hands the buffers over. */
 class EdgeRouter {
   private buffers: Record[][]
   private next = 0
   private readonly keyTable: Int32Array | undefined
+  /** This edge's own loops keying a batch (key edges only; see `keyingLoops`). */
+  private readonly keying: KeyingLoops | undefined
 
   constructor(
     readonly edge: EdgePlan,
@@ -47,6 +90,7 @@ class EdgeRouter {
       for (let kg = 0; kg < maxParallelism; kg++) {
         this.keyTable[kg] = taskOfKeyGroup(kg, maxParallelism, edge.to.parallelism)
       }
+      this.keying = keyingLoops(edge.key!)
     }
   }
 
@@ -84,28 +128,18 @@ class EdgeRouter {
   routeAll(records: readonly Record[], owned = false): void {
     const n = records.length
     const targets = this.targets.length
-    if (this.edge.type === 'key') {
-      const key = this.edge.key!
+    const keying = this.keying
+    if (keying !== undefined) {
       if (owned) {
         // The records are the caller's to give away: each takes its key in place, no copy.
         if (targets === 1) {
-          for (let i = 0; i < n; i++) {
-            const r = records[i] as Keyable
-            r.key = key(r.value, r) as Key
-          }
+          keying.setKeys(records)
           const buffer = this.buffers[0]!
           if (buffer.length === 0) this.buffers[0] = records as Record[]
           else for (let i = 0; i < n; i++) buffer.push(records[i]!)
           return
         }
-        const table = this.keyTable!
-        const buffers = this.buffers
-        for (let i = 0; i < n; i++) {
-          const r = records[i] as Keyable
-          const k = key(r.value, r) as Key
-          r.key = k
-          buffers[table[hashKey(k) % table.length]!]!.push(r)
-        }
+        keying.spread(records, this.buffers, this.keyTable!)
         return
       }
       if (targets === 1) {
@@ -113,17 +147,9 @@ class EdgeRouter {
         const buffer = this.buffers[0]!
         if (buffer.length === 0 && n <= MAX_PRESIZED) {
           const out = new Array<Record>(n)
-          for (let i = 0; i < n; i++) {
-            const r = records[i]!
-            out[i] = { value: r.value, key: key(r.value, r) as Key, time: r.time, tag: r.tag }
-          }
+          keying.copy(records, out, 0)
           this.buffers[0] = out
-          return
-        }
-        for (let i = 0; i < n; i++) {
-          const r = records[i]!
-          buffer.push({ value: r.value, key: key(r.value, r) as Key, time: r.time, tag: r.tag })
-        }
+        } else keying.copy(records, buffer, buffer.length)
         return
       }
     } else if (targets === 1) {

@@ -38,6 +38,11 @@ export class SourceTask {
   private readonly readValues:
     | ((values: readonly unknown[], out: unknown[], times: number[] | undefined) => number)
     | undefined
+  /**
+   * This task's own loop handing the times of a batch to its watermark generator, as `valuesLoop`
+   * is made for each task (defined when the task has a generator).
+   */
+  private readonly feedTimes: ((batch: readonly Record[], gen: WatermarkGenerator) => void) | undefined
   /** The fused steps kept at least 3/4 of the last batch (see `batchArray`). */
   private keepsMost = true
 
@@ -52,6 +57,14 @@ export class SourceTask {
     this.metrics = env.metrics(node.spec.name)
     this.strategy = node.spec.watermarks
     this.generator = this.strategy?.createGenerator()
+    this.feedTimes =
+      this.generator === undefined
+        ? undefined
+        : new Function(
+            `return function feedTimes(batch, gen) {
+              for (let i = 0; i < batch.length; i++) gen.onEvent(batch[i].time)
+            }`,
+          )()
     this.fused = node.spec.fused ?? []
     this.runSteps = this.fused.length > 0 ? this.stepsLoop() : undefined
     this.readsValues = reader.nextValues !== undefined && this.strategy?.timestamp !== undefined
@@ -295,7 +308,7 @@ export class SourceTask {
     const assign = s.timestamp
     const n = batch.length
     if (assign === undefined && s.timeSource !== 'ingestion time') {
-      for (let i = 0; i < n; i++) gen.onEvent(batch[i]!.time)
+      this.feedTimes!(batch, gen)
       return batch
     }
     const ingestion = assign === undefined ? this.env.clock.now() : 0

@@ -152,6 +152,42 @@ export function generator<T>(options: GeneratorOptions<T>): SourceSpec<T> {
   }
 }
 
+/**
+ * Fills `out[0..n)` with the records of sequence numbers `seq`, `seq + step`, …, each made with
+ * `random` reseeded for it and timed `now` when the generator has no `time`; returns the next
+ * sequence number.
+ */
+type FillLoop<T> = (
+  out: Record<T>[],
+  n: number,
+  seq: number,
+  step: number,
+  seed: number,
+  random: Random,
+  tag: string,
+  now: number,
+) => number
+
+/**
+ * The loop making records with `make` (and `time`), made for each reader: every generator shares
+ * `nextBatch`, so a loop written there would call every generator's `make` from one call site,
+ * which the JIT then leaves as a generic call; a loop of its own calls one, and inlines it.
+ */
+function fillLoop<T>(make: GeneratorOptions<T>['make'], time: GeneratorOptions<T>['time']): FillLoop<T> {
+  return new Function(
+    'make',
+    'time',
+    `return function fill(out, n, seq, step, seed, random, tag, now) {
+      for (let i = 0; i < n; i++, seq += step) {
+        random.reseed(seed, seq)
+        const value = make(seq, random)
+        out[i] = { value, key: undefined, time: ${time ? 'time(seq, value)' : 'now'}, tag }
+      }
+      return seq
+    }`,
+  )(make, time) as FillLoop<T>
+}
+
 class GeneratorReader<T> implements SourceReader<T> {
   /** Every batch is new records, made for the call. */
   readonly handsOver = true
@@ -173,6 +209,8 @@ class GeneratorReader<T> implements SourceReader<T> {
   private skipUntil = 0
   /** Ran out its duration (in this run or the one a restore came from). */
   private durationOver = false
+  /** This reader's own loop making a batch of records (see `fillLoop`). */
+  private readonly fill: FillLoop<T>
 
   constructor(
     private readonly options: GeneratorOptions<T>,
@@ -184,6 +222,7 @@ class GeneratorReader<T> implements SourceReader<T> {
     this.seed = options.seed ?? 1
     this.random = new Random(this.seed)
     this.ratePerPartition = options.rate === undefined ? 0 : options.rate / ctx.partitions
+    this.fill = fillLoop(options.make, options.time)
   }
 
   nextBatch(max: number): Record<T>[] | null {
@@ -214,11 +253,7 @@ class GeneratorReader<T> implements SourceReader<T> {
     if (seq >= this.skipUntil && Number.isInteger(n) && n <= 65_536) {
       // Nothing left to skip (the usual case): exactly n records, in an array of that size.
       out = new Array<Record<T>>(n)
-      for (let i = 0; i < n; i++, seq += step) {
-        random.reseed(seed, seq)
-        const value = make(seq, random)
-        out[i] = { value, key: undefined, time: time ? time(seq, value) : now, tag }
-      }
+      seq = this.fill(out, n, seq, step, seed, random, tag, now)
     } else {
       out = []
       for (; out.length < n && (count === undefined || seq < count); seq += step) {
