@@ -197,6 +197,10 @@ class DemoState {
     const m = job.metrics()
     const events = (m.access?.out ?? 0) + (m.logins?.out ?? 0) + (m.posts?.out ?? 0)
     const now = Date.now()
+    // Nothing is read before processing begins (threads starting, state restoring): the rate
+    // counts from then.
+    const since = job.runningSince()
+    if (since !== undefined && this.lastAt < since) this.lastAt = since
     const seconds = (now - this.lastAt) / 1000
     // A rate over less than half a second (the refresh right after the job stops) says little,
     // and once the stop began the generators read no more.
@@ -324,8 +328,9 @@ export const demoCommand: Command = {
       process.stdout.write(
         `${runSummaryLine({
           events: state.view.eventsTotal,
-          // The time the generators read: up to the stop, not the last checkpoint after it.
-          seconds: ((state.stoppedAt ?? Date.now()) - started) / 1000,
+          // The time the generators read: from the moment processing began (after the threads
+          // started and the state was restored) up to the stop, not the last checkpoint after it.
+          seconds: ((state.stoppedAt ?? Date.now()) - (job.runningSince() ?? started)) / 1000,
           latencyP50: run.percentile(0.5),
           latencyP99: run.percentile(0.99),
           latencySamples: run.count,

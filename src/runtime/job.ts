@@ -42,6 +42,12 @@ export interface StopOptions {
 export interface Job {
   readonly name: string
   status(): JobStatus
+  /**
+   * When processing began (ms since the epoch): every task open and its state restored, the
+   * moment `status()` turns `running`. Undefined until then. A rate over the job's run counts
+   * from here, not from the start-up before.
+   */
+  runningSince(): number | undefined
   /** Counters per node so far (approximate while running on worker threads). */
   metrics(): { [node: string]: NodeMetrics }
   /**

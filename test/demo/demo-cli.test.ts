@@ -194,11 +194,16 @@ describe('squall demo', () => {
     expect(out).toMatch(/started fresh/)
     // The run's own figures, over every latency sample of the run.
     const summary =
-      /^over the run: ([\d,]+) events in [\d.]+ s, [\d,]+ events\/s, event→result latency p50 [\d.]+ ms {2}p99 ([\d.]+) ms(?:; after the first 10 s p50 [\d.]+ ms {2}p99 [\d.]+ ms)?$/m.exec(
+      /^over the run: ([\d,]+) events in ([\d.]+) s, [\d,]+ events\/s, event→result latency p50 [\d.]+ ms {2}p99 ([\d.]+) ms(?:; after the first 10 s p50 [\d.]+ ms {2}p99 [\d.]+ ms)?$/m.exec(
         out,
       )
     expect(summary, out).not.toBeNull()
     expect(Number(summary![1]!.replaceAll(',', ''))).toBeGreaterThan(100_000)
+    // The rate counts the time the generators read: from when processing began (after the threads
+    // started) to the stop at 22 s, so less than the 22 s since the command started.
+    const seconds = Number(summary![2])
+    expect(seconds).toBeGreaterThan(15)
+    expect(seconds).toBeLessThan(22)
     const last = /resume from checkpoint #(\d+)/.exec(out)
     expect(last).not.toBeNull()
 

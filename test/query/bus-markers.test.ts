@@ -128,6 +128,7 @@ function fakeJob() {
   const job: Job = {
     name: 'q',
     status: () => 'running',
+    runningSince: () => 0,
     metrics: () => ({}),
     drain() {},
     async stop() {},

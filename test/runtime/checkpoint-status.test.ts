@@ -181,3 +181,26 @@ describe('Job.stop({ checkpoint: true })', () => {
     await expect(withCheckpoint).rejects.toMatchObject({ code: 'ERR_CHECKPOINT_FAILED' })
   })
 })
+
+describe('Job.runningSince()', () => {
+  for (const threads of [1, 2]) {
+    it(`on ${threads} thread(s): undefined while starting, then the moment processing began, which the run's running time counts from`, async () => {
+      const before = Date.now()
+      const job = await runModule('test/fixtures/endless-count.ts', { threads, log: memoryLogger() })
+      expect(job.status()).toBe('starting')
+      expect(job.runningSince()).toBeUndefined()
+      await until(job, () => job.status() === 'running')
+      const since = job.runningSince()!
+      expect(since).toBeGreaterThanOrEqual(before)
+      expect(since).toBeLessThanOrEqual(Date.now())
+      await until(job, () => (job.metrics().gen?.out ?? 0) > 0)
+      job.drain()
+      const result = await job.done
+      const ended = Date.now()
+      expect(job.runningSince()).toBe(since)
+      // The running time is the time from `runningSince` to the end (`Date.now()` granularity).
+      expect(result.runningMs).toBeGreaterThanOrEqual(0)
+      expect(Math.abs(since + result.runningMs - ended)).toBeLessThanOrEqual(50)
+    })
+  }
+})

@@ -190,6 +190,9 @@ class LocalJob implements Job {
   status(): JobStatus {
     return this.state
   }
+  runningSince(): number | undefined {
+    return this.running === 0 ? undefined : this.running
+  }
   metrics(): { [node: string]: NodeMetrics } {
     return this.executor.metrics()
   }
@@ -484,6 +487,9 @@ class ThreadedJob implements Job {
 
   status(): JobStatus {
     return this.state
+  }
+  runningSince(): number | undefined {
+    return this.running === 0 ? undefined : this.running
   }
   metrics(): { [node: string]: NodeMetrics } {
     for (const w of this.workers) w.postMessage({ k: 'metrics' })
