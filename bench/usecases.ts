@@ -1,6 +1,7 @@
 // The founding use cases against plain-Node implementations of the same work, in the same run:
 // the 60-minute hopping unique-visitor ranking (1-minute slide, 100 000 visitors, 5 000 pages) and
 // the brute-force pattern over 1 million logins. Run: `node --import tsx bench/run.ts usecases`.
+// Both jobs run with the engine's default batch size (1 024 records), as a job does unless told.
 
 import { memoryLogger } from '../src/core/logger.ts'
 import { distinctCountAggregate } from '../src/kit/operators.ts'
@@ -100,7 +101,7 @@ export async function bench(): Promise<BenchRow[]> {
       watermarks: WatermarkStrategy.forMonotonousTimestamps(),
     })
     rankingPipeline(s, { size: '60m', slide: '1m', top: 10 }).sink(discard())
-    return runningTime(await runToEnd(t, { log: quiet, batchSize: 4096 }))
+    return runningTime(await runToEnd(t, { log: quiet }))
   }
   const [rs, rb] = await compareRates(access.length, 2, [ranking, () => void plainRanking(access)])
   rows.push(
@@ -123,7 +124,7 @@ export async function bench(): Promise<BenchRow[]> {
     // Brute force alone: the pipeline's other input, page requests, is an empty source.
     const none = t.source('access', memorySource<AccessEvent>([]))
     fraudPipeline(l, none).sink(discard())
-    return runningTime(await runToEnd(t, { log: quiet, batchSize: 4096 }))
+    return runningTime(await runToEnd(t, { log: quiet }))
   }
   const [bs, bb] = await compareRates(logins.length, 5, [bruteForce, () => void plainBruteForce(logins)])
   rows.push(

@@ -11,7 +11,7 @@ export interface JobResult {
   status: 'finished' | 'failed' | 'cancelled'
   /** Counters per node, summed over tasks and threads. */
   metrics: { [node: string]: NodeMetrics }
-  /** Wall time from start to end, including opening tasks and starting worker threads. */
+  /** Wall time (ms, on the monotonic clock) from start to end, including opening tasks and starting worker threads. */
   durationMs: number
   /** Wall time from the moment every task was open and processing began, to the end. */
   runningMs: number

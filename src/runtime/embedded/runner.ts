@@ -123,8 +123,12 @@ class LocalJob implements Job {
   readonly done: Promise<JobResult>
   private state: JobStatus = 'starting'
   private readonly executor: Executor
-  private readonly started = Date.now()
+  /** `performance.now()` at the start: durations use the monotonic clock, to a fraction of a ms. */
+  private readonly started = performance.now()
+  /** `performance.now()` when processing began (0 before). */
   private running = 0
+  /** `Date.now()` at that moment (see `runningSince`). */
+  private runningAt = 0
   private readonly checkpoints: LocalCheckpoints
 
   constructor(
@@ -163,7 +167,8 @@ class LocalJob implements Job {
       if (!nothingToRun) {
         await ex.open()
         await cp.restore()
-        this.running = Date.now()
+        this.running = performance.now()
+        this.runningAt = Date.now()
         if (this.state === 'starting') this.state = 'running'
         cp.start()
         await ex.run()
@@ -178,8 +183,8 @@ class LocalJob implements Job {
     const result: JobResult = {
       status: error === undefined ? 'finished' : this.state === 'cancelled' ? 'cancelled' : 'failed',
       metrics: nothingToRun ? {} : cp.metrics(ex.metrics()),
-      durationMs: Date.now() - this.started,
-      runningMs: nothingToRun ? 0 : Date.now() - (this.running || this.started),
+      durationMs: performance.now() - this.started,
+      runningMs: nothingToRun ? 0 : performance.now() - (this.running || this.started),
       ...(error === undefined ? {} : { error }),
     }
     this.state = result.status
@@ -191,7 +196,7 @@ class LocalJob implements Job {
     return this.state
   }
   runningSince(): number | undefined {
-    return this.running === 0 ? undefined : this.running
+    return this.runningAt === 0 ? undefined : this.runningAt
   }
   metrics(): { [node: string]: NodeMetrics } {
     return this.executor.metrics()
@@ -284,8 +289,12 @@ class ThreadedJob implements Job {
   /** Per worker: removes this job's listeners, before the thread goes back to the pool. */
   private readonly detach: (() => void)[] = []
   private readonly lastMetrics: { [node: string]: NodeMetrics }[] = []
-  private readonly started = Date.now()
+  /** `performance.now()` at the start: durations use the monotonic clock, to a fraction of a ms. */
+  private readonly started = performance.now()
+  /** `performance.now()` when processing began (0 before). */
   private running = 0
+  /** `Date.now()` at that moment (see `runningSince`). */
+  private runningAt = 0
   private readonly checkpoints: ThreadCheckpoints
 
   constructor(
@@ -367,8 +376,8 @@ class ThreadedJob implements Job {
               resolve({
                 status: 'cancelled',
                 metrics: mergeMetrics(this.lastMetrics),
-                durationMs: Date.now() - this.started,
-                runningMs: Date.now() - (this.running || this.started),
+                durationMs: performance.now() - this.started,
+                runningMs: performance.now() - (this.running || this.started),
               })
             } else reject(error)
           })
@@ -414,7 +423,8 @@ class ThreadedJob implements Job {
                     for (const w of this.workers) w.postMessage({ k: 'close' })
                     return
                   }
-                  this.running = Date.now()
+                  this.running = performance.now()
+                  this.runningAt = Date.now()
                   if (this.state === 'starting') this.state = 'running'
                   checkpoints.start(this.workers)
                   const restore = checkpoints.restore
@@ -445,7 +455,7 @@ class ThreadedJob implements Job {
                 const counters = checkpoints.counters()
                 if (counters) this.lastMetrics.push({ checkpoints: counters })
                 // The job ran until its last thread was done; stopping the threads is not running.
-                const runningMs = nothingToRun ? 0 : Date.now() - (this.running || this.started)
+                const runningMs = nothingToRun ? 0 : performance.now() - (this.running || this.started)
                 // Every thread answered `done`, its last message of the job: each goes back to the
                 // pool, warm for the next job of this process.
                 for (const detach of this.detach) detach()
@@ -453,7 +463,7 @@ class ThreadedJob implements Job {
                 resolve({
                   status: 'finished',
                   metrics: nothingToRun ? {} : mergeMetrics(this.lastMetrics),
-                  durationMs: Date.now() - this.started,
+                  durationMs: performance.now() - this.started,
                   runningMs,
                 })
               }
@@ -489,7 +499,7 @@ class ThreadedJob implements Job {
     return this.state
   }
   runningSince(): number | undefined {
-    return this.running === 0 ? undefined : this.running
+    return this.runningAt === 0 ? undefined : this.runningAt
   }
   metrics(): { [node: string]: NodeMetrics } {
     for (const w of this.workers) w.postMessage({ k: 'metrics' })
