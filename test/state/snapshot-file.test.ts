@@ -257,7 +257,10 @@ describe('snapshot file format', () => {
     expect(framesOf(first)).toBeGreaterThan(2)
     const second = join(dir, 'big-2.state')
     await writeSnapshotFile(second, 'big', 0, { state: b.capture(), ...none }, [0, MAX])
-    expect(framesOf(second)).toBeGreaterThanOrEqual(framesOf(first))
+    // It starts at the size the first ended with, not at a whole store in one frame. How far the
+    // frames grow depends on how fast they pack on the machine at that moment, so the two files'
+    // counts are not compared.
+    expect(framesOf(second)).toBeGreaterThan(2)
     for (const path of [first, second]) {
       const nb = new KeyedBackend('big', MAX, () => 0)
       nb.restore((await readSnapshotFile(path, 0, MAX, MAX)).stores, 0, MAX)
