@@ -9,6 +9,22 @@ import type { NodePlan } from './plan.ts'
 import type { OutputRouter, Target } from './router.ts'
 import { type NodeMetrics, type TaskEnv, handleRecordError } from './task-env.ts'
 
+/** Hands the event time of each record of `batch` to `gen`, in order. */
+type FeedTimes = (batch: readonly Record[], gen: WatermarkGenerator) => void
+
+/**
+ * The loop feeding a batch's times to a watermark generator, made for each task as the loops of
+ * `valuesLoop` are: written once and shared, its call would see every generator class of the
+ * process; a loop of its own sees one, and inlines it.
+ */
+function feedTimesLoop(): FeedTimes {
+  return new Function(
+    `return function feedTimes(batch, gen) {
+      for (let i = 0; i < batch.length; i++) gen.onEvent(batch[i].time)
+    }`,
+  )() as FeedTimes
+}
+
 /**
  * Runs one source partition. `poll(max)` never blocks: it takes what the reader has ready, assigns
  * event time (per the node's WatermarkStrategy), routes the batch downstream, then emits the
@@ -38,11 +54,8 @@ export class SourceTask {
   private readonly readValues:
     | ((values: readonly unknown[], out: unknown[], times: number[] | undefined) => number)
     | undefined
-  /**
-   * This task's own loop handing the times of a batch to its watermark generator, as `valuesLoop`
-   * is made for each task (defined when the task has a generator).
-   */
-  private readonly feedTimes: ((batch: readonly Record[], gen: WatermarkGenerator) => void) | undefined
+  /** This task's own loop handing a batch's times to its watermark generator (see `feedTimesLoop`). */
+  private readonly feedTimes: FeedTimes | undefined
   /** The fused steps kept at least 3/4 of the last batch (see `batchArray`). */
   private keepsMost = true
 
@@ -57,14 +70,7 @@ export class SourceTask {
     this.metrics = env.metrics(node.spec.name)
     this.strategy = node.spec.watermarks
     this.generator = this.strategy?.createGenerator()
-    this.feedTimes =
-      this.generator === undefined
-        ? undefined
-        : new Function(
-            `return function feedTimes(batch, gen) {
-              for (let i = 0; i < batch.length; i++) gen.onEvent(batch[i].time)
-            }`,
-          )()
+    this.feedTimes = this.generator === undefined ? undefined : feedTimesLoop()
     this.fused = node.spec.fused ?? []
     this.runSteps = this.fused.length > 0 ? this.stepsLoop() : undefined
     this.readsValues = reader.nextValues !== undefined && this.strategy?.timestamp !== undefined
