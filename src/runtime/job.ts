@@ -11,7 +11,10 @@ export interface JobResult {
   status: 'finished' | 'failed' | 'cancelled'
   /** Counters per node, summed over tasks and threads. */
   metrics: { [node: string]: NodeMetrics }
-  /** Wall time (ms, on the monotonic clock) from start to end, including opening tasks and starting worker threads. */
+  /**
+   * Wall time from start to end, including opening tasks and starting worker threads (ms, on the
+   * monotonic clock, to a fraction of a ms).
+   */
   durationMs: number
   /** Wall time from the moment every task was open and processing began, to the end. */
   runningMs: number
