@@ -122,6 +122,14 @@ export class CrawlerClient {
   }
 }
 
+/**
+ * Dropped requests a client's lists may hold before they are compacted (when half or more of them
+ * are dropped). It was 1 024: every client's lists then grew to a thousand entries and more, though
+ * a client holds some tens of requests in its history, and the demo's workers each held 90 MB of
+ * them after 75 s (600 MB at most), all scanned at every full garbage collection.
+ */
+const COMPACT_FROM = 16
+
 /** Paths whose hash and asset flag are remembered at most (a page's path recurs across clients). */
 const PATH_CACHE = 8_192
 
@@ -319,7 +327,9 @@ export class CrawlerDetector {
     if (c.recentHead < c.head) c.recentHead = c.head
     const recentStart = now - this.recentMs
     while (c.recentHead < c.times.length && c.times[c.recentHead]! <= recentStart) c.recentHead++
-    if (c.head > 1024 && c.head * 2 > c.times.length) {
+    // New arrays, not the old ones shifted in place: a checkpoint's view of the client (`freeze`)
+    // still reads the old ones. Once half are dropped: each request is copied about once more.
+    if (c.head >= COMPACT_FROM && c.head * 2 > c.times.length) {
       c.times = c.times.slice(c.head)
       c.paths = c.paths.slice(c.head)
       c.assets = c.assets.slice(c.head)

@@ -201,6 +201,20 @@ describe('CrawlerDetector', () => {
     expect(d.snapshot()).not.toEqual(now)
   })
 
+  it("a client's lists hold at most twice its history (and a few dropped requests) however long it runs", () => {
+    const d = CrawlerDetector.create({ history: '1m', recent: '10s', maxTracked: 1_000_000 })
+    const c = new CrawlerClient('10.1.0.2')
+    let longest = 0
+    // One request a second for three hours: 60 in the history at any time.
+    for (let i = 0; i < 3 * 3600; i++) {
+      d.observeClient(c, { time: i * 1000, ip: '10.1.0.2', agent: BROWSER, path: `/p${i % 50}` })
+      longest = Math.max(longest, c.times.length, c.paths.length, c.assets.length)
+      expect(c.times.length - c.head).toBeLessThanOrEqual(61)
+    }
+    expect(longest).toBeLessThanOrEqual(2 * 61 + 16)
+    expect(c.pathCounts.size).toBe(50)
+  })
+
   it('the binary form restores through msgpackr to the same detector, and bad bytes are refused', () => {
     const requests = [...people(40, 7), ...planted()].sort((a, b) => a.time - b.time)
     const half = requests.length >> 1

@@ -286,6 +286,63 @@ describe('kit operators: snapshot → restore → continue', () => {
     ])
   })
 
+  it('crawlerOperator and bruteForceOperator drop idle keys within a step of their idle time, spread over it', () => {
+    type A = { time: number; ip: string; agent: string; path: string; user: string; success: boolean }
+    const minute = 60_000
+    const cases = [
+      {
+        node: 'crawler',
+        wire: (s: Stream<A>) =>
+          s.keyBy((e) => e.ip).process('crawler', crawlerOperator({ recent: '10s', history: '1m' })),
+      },
+      {
+        node: 'bf',
+        wire: (s: Stream<A>) =>
+          s.keyBy((e) => e.ip).process('bf', bruteForceOperator({ within: '1m', failures: 1_000 })),
+      },
+    ]
+    for (const { node, wire } of cases) {
+      const d = new TestDriver(build<A>(wire), { parallelism: 1 })
+      // 340 clients with one failed request each within a second, and one that stays active.
+      const recs: TestRecord<A>[] = []
+      for (let i = 0; i < 340; i++) {
+        const time = 1_000 + i * 3
+        recs.push({
+          value: {
+            time,
+            ip: `10.0.${i >> 8}.${i & 255}`,
+            agent: 'curl/8',
+            path: '/',
+            user: 'u',
+            success: false,
+          },
+          time,
+        })
+      }
+      d.pushRecords('in', recs)
+      const left = [d.stateSize(node)]
+      // Watermarks every ~3.5 s, for two minutes after the last request; the active client sends
+      // one request every 10 s meanwhile.
+      for (let w = 2_000; w <= 2_000 + 2 * minute; w += 3_529) {
+        d.pushRecords('in', [
+          {
+            value: { time: w, ip: '192.0.2.1', agent: 'curl/8', path: `/${w}`, user: 'u', success: false },
+            time: w,
+          },
+        ])
+        d.watermark('in', w)
+        left.push(d.stateSize(node))
+      }
+      const drops = left.slice(1).map((n, i) => left[i]! - n)
+      // None is dropped before it has been idle for its minute; all are within two minutes.
+      expect(left.slice(0, 17).every((n) => n >= 340)).toBe(true)
+      expect(left.at(-1)).toBe(1)
+      // Not all at once: the 340 keys go over many watermarks, none taking more than a quarter.
+      expect(drops.filter((n) => n > 0).length).toBeGreaterThanOrEqual(10)
+      expect(Math.max(...drops)).toBeLessThanOrEqual(85)
+    }
+  })
+
   it('rateLimitOperator drops a token-bucket client idle for the TTL, so a client that returns starts afresh', () => {
     const d = new TestDriver(
       build<string>((s) =>
