@@ -506,10 +506,7 @@ export function crawlerOperator(
         const client = clients.get()
         if (client === undefined) return
         if (detector.isIdle(client, timer.time)) clients.clear()
-        else {
-          const latest = client.lastTime!
-          ctx.timers.registerEventTimer(cleanupTick(latest, history))
-        }
+        else ctx.timers.registerEventTimer(cleanupTick(client.lastTime!, history))
       },
     }
   }
