@@ -4,10 +4,12 @@ import type { Stream } from '../../src/core/stream.ts'
 import { Topology } from '../../src/core/topology.ts'
 import { WatermarkStrategy } from '../../src/core/watermark.ts'
 import { HoppingWindows } from '../../src/core/window/assigners.ts'
+import { hashLow, hashString } from '../../src/kit/hash.ts'
 import { HyperLogLog } from '../../src/kit/hyperloglog.ts'
 import {
   bruteForceOperator,
   crawlerOperator,
+  type DistinctSketch,
   distinctCountAggregate,
   rateLimitOperator,
   topKOperator,
@@ -66,6 +68,29 @@ describe('distinctCountAggregate', () => {
     }
     expect(acc.registers).not.toBeNull()
     expect(agg.result(acc)).toBe(hll.count())
+  })
+
+  it('keeps 32-bit hashes, small integers to V8, and reads sketches checkpointed with 52-bit hashes', () => {
+    const agg = distinctCountAggregate<string>((v) => v, { p: 12, exactUpTo: 200 })
+    const fresh = agg.create()
+    for (let i = 0; i < 150; i++) agg.add(fresh, `v${i}`)
+    expect(fresh.hashes32!.size).toBe(150)
+    for (const h of fresh.hashes32!) expect(h).toBe(h | 0)
+    // An earlier version's sketch of v100 … v179, as its checkpoint restores it.
+    const wide = new Set<number>()
+    for (let i = 100; i < 180; i++) {
+      const hi = hashString(`v${i}`)
+      wide.add((hi >>> 0) * 1_048_576 + (hashLow >>> 12))
+    }
+    const restored = () => ({ p: 12, hashes: new Set(wide), registers: null }) as unknown as DistinctSketch
+    expect(agg.result(restored())).toBe(80)
+    expect(agg.mergedResult!(fresh, restored())).toBe(180)
+    const merged = agg.merge!(restored(), fresh)
+    expect(agg.result(merged)).toBe(180)
+    expect(merged.hashes32!.has(hashString('v0'))).toBe(true)
+    const added = restored()
+    for (let i = 0; i < 110; i++) agg.add(added, `v${i}`)
+    expect(agg.result(added)).toBe(180)
   })
 
   it('merges sparse and dense accumulators into the count of the union', () => {
