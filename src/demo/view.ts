@@ -88,8 +88,9 @@ export function renderView(v: DemoView, color = true): string[] {
   lines.push(
     `${c(BOLD, 'Squall demo')} — rankings, trends and fraud detection on live generated traffic ${c(DIM, `(simulated clock: 1 s = ${perWallSecond}, now ${hhmm(v.simTime)})`)}`,
   )
+  // Probe samples can arrive before the first metrics count an event: no latency without events.
   const lat =
-    v.latencySamples > 0
+    v.latencySamples > 0 && v.eventsTotal > 0
       ? `p50 ${v.latencyP50.toFixed(1)} ms  p99 ${v.latencyP99.toFixed(1)} ms`
       : 'measuring…'
   lines.push(

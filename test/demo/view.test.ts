@@ -119,3 +119,15 @@ describe('demo view: the summary of a run', () => {
     )
   })
 })
+
+describe('demo view: the live line', () => {
+  it('shows latency once events are counted, and "measuring…" before, whatever samples came first', () => {
+    const first = { ...view(undefined), latencyP50: 3.2, latencyP99: 12.5, latencySamples: 40 }
+    const live = (v: DemoView) => renderView(v, false)[1]!
+    expect(live(first)).toContain('latency (last 10 s) measuring…')
+    expect(live(first)).not.toContain('p99')
+    const counted = { ...first, eventsTotal: 120_000, eventsPerSecond: 100_000 }
+    expect(live(counted)).toContain('total 120,000')
+    expect(live(counted)).toContain('p50 3.2 ms  p99 12.5 ms')
+  })
+})
