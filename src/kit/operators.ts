@@ -200,13 +200,9 @@ export function distinctCountAggregate<T>(
     const rank = rest !== 0 ? Math.clz32(rest) + 1 : shift + (lo !== 0 ? Math.clz32(lo) : 32) + 1
     if (rank > regs[index]!) regs[index] = rank
   }
-  // A kept hash has no low half: past its own bits its rank is the lowest possible (1 in 2^(32 − p)).
-  const addHigh = (regs: Uint8Array, hi: number): void => {
-    const index = hi >>> shift
-    const rest = hi << p
-    const rank = rest !== 0 ? Math.clz32(rest) + 1 : shift + 1
-    if (rank > regs[index]!) regs[index] = rank
-  }
+  // A kept hash has no low half: read as one whose first bit is set, the lowest rank past the high
+  // half (which matters for 1 value in 2^(32 − p)).
+  const addHigh = (regs: Uint8Array, hi: number): void => addHash(regs, hi, 0x80000000)
   const densify = (acc: DistinctSketch): Uint8Array => {
     const regs = new Uint8Array(1 << p)
     for (const h of acc.hashes32!) addHigh(regs, h)
