@@ -143,6 +143,18 @@ async function decorated(data: WorkerData, topology: Topology): Promise<Topology
 }
 
 /**
+ * Resolves once what this thread wrote to its stdout and stderr has reached the parent thread (a
+ * worker's write completes when the parent takes the chunk). The lines go over a port of their own,
+ * in no order with the job's messages: a `done` sent before them could overtake them, and a
+ * process ending right after its job (its threads kept idle and unreferenced) would lose them.
+ */
+async function stdioDelivered(): Promise<void> {
+  for (const stream of [process.stdout, process.stderr]) {
+    while (stream.writableLength > 0) await new Promise((resolve) => setTimeout(resolve, 1))
+  }
+}
+
+/**
  * Runs one job: answers `ready` once its tasks are open, then `done` (or `error`) once they are
  * closed, the last message of the job; messages from the runner after that wait for the next job.
  */
@@ -178,7 +190,7 @@ async function runJob(data: WorkerData): Promise<void> {
   let finalId = -1
   // Every way this worker ends closes its tasks once, then answers `done` or `error`.
   let closed: Promise<void> | undefined
-  const closeTasks = () => (closed ??= executor.close())
+  const closeTasks = () => (closed ??= executor.close().finally(stdioDelivered))
   let answered = false
   const finish = async () => {
     await closeTasks()
