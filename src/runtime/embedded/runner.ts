@@ -52,6 +52,13 @@ export interface EmbeddedOptions {
   /** See `ExecutorOptions.lingerMs` (default 2 ms). */
   lingerMs?: number
   /**
+   * With threads > 1: the least time between two messages from one thread to another, in ms
+   * (default 1; 0: a message at every turn of the thread's loop). What is posted meanwhile goes in
+   * the next message, as Flink's buffer timeout holds a network buffer: fewer, fuller messages, for
+   * at most this much latency per thread crossed. See `BatchingPort`.
+   */
+  sendIntervalMs?: number
+  /**
    * Longest stretch an operator fires the event timers of one watermark before the thread's other
    * tasks run, in ms (default 10; 0: all at once). Output is the same either way.
    */
@@ -402,6 +409,7 @@ class ThreadedJob implements Job {
           batchSize: options.batchSize,
           sinkQueueBound: options.sinkQueueBound,
           lingerMs: options.lingerMs,
+          sendIntervalMs: options.sendIntervalMs,
           timerSliceMs: options.timerSliceMs,
           ports: Object.fromEntries(own),
           claims,

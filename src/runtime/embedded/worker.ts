@@ -32,6 +32,7 @@ export interface WorkerData {
   batchSize?: number
   sinkQueueBound?: number
   lingerMs?: number
+  sendIntervalMs?: number
   timerSliceMs?: number
   ports: { [thread: string]: MessagePort }
   /** One counter per plan node, shared by all threads: source partitions claim splits from it. */
@@ -163,7 +164,7 @@ async function runJob(data: WorkerData): Promise<void> {
   const plan = planTopology(topology, data.parallelism, data.threads)
   const remotes = new Map<number, RemotePort>()
   for (const [other, port] of Object.entries(data.ports)) {
-    remotes.set(Number(other), new BatchingPort(port as MessageSender))
+    remotes.set(Number(other), new BatchingPort(port as MessageSender, data.sendIntervalMs))
   }
   const executor = new Executor(
     plan,
