@@ -90,10 +90,7 @@ export class BatchingPort implements RemotePort {
     const wait = this.lastSent + this.intervalMs - performance.now()
     if (wait > 0 && !this.urgent && n < HELD_AT_MOST) {
       // Whole milliseconds: a fractional timeout sends Node's timer code back to the interpreter.
-      this.timer ??= setTimeout(() => {
-        this.timer = undefined
-        this.send()
-      }, Math.ceil(wait))
+      this.timer ??= setTimeout(() => this.send(), Math.ceil(wait))
       return
     }
     this.send()
