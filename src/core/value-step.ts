@@ -1,5 +1,7 @@
 // Stateless steps on one value (filters, maps, projections) that a source task may run itself.
 
+import { generate } from './generated.ts'
+
 /** What a ValueStep returns to drop the record. */
 export const DROP: unique symbol = Symbol('squall.drop')
 
@@ -22,5 +24,5 @@ export interface FusedStep {
  */
 export function filterStep(test: (value: unknown) => unknown): ValueStep {
   const body = 'return function (v) { return test(v) ? v : DROP }'
-  return new Function('test', 'DROP', body)(test, DROP) as ValueStep
+  return generate<ValueStep>(['test', 'DROP'], body, [test, DROP])
 }

@@ -4,6 +4,7 @@
 // an expression made of them becomes one generated function.
 
 import { SquallError } from '../core/errors.ts'
+import { generate } from '../core/generated.ts'
 import { DROP } from '../core/value-step.ts'
 import type { Binary, Call, Case, Expr, InTest, Like } from './ast.ts'
 import {
@@ -146,7 +147,7 @@ function readTime(v: unknown): unknown {
  */
 function fieldReader(key: string, temporal: boolean): RowEvaluator {
   const body = `const v = row[${JSON.stringify(key)}]; return ${fieldValue('v', temporal)}`
-  const fn = new Function('readTime', `return function (row) { ${body} }`)(readTime) as RowEvaluator
+  const fn = generate<RowEvaluator>(['readTime'], `return function (row) { ${body} }`, [readTime])
   fieldReaders.set(fn, { key, temporal })
   return fn
 }

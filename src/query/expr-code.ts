@@ -3,6 +3,7 @@
 // generates the code of a Calc, instead of a closure call per operator and row.
 
 import { SquallError } from '../core/errors.ts'
+import { generate } from '../core/generated.ts'
 
 /** A compiled expression over a row object; returns null for SQL NULL. */
 type RowEvaluator = (row: { readonly [column: string]: unknown }) => unknown
@@ -43,7 +44,7 @@ export class ExprCode {
     const lets =
       this.temps > 0 ? `let ${Array.from({ length: this.temps }, (_, i) => `t${i}`).join(', ')}\n` : ''
     const body = `return function (row) {\n${lets}return ${result}\n}`
-    return new Function(...this.names, body)(...this.values) as F
+    return generate<F>(this.names, body, this.values)
   }
 }
 

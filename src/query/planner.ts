@@ -2,6 +2,7 @@
 // (keyed state, timers, watermarks), and says whether its result updates and what it keeps.
 
 import { SquallError } from '../core/errors.ts'
+import { generate } from '../core/generated.ts'
 import type { Processor } from '../core/processor.ts'
 import type { SinkSpec, SourceSpec } from '../core/source.ts'
 import { Topology } from '../core/topology.ts'
@@ -187,7 +188,7 @@ export function timeReader(column: string): (row: unknown) => number | undefined
     if (typeof v === 'string') return parseTimestamp(v)
     return undefined
   }`
-  return new Function('parseTimestamp', body)(parseTimestamp) as (row: unknown) => number | undefined
+  return generate<(row: unknown) => number | undefined>(['parseTimestamp'], body, [parseTimestamp])
 }
 
 function tableOf(catalog: Catalog, name: string): CatalogTable | undefined {

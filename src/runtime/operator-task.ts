@@ -2,6 +2,7 @@
 
 import type { Collector, Processor, ProcessorContext, Timer, TimerService } from '../core/processor.ts'
 import type { Key, Record } from '../core/record.ts'
+import { generate } from '../core/generated.ts'
 import { keyGroupOf } from '../core/key-group.ts'
 import {
   KeyedBackend,
@@ -54,8 +55,8 @@ type RecordsLoop = (
  * to `failed` (the node's error policy).
  */
 function recordsLoop(failed: (e: unknown, r: Record) => void): RecordsLoop {
-  return new Function(
-    'failed',
+  return generate<RecordsLoop>(
+    ['failed'],
     `return function runRecords(records, processor, state, task) {
       for (let i = 0; i < records.length; i++) {
         const r = records[i]
@@ -69,7 +70,8 @@ function recordsLoop(failed: (e: unknown, r: Record) => void): RecordsLoop {
         }
       }
     }`,
-  )(failed) as RecordsLoop
+    [failed],
+  )
 }
 
 /**

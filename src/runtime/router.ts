@@ -1,5 +1,6 @@
 // The output side of a task: routes records to downstream tasks by exchange type, batch at a time.
 
+import { generate } from '../core/generated.ts'
 import { hashKey, taskOfKeyGroup } from '../core/key-group.ts'
 import type { Key, Record } from '../core/record.ts'
 import type { EdgePlan } from './plan.ts'
@@ -40,9 +41,8 @@ interface KeyingLoops {
  * the JIT then leaves as a generic call; a loop of its own calls one key function, and inlines it.
  */
 function keyingLoops(key: (value: unknown, r: Record) => unknown): KeyingLoops {
-  return new Function(
-    'key',
-    'hashKey',
+  return generate<KeyingLoops>(
+    ['key', 'hashKey'],
     `return {
       setKeys(records) {
         for (let i = 0; i < records.length; i++) {
@@ -65,7 +65,8 @@ function keyingLoops(key: (value: unknown, r: Record) => unknown): KeyingLoops {
         }
       },
     }`,
-  )(key, hashKey) as KeyingLoops
+    [key, hashKey],
+  )
 }
 
 /** Routes one edge's records into per-target buffers; `flush` hands the buffers over. */

@@ -1,6 +1,7 @@
 // One partition of a source node: reads batches, assigns event time, emits watermarks and barriers.
 
 import { SquallError, describeValue, wrapError } from '../core/errors.ts'
+import { generate } from '../core/generated.ts'
 import type { Record } from '../core/record.ts'
 import type { SourceReader } from '../core/source.ts'
 import { DROP, type FusedStep } from '../core/value-step.ts'
@@ -18,11 +19,13 @@ type FeedTimes = (batch: readonly Record[], gen: WatermarkGenerator) => void
  * process; a loop of its own sees one, and inlines it.
  */
 function feedTimesLoop(): FeedTimes {
-  return new Function(
+  return generate<FeedTimes>(
+    [],
     `return function feedTimes(batch, gen) {
       for (let i = 0; i < batch.length; i++) gen.onEvent(batch[i].time)
     }`,
-  )() as FeedTimes
+    [],
+  )
 }
 
 /**
@@ -272,7 +275,7 @@ export class SourceTask {
     const steps = this.fused.map((f) => f.calc)
     const failed = (e: unknown, at: number, r: Record) => this.stepFailed(e, this.fused[at]!.name, r)
     const params = [...names, ...steps.map((_, i) => `s${i}`), 'failed', 'DROP']
-    return new Function(...params, body)(...values, ...steps, failed, DROP) as F
+    return generate<F>(params, body, [...values, ...steps, failed, DROP])
   }
 
   /** Counts `n` records read, and marks the partition active again. */

@@ -1,6 +1,7 @@
 // A deterministic, seeded generator source: as fast as possible or at a given rate.
 
 import { type Duration, toMillis } from '../../core/duration.ts'
+import { generate } from '../../core/generated.ts'
 import { check } from '../../core/errors.ts'
 import type { Record } from '../../core/record.ts'
 import type { IoContext, SourceReader, SourceSpec } from '../../core/source.ts'
@@ -174,9 +175,8 @@ type FillLoop<T> = (
  * which the JIT then leaves as a generic call; a loop of its own calls one, and inlines it.
  */
 function fillLoop<T>(make: GeneratorOptions<T>['make'], time: GeneratorOptions<T>['time']): FillLoop<T> {
-  return new Function(
-    'make',
-    'time',
+  return generate<FillLoop<T>>(
+    ['make', 'time'],
     `return function fill(out, n, seq, step, seed, random, tag, now) {
       for (let i = 0; i < n; i++, seq += step) {
         random.reseed(seed, seq)
@@ -185,7 +185,8 @@ function fillLoop<T>(make: GeneratorOptions<T>['make'], time: GeneratorOptions<T
       }
       return seq
     }`,
-  )(make, time) as FillLoop<T>
+    [make, time],
+  )
 }
 
 class GeneratorReader<T> implements SourceReader<T> {
