@@ -233,7 +233,7 @@ export class SourceTask {
       }
       return o
     }`
-    return this.generate(body, ['assign', 'gen', 'bad'], [assign, this.generator, bad])
+    return this.stepsFunction(body, ['assign', 'gen', 'bad'], [assign, this.generator, bad])
   }
 
   /** The loop running the fused steps on records already timed, generated as `valuesLoop` is. */
@@ -247,7 +247,7 @@ export class SourceTask {
       }
       return o
     }`
-    return this.generate(body, [], [])
+    return this.stepsFunction(body, [], [])
   }
 
   /**
@@ -271,7 +271,7 @@ export class SourceTask {
   }
 
   /** Makes a generated loop: `body` sees `names` bound to `values`, the steps and `failed`. */
-  private generate<F>(body: string, names: string[], values: unknown[]): F {
+  private stepsFunction<F>(body: string, names: string[], values: unknown[]): F {
     const steps = this.fused.map((f) => f.calc)
     const failed = (e: unknown, at: number, r: Record) => this.stepFailed(e, this.fused[at]!.name, r)
     const params = [...names, ...steps.map((_, i) => `s${i}`), 'failed', 'DROP']
