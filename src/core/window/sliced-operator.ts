@@ -85,7 +85,7 @@ class KeyWindows<A> {
  * Every key's windows end at the same times, so left to itself every key would rebuild its
  * suffixes at the same firing — a window's worth of merges for every key at once, every window
  * length. Each key so also rebuilds them (front and back together) when the firing's slice number,
- * modulo the slices in a window, equals its `phase` (from the key's hash): the rebuilds spread
+ * modulo the slices in a window, equals its `phase` (see {@link rebuildPhase}): the rebuilds spread
  * evenly over the firings, about one per window length per key as before.
  */
 interface SlidingMerges<A> {
@@ -100,6 +100,29 @@ interface SlidingMerges<A> {
 
 /** A window covering at least this many slices fires from partial merges (below, merging them all is as cheap). */
 const SLIDING_FROM = 8
+
+/**
+ * The phase of a key's partial merges made at the firing of window end `end` (see
+ * `SlidingMerges`): the slice number, modulo `spanSlices`, of the firing at which the key will
+ * rebuild them. It lies `1 + hash % n` firings (of `stepMs`) ahead, `n` being the firings before
+ * the key's oldest slice (`oldest`, a slice start) leaves the window, at least one: a key whose
+ * front is empty when its oldest slice leaves must rebuild then. A key made with its first slice
+ * (the usual case) so gets any phase of the window; keys made together while they hold many
+ * slices (every key after a restore, whose merges are not checkpointed) rebuild spread over the
+ * firings before their oldest slices leave, instead of all at the firing where they do.
+ */
+export function rebuildPhase(
+  hash: number,
+  oldest: number,
+  end: number,
+  sliceMs: number,
+  stepMs: number,
+  spanSlices: number,
+): number {
+  const n = Math.max(1, Math.floor((oldest + spanSlices * sliceMs - end) / stepMs))
+  const at = end + (1 + (hash % n)) * stepMs
+  return Math.floor(at / sliceMs) % spanSlices
+}
 
 /**
  * Runs sliced windows on a keyed stream (Flink SQL's slicing window operator).
@@ -314,7 +337,10 @@ export class SlicedWindowOperator<T, A> implements Processor<T, unknown> {
     const fold = this.fold
     let m = this.sliding!.get(key)
     if (m === undefined) {
-      const phase = hashKey(key) % this.spanSlices
+      let oldest = end
+      for (const s of st.starts) if (s >= start && s < oldest) oldest = s
+      const w = this.windows
+      const phase = rebuildPhase(hashKey(key), oldest, end, w.sliceMs, this.step, this.spanSlices)
       m = { starts: [], accs: [], suffix: [], head: 0, split: 0, back: undefined, phase }
       this.sliding!.set(key, m)
     }
