@@ -339,8 +339,8 @@ export class SlicedWindowOperator<T, A> implements Processor<T, unknown> {
     if (m === undefined) {
       let oldest = end
       for (const s of st.starts) if (s >= start && s < oldest) oldest = s
-      const w = this.windows
-      const phase = rebuildPhase(hashKey(key), oldest, end, w.sliceMs, this.step, this.spanSlices)
+      const slice = this.windows.sliceMs
+      const phase = rebuildPhase(hashKey(key), oldest, end, slice, this.step, this.spanSlices)
       m = { starts: [], accs: [], suffix: [], head: 0, split: 0, back: undefined, phase }
       this.sliding!.set(key, m)
     }
