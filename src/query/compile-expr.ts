@@ -22,9 +22,11 @@ import {
   type CodeOf,
   callCode,
   compareCode,
+  compareTest,
   constantCode,
   ExprCode,
   logicCode,
+  logicTest,
   numericCode,
   unaryCode,
 } from './expr-code.ts'
@@ -72,6 +74,10 @@ interface Node {
   readonly constant: boolean
   /** The node as generated code computing what `fn` does, when it has one. */
   readonly code?: CodeOf
+  /** Its value with NULL possibly `undefined`, where cheaper than `code` (see `ExprCode.loose`). */
+  readonly loose?: CodeOf
+  /** Its code as a condition, where cheaper than `code` (see `ExprCode.test`). */
+  readonly test?: CodeOf
 }
 
 const typeError = (message: string) => new SquallError('ERR_SQL_TYPE', message)
@@ -82,15 +88,24 @@ function constantNode(type: SqlType, value: unknown): Node {
   return { type, fn: () => v, constant: true, code: constantCode(v) }
 }
 
-/** Folds a node whose inputs are all constant, unless evaluating it fails (then it fails per row). */
+/**
+ * Folds a node whose inputs are all constant, unless evaluating it fails (then it fails per row).
+ * `test`: the node's code as a condition, when it has `code` (see `Node.test`).
+ */
 function fold(
   type: SqlType,
   fn: RowEvaluator,
   inputs: readonly Node[],
   volatile = false,
   code?: CodeOf,
+  test?: CodeOf,
 ): Node {
-  const node = code === undefined ? { type, fn, constant: false } : { type, fn, constant: false, code }
+  const node: Node =
+    code === undefined
+      ? { type, fn, constant: false }
+      : test === undefined
+        ? { type, fn, constant: false, code }
+        : { type, fn, constant: false, code, test }
   if (!volatile && inputs.every((n) => n.constant)) {
     try {
       return constantNode(type, fn({}))
@@ -106,6 +121,18 @@ const codeOf =
   (node: Node): CodeOf =>
   (c) =>
     c.of(node)
+
+/** The code of `node` for an operator that tests its operands with `== null` (see `Node.loose`). */
+const looseOf =
+  (node: Node): CodeOf =>
+  (c) =>
+    c.loose(node)
+
+/** The code of `node` as a condition (see `Node.test`). */
+const testOf =
+  (node: Node): CodeOf =>
+  (c) =>
+    c.test(node)
 
 /** The code reading a top-level field, as `fieldReader` reads it. */
 function fieldCode(key: string, temporal: boolean): CodeOf {
@@ -284,12 +311,14 @@ class Compiler {
         },
       }
     }
-    return {
+    const temporal = isTemporal(r.type)
+    const node = {
       type: r.type,
       constant: false,
-      fn: fieldReader(key, isTemporal(r.type)),
-      code: fieldCode(key, isTemporal(r.type)),
+      fn: fieldReader(key, temporal),
+      code: fieldCode(key, temporal),
     }
+    return temporal ? node : { ...node, loose: () => `row[${JSON.stringify(key)}]` }
   }
 
   private unary(op: '-' | '+' | 'NOT', a: Node, e: Expr): Node {
@@ -305,6 +334,7 @@ class Compiler {
         [a],
         false,
         unaryCode('NOT', codeOf(a)),
+        (c) => `(${c.of(a)} === false)`,
       )
     }
     if (!isNumeric(a.type) && !isInterval(a.type) && a.type.kind !== 'NULL') {
@@ -365,7 +395,14 @@ class Compiler {
               if (y === true) return true
               return x == null || y == null ? null : false
             }
-      return fold(SqlTypes.BOOLEAN, fn, [a, b], false, logicCode(op, codeOf(a), codeOf(b)))
+      return fold(
+        SqlTypes.BOOLEAN,
+        fn,
+        [a, b],
+        false,
+        logicCode(op, codeOf(a), codeOf(b)),
+        logicTest(op, testOf(a), testOf(b)),
+      )
     }
     if (op === '||') {
       const fn: RowEvaluator = (row) => {
@@ -383,8 +420,10 @@ class Compiler {
         throw typeError(`cannot compare ${typeName(a.type)} with ${typeName(b.type)} in ${quoted(e)}`)
       }
       const arrays = a.type.kind === 'ARRAY'
-      const code = arrays ? undefined : compareCode(op, codeOf(a), codeOf(b))
-      return fold(SqlTypes.BOOLEAN, compareFn(op, a.fn, b.fn, arrays), [a, b], false, code)
+      const fn = compareFn(op, a.fn, b.fn, arrays)
+      if (arrays) return fold(SqlTypes.BOOLEAN, fn, [a, b])
+      const [x, y] = [looseOf(a), looseOf(b)]
+      return fold(SqlTypes.BOOLEAN, fn, [a, b], false, compareCode(op, x, y), compareTest(op, x, y))
     }
     return this.arithmetic(op, a, b, e)
   }
@@ -412,7 +451,7 @@ class Compiler {
         return fold(type, fn, [a, b], false, code)
       }
       const ints = bothIntegers(ta, tb)
-      const code = numericCode(op, codeOf(a), codeOf(b), ints, text)
+      const code = numericCode(op, looseOf(a), looseOf(b), ints, text)
       return fold(num, numericOp(op, fa, fb, ints, text), [a, b], false, code)
     }
     if ((op === '+' || op === '-') && isTemporal(ta) && isInterval(tb)) {
@@ -649,7 +688,9 @@ class Compiler {
     const fs = args.map((a) => a.fn)
     const aware = fn.nullAware === true
     const run = callFn(impl, fs, aware)
-    const code = callCode(impl as (...a: never[]) => unknown, args.map(codeOf), aware)
+    const code = aware
+      ? callCode(impl as (...a: never[]) => unknown, args.map(codeOf), true)
+      : callCode(impl as (...a: never[]) => unknown, args.map(looseOf), false, fn.code)
     return fold(type, run, args, fn.volatile === true, code)
   }
 
@@ -764,7 +805,7 @@ export function compileExpr(expr: Expr | string, schema: RowSchema): RowEvaluato
 export function compilePredicate(expr: Expr | string, schema: RowSchema): (row: SqlRow) => boolean {
   // Generated, so each predicate is a function of its own (its calls and loads see one shape).
   const c = new ExprCode()
-  return c.build(`${c.of(compileCondition(expr, schema))} === true`)
+  return c.build(c.test(compileCondition(expr, schema)))
 }
 
 /** The node of a condition; a condition that is not BOOLEAN is an ERR_SQL_TYPE naming its type. */
@@ -783,6 +824,6 @@ function compileCondition(expr: Expr | string, schema: RowSchema): Node {
  */
 export function compileFilterStep(expr: Expr | string, schema: RowSchema): (row: unknown) => unknown {
   const c = new ExprCode()
-  const condition = c.of(compileCondition(expr, schema))
-  return c.build(`${condition} === true ? row : ${c.outside(DROP)}`)
+  const condition = c.test(compileCondition(expr, schema))
+  return c.build(`${condition} ? row : ${c.outside(DROP)}`)
 }

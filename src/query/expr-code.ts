@@ -9,6 +9,21 @@ import { generate } from '../core/generated.ts'
 type RowEvaluator = (row: { readonly [column: string]: unknown }) => unknown
 
 /**
+ * A part of an expression as code is written from it: its closure, and the code doing what the
+ * closure does, when it has code. Two more forms where they are cheaper than that code:
+ * - `loose`: the value where NULL may also come out as `undefined` (a field read as it is), for
+ *   operators that test their operands with `== null` anyway;
+ * - `test`: a JavaScript boolean, true exactly when the value is TRUE (NULL and FALSE give false),
+ *   for conditions, where NULL and FALSE mean the same (WHERE, HAVING, ON).
+ */
+interface Part {
+  readonly fn: RowEvaluator
+  readonly code?: CodeOf
+  readonly loose?: CodeOf
+  readonly test?: CodeOf
+}
+
+/**
  * Writes the code of one expression with SQL's three-valued NULL logic: each part is a JavaScript
  * expression over `row` evaluating to the part's value (null for NULL), with temporaries the
  * function declares and values from outside (closures of the parts without code, constants that
@@ -35,8 +50,18 @@ export class ExprCode {
   }
 
   /** The code of a part: its own, or a call of its closure. */
-  of(part: { readonly fn: RowEvaluator; readonly code?: CodeOf }): string {
+  of(part: Part): string {
     return part.code === undefined ? `${this.outside(part.fn)}(row)` : part.code(this)
+  }
+
+  /** The code of a part's value where NULL may also be `undefined` (see `Part.loose`). */
+  loose(part: Part): string {
+    return part.loose === undefined ? this.of(part) : part.loose(this)
+  }
+
+  /** The code of a JavaScript boolean, true exactly when the part's value is TRUE (see `Part.test`). */
+  test(part: Part): string {
+    return part.test === undefined ? `(${this.of(part)} === true)` : part.test(this)
   }
 
   /** Makes the function `(row) => result`, `result` being code written with this object. */
@@ -77,6 +102,24 @@ export function compareCode(op: string, a: CodeOf, b: CodeOf): CodeOf {
   return nullSafe(a, b, (x, y) => `${x} ${js} ${y}`)
 }
 
+/**
+ * `=`, `<>`, `<`, `<=`, `>`, `>=` as a test (see `Part.test`): true when neither side is NULL and
+ * the comparison holds. The operands may be loose (`Part.loose`).
+ */
+export function compareTest(op: string, a: CodeOf, b: CodeOf): CodeOf {
+  const js = op === '=' ? '===' : op === '<>' ? '!==' : op
+  return (c) => {
+    const x = c.temp()
+    const y = c.temp()
+    return `((${x} = ${a(c)}) != null && (${y} = ${b(c)}) != null && ${x} ${js} ${y})`
+  }
+}
+
+/** AND / OR of two tests (see `Part.test`): TRUE AND TRUE, TRUE OR anything. */
+export function logicTest(op: 'AND' | 'OR', a: CodeOf, b: CodeOf): CodeOf {
+  return (c) => `(${a(c)} ${op === 'AND' ? '&&' : '||'} ${b(c)})`
+}
+
 /** `+ - * / %` on numbers, as `numericOp` computes them (`ints`: `/` truncates, a zero divisor throws). */
 export function numericCode(op: string, a: CodeOf, b: CodeOf, ints: boolean, text: string): CodeOf {
   if (op === '+' || op === '-' || op === '*') return nullSafe(a, b, (x, y) => `${x} ${op} ${y}`)
@@ -111,19 +154,31 @@ export function unaryCode(op: 'NOT' | '-', a: CodeOf): CodeOf {
 }
 
 /**
+ * A scalar function's own code (`ScalarFunction.code`): a JavaScript expression of its arguments'
+ * values (never NULL), doing what its implementation does, and never undefined. `outside` names a
+ * value the code uses (see `ExprCode.outside`).
+ */
+export type InlineCall = (args: readonly string[], outside: (value: unknown) => string) => string
+
+/**
  * A call of a scalar function's implementation, as `callFn` makes it: unless `aware`, the first
  * NULL argument gives NULL without evaluating the rest or calling `impl`; an undefined result is NULL.
+ * With `inline` (only for a function that is not `aware`), its code replaces the call.
  */
 export function callCode(
   impl: (...args: never[]) => unknown,
   args: readonly CodeOf[],
   aware: boolean,
+  inline?: InlineCall,
 ): CodeOf {
   return (c) => {
-    const f = c.outside(impl)
-    if (aware) return `(${f}(${args.map((a) => a(c)).join(', ')}) ?? null)`
+    if (aware) return `(${c.outside(impl)}(${args.map((a) => a(c)).join(', ')}) ?? null)`
     const temps = args.map(() => c.temp())
     const checks = args.map((a, i) => `(${temps[i]} = ${a(c)}) == null ? null : `).join('')
-    return `(${checks}(${f}(${temps.join(', ')}) ?? null))`
+    const call =
+      inline === undefined
+        ? `(${c.outside(impl)}(${temps.join(', ')}) ?? null)`
+        : `(${inline(temps, (v) => c.outside(v))})`
+    return `(${checks}${call})`
   }
 }

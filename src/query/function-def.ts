@@ -1,6 +1,7 @@
 // How a SQL function is described: its kind, arity, result type for given argument types, and
 // (for scalar functions) the JS implementation; plus small helpers to check argument types.
 
+import type { InlineCall } from './expr-code.ts'
 import { formatType, isInteger, isNumeric, isString, isTemporal, type SqlType } from './types.ts'
 
 /**
@@ -23,6 +24,11 @@ export interface ScalarFunction {
   /** The result type, or a message saying which argument does not fit. */
   returnType(args: readonly SqlType[]): SqlType | string
   impl(...args: unknown[]): unknown
+  /**
+   * Optional, for a function that is not `nullAware`: the code doing what `impl` does, written
+   * into a generated expression in place of the call (see `InlineCall`).
+   */
+  readonly code?: InlineCall
 }
 
 /**
@@ -95,6 +101,7 @@ export function checkArgs(
 export interface ScalarOptions {
   readonly nullAware?: boolean
   readonly volatile?: boolean
+  readonly code?: InlineCall
 }
 
 /**
@@ -119,6 +126,7 @@ export function scalar(
     maxArgs: max,
     ...(options.nullAware ? { nullAware: true } : {}),
     ...(options.volatile ? { volatile: true } : {}),
+    ...(options.code ? { code: options.code } : {}),
     returnType: (args) =>
       checkArgs(name, args, checks) ?? (typeof result === 'function' ? result(args) : result),
     impl: impl as (...args: unknown[]) => unknown,

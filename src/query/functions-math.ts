@@ -33,6 +33,11 @@ export function roundHalfUp(x: number, digits: number): number {
   return Math.sign(x) * Number(`${shifted}e${-digits}`)
 }
 
+/** MOD(a, 0). */
+function modByZero(a: number): never {
+  throw new SquallError('ERR_SQL_RUNTIME', `MOD(${a}, 0): division by zero`)
+}
+
 /** The numeric functions. Integer results stay JS numbers; MOD by zero fails with ERR_SQL_RUNTIME. */
 export const MATH_FUNCTIONS: readonly ScalarFunction[] = [
   scalar('ABS(x)', 'The absolute value.', [Arg.numeric], sameAsFirst, Math.abs),
@@ -72,10 +77,8 @@ export const MATH_FUNCTIONS: readonly ScalarFunction[] = [
     'The remainder of a divided by b, with the sign of a.',
     [Arg.numeric],
     (args) => numericCommonType(args[0]!, args[1]!) ?? 'MOD: arguments must be numbers',
-    (a: number, b: number) => {
-      if (b === 0) throw new SquallError('ERR_SQL_RUNTIME', `MOD(${a}, 0): division by zero`)
-      return a % b
-    },
+    (a: number, b: number) => (b === 0 ? modByZero(a) : a % b),
+    { code: ([a, b], outside) => `${b} === 0 ? ${outside(modByZero)}(${a}) : ${a} % ${b}` },
   ),
   scalar('POWER(x, y)', 'x raised to the power y.', [Arg.numeric], D, Math.pow),
   scalar('POW(x, y)', 'Same as POWER.', [Arg.numeric], D, Math.pow),

@@ -327,6 +327,52 @@ describe('generated expressions', () => {
     expect(errorOf(() => evBid('MOD(bidder, auction - 1230)')).code).toBe('ERR_SQL_RUNTIME')
   })
 
+  it('write conditions as tests that agree with the value form, NULL and FALSE alike dropping', () => {
+    const conditions = [
+      'auction % 123 = 0',
+      'MOD(auction, 123) = 0',
+      'bidder <> 7',
+      'price >= 12.5 AND NOT ok',
+      'NOT (price > 100.0 OR ok)',
+      'ok OR bidder < auction',
+      'NOT (bidder = 7 AND ok)',
+      "channel = 'web' AND (ok IS NULL OR price < 1.0)",
+      'MOD(bidder, 2) = 1 OR -price < 0',
+    ]
+    const rows: SqlRow[] = [
+      bid,
+      {},
+      { ...bid, ok: true },
+      { ...bid, ok: false },
+      { ...bid, auction: null, bidder: 8 },
+      { ...bid, auction: 1231, price: null },
+      { auction: 246, bidder: 7 },
+      { ...bid, channel: 'app', ok: false, price: 0.5 },
+    ]
+    for (const c of conditions) {
+      const value = compileExpr(c, bids)
+      const test = compilePredicate(c, bids)
+      const step = compileFilterStep(c, bids)
+      for (const r of rows) {
+        const expected = value(r) === true
+        expect(test(r), `${c} on ${JSON.stringify(r)}`).toBe(expected)
+        expect(step(r), `${c} on ${JSON.stringify(r)}`).toBe(expected ? r : DROP)
+      }
+    }
+  })
+
+  it('write MOD into the code, failing on a zero divisor as the function does', () => {
+    const step = compileFilterStep('MOD(auction, 123) = 0', bids)
+    expect(step.toString()).toMatch(/% t\d+/)
+    expect(step(bid)).toBe(bid)
+    expect(step({ ...bid, auction: 1231 })).toBe(DROP)
+    const mod = compileExpr('MOD(auction, bidder - 7)', bids)
+    expect(errorOf(() => mod(bid)).message).toBe('MOD(1230, 0): division by zero')
+    expect(errorOf(() => evBid('MOD(auction, 0)')).code).toBe('ERR_SQL_RUNTIME')
+    expect(evBid('MOD(-7, 3)')).toBe(-1)
+    expect(evBid('MOD(price, 5.0)')).toBe(2.5)
+  })
+
   it('divide integers as integers and doubles as doubles', () => {
     expect(evBid('auction / bidder')).toBe(175)
     expect(evBid('-auction / bidder')).toBe(-175)
@@ -335,26 +381,39 @@ describe('generated expressions', () => {
   })
 
   it('call the closures of parts without code (LIKE, CASE) from generated code', () => {
-    const fn = compilePredicate("auction % 123 = 0 AND channel LIKE 'w%' AND CASE WHEN ok IS NULL THEN TRUE END", bids)
+    const fn = compilePredicate(
+      "auction % 123 = 0 AND channel LIKE 'w%' AND CASE WHEN ok IS NULL THEN TRUE END",
+      bids,
+    )
     expect(fn(bid)).toBe(true)
     expect(fn({ ...bid, channel: 'app' })).toBe(false)
     expect(fn({ ...bid, ok: false })).toBe(false)
   })
 
   it('read timestamps given as text in generated code', () => {
-    expect(evBid('dateTime + INTERVAL \'1\' SECOND')).toBe(2_000)
-    expect(evBid("dateTime > TIMESTAMP '1970-01-01 00:00:00.500'", { ...bid, dateTime: '1970-01-01 00:00:01' })).toBe(true)
-    expect(evBid("dateTime > TIMESTAMP '1970-01-01 00:00:00.500'", { ...bid, dateTime: '1970-01-01 00:00:00.100' })).toBe(false)
+    expect(evBid("dateTime + INTERVAL '1' SECOND")).toBe(2_000)
+    expect(
+      evBid("dateTime > TIMESTAMP '1970-01-01 00:00:00.500'", { ...bid, dateTime: '1970-01-01 00:00:01' }),
+    ).toBe(true)
+    expect(
+      evBid("dateTime > TIMESTAMP '1970-01-01 00:00:00.500'", {
+        ...bid,
+        dateTime: '1970-01-01 00:00:00.100',
+      }),
+    ).toBe(false)
   })
 
   it('build projected rows with computed columns written into the builder', () => {
     const names = ['auction', 'euro', 'cheap', 'at']
-    const fns = ['auction', 'price * 0.9', 'price < 20.0 OR ok', 'dateTime'].map((e) =>
-      compileExpr(e, bids),
-    )
+    const fns = ['auction', 'price * 0.9', 'price < 20.0 OR ok', 'dateTime'].map((e) => compileExpr(e, bids))
     const build = rowBuilder(names, fns)
     expect(build.toString()).not.toMatch(/k\d+\(row\)/)
     expect(build(bid)).toEqual({ auction: 1230, euro: 12.5 * 0.9, cheap: true, at: 1_000 })
-    expect(build({ dateTime: '1970-01-01 00:00:02' })).toEqual({ auction: null, euro: null, cheap: null, at: 2_000 })
+    expect(build({ dateTime: '1970-01-01 00:00:02' })).toEqual({
+      auction: null,
+      euro: null,
+      cheap: null,
+      at: 2_000,
+    })
   })
 })
