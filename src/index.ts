@@ -26,7 +26,15 @@ export type {
 export { copyState } from './core/state.ts'
 export type { Record, Key } from './core/record.ts'
 export { record, MIN_TIME, MAX_TIME } from './core/record.ts'
-export type { SourceSpec, SourceReader, SinkSpec, SinkAccepts, SinkWriter, IoContext } from './core/source.ts'
+export type {
+  SourceSpec,
+  SourceReader,
+  ValuesRange,
+  SinkSpec,
+  SinkAccepts,
+  SinkWriter,
+  IoContext,
+} from './core/source.ts'
 export { WatermarkStrategy } from './core/watermark.ts'
 export type { TimestampAssigner, WatermarkGenerator } from './core/watermark.ts'
 export { ManualClock, systemClock } from './core/clock.ts'

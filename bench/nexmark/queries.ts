@@ -3,7 +3,7 @@
 
 import { readFileSync } from 'node:fs'
 import type { Record } from '../../src/core/record.ts'
-import type { SourceSpec } from '../../src/core/source.ts'
+import type { SourceSpec, ValuesRange } from '../../src/core/source.ts'
 import type { Catalog } from '../../src/query/planner.ts'
 import type { Auction, Bid, NexmarkEvent, Person } from './model.ts'
 
@@ -39,7 +39,8 @@ export function splitEvents(events: readonly NexmarkEvent[]): NexmarkTables {
 
 /**
  * A bounded source handing out `rows` (one partition), each record timed by its `dateTime`; it offers
- * them as values too (`nextValues`), as readers of plain rows do.
+ * them as values too (`nextValues`), as readers of plain rows do, each batch a range of `rows`
+ * (nothing copied), as a reader of values it holds in memory does.
  */
 export function arraySource<T extends { dateTime: number }>(rows: readonly T[]): SourceSpec<T> {
   return {
@@ -59,12 +60,11 @@ export function arraySource<T extends { dateTime: number }>(rows: readonly T[]):
           }
           return out
         },
-        nextValues(max: number): T[] | null {
+        nextValues(max: number): ValuesRange<T> | null {
           if (i >= rows.length) return null
-          const end = Math.min(rows.length, i + max)
-          const out = rows.slice(i, end)
-          i = end
-          return out
+          const from = i
+          i = Math.min(rows.length, i + max)
+          return { values: rows, from, to: i }
         },
         snapshot: () => i,
         restore: (p: unknown) => {

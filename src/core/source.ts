@@ -55,6 +55,16 @@ export interface IoContext {
 }
 
 /**
+ * Values read by `SourceReader.nextValues` as a part of an array: `values[from]` up to
+ * `values[to - 1]`, `0 ≤ from ≤ to ≤ values.length`.
+ */
+export interface ValuesRange<T = unknown> {
+  readonly values: readonly T[]
+  readonly from: number
+  readonly to: number
+}
+
+/**
  * One partition of a source. Never blocks: `nextBatch` returns what is ready now.
  *
  * - `nextBatch(max)`: up to `max` records; `[]` when nothing is ready yet; `null` once the partition
@@ -76,8 +86,13 @@ export interface SourceReader<T = unknown> {
    * reads through this instead, and makes each record itself — only for the records that
    * survive the filters fused into the source (`Topology.fuseIntoSources`). Positions
    * (`snapshot`/`restore`) are shared with `nextBatch`.
+   *
+   * The values come as an array, or as a part of one (`ValuesRange`). The runtime reads them
+   * before `nextValues` is called again and keeps no reference to the array: a reader may refill
+   * and return one array each time, or hand out parts of an array it keeps (values held in
+   * memory, a decoded chunk), copying nothing.
    */
-  nextValues?(max: number): T[] | null
+  nextValues?(max: number): T[] | ValuesRange<T> | null
   /**
    * True when every batch `nextBatch` returns is a new array of new records that the reader keeps
    * no reference to: the runtime then owns them, and a keyed exchange sets their key in place

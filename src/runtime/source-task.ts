@@ -3,7 +3,7 @@
 import { SquallError, describeValue, wrapError } from '../core/errors.ts'
 import { generate } from '../core/generated.ts'
 import type { Record } from '../core/record.ts'
-import type { SourceReader } from '../core/source.ts'
+import type { SourceReader, ValuesRange } from '../core/source.ts'
 import { DROP, type FusedStep } from '../core/value-step.ts'
 import type { WatermarkGenerator, WatermarkStrategy } from '../core/watermark.ts'
 import type { NodePlan } from './plan.ts'
@@ -12,6 +12,18 @@ import { type NodeMetrics, type TaskEnv, handleRecordError } from './task-env.ts
 
 /** Hands the event time of each record of `batch` to `gen`, in order. */
 type FeedTimes = (batch: readonly Record[], gen: WatermarkGenerator) => void
+
+/**
+ * A generated loop over `input[from]` up to `input[to - 1]`, putting what it keeps at `out[0]`,
+ * `out[1]`, … (and their times in `times`, when it hands on values); returns how many it kept.
+ */
+type BatchLoop<I, O> = (
+  input: readonly I[],
+  from: number,
+  to: number,
+  out: O[],
+  times: number[] | undefined,
+) => number
 
 /**
  * The loop feeding a batch's times to a watermark generator, made for each task as the loops of
@@ -45,7 +57,7 @@ export class SourceTask {
   /** The operators fused into this source (`NodeSpec.fused`), whose steps run in this task. */
   private readonly fused: readonly FusedStep[]
   /** This task's own loop running the fused steps on timed records (see `stepsLoop`). */
-  private readonly runSteps: ((records: readonly Record[], out: Record[]) => number) | undefined
+  private readonly runSteps: BatchLoop<Record, Record> | undefined
   /** Reads with `nextValues`: the reader offers it and event time comes from the values. */
   private readonly readsValues: boolean
   /**
@@ -54,9 +66,7 @@ export class SourceTask {
    */
   private readonly valuesTarget: Target | undefined
   /** This task's own loop over values read (see `valuesLoop`). */
-  private readonly readValues:
-    | ((values: readonly unknown[], out: unknown[], times: number[] | undefined) => number)
-    | undefined
+  private readonly readValues: BatchLoop<unknown, unknown> | undefined
   /** This task's own loop handing a batch's times to its watermark generator (see `feedTimesLoop`). */
   private readonly feedTimes: FeedTimes | undefined
   /** The fused steps kept at least 3/4 of the last batch (see `batchArray`). */
@@ -137,7 +147,7 @@ export class SourceTask {
     this.active(n)
     const records = this.strategy !== undefined ? this.timestamped(batch) : batch
     if (this.runSteps !== undefined) {
-      this.router.emitOwned(this.loopInto(this.runSteps, records))
+      this.router.emitOwned(this.loopInto(this.runSteps, records, 0, records.length))
     } else if (this.reader.handsOver === true) this.router.emitOwned(records)
     else this.router.emitAll(records)
     this.routed()
@@ -150,24 +160,46 @@ export class SourceTask {
    * none at all when the target takes values (`valuesTarget`), which get their times beside them.
    */
   private pollValues(max: number): number {
-    let values: unknown[] | null
+    let read: unknown[] | ValuesRange | null
     try {
-      values = this.reader.nextValues!(max)
+      read = this.reader.nextValues!(max)
     } catch (e) {
       throw this.readFailed(e)
     }
-    if (values === null) {
+    if (read === null) {
       this.end()
       return 0
     }
-    const n = values.length
+    let values: readonly unknown[]
+    let from = 0
+    let to: number
+    if (Array.isArray(read)) {
+      values = read
+      to = read.length
+    } else {
+      ;({ values, from, to } = read as ValuesRange)
+      if (!(Array.isArray(values) && Number.isInteger(from) && Number.isInteger(to))) {
+        throw this.readFailed(
+          new TypeError(`nextValues returned ${describeValue(read)}, not values or a range of them`),
+        )
+      }
+      if (!(from >= 0 && from <= to && to <= values.length)) {
+        throw this.readFailed(
+          new RangeError(
+            `nextValues returned the range ${from}..${to} of an array of ${values.length} values`,
+          ),
+        )
+      }
+    }
+    const n = to - from
     if (n === 0) return 0
     this.active(n)
     const target = this.valuesTarget
-    if (target === undefined) this.router.emitOwned(this.loopInto(this.readValues!, values) as Record[])
-    else {
+    if (target === undefined) {
+      this.router.emitOwned(this.loopInto(this.readValues!, values, from, to) as Record[])
+    } else {
       const times = this.batchArray<number>(n)
-      const out = this.loopInto(this.readValues!, values, times)
+      const out = this.loopInto(this.readValues!, values, from, to, times)
       times.length = out.length
       if (out.length > 0) target.pushValues!(out, times)
     }
@@ -176,17 +208,19 @@ export class SourceTask {
   }
 
   /**
-   * Runs a generated loop over `input` into a new array of records (or of values, with their
-   * times in `times`), cut to what the loop kept (see `batchArray`).
+   * Runs a generated loop over `input[from]` up to `input[to - 1]` into a new array of records (or
+   * of values, with their times in `times`), cut to what the loop kept (see `batchArray`).
    */
   private loopInto<T, O>(
-    loop: (input: readonly T[], out: O[], times: number[] | undefined) => number,
+    loop: BatchLoop<T, O>,
     input: readonly T[],
+    from: number,
+    to: number,
     times?: number[],
   ): O[] {
-    const n = input.length
+    const n = to - from
     const out = this.batchArray<O>(n)
-    const kept = loop(input, out, times)
+    const kept = loop(input, from, to, out, times)
     if (kept < out.length) out.length = kept
     this.keepsMost = kept * 4 >= n * 3
     return out
@@ -208,9 +242,7 @@ export class SourceTask {
    * step each (monomorphic, inlined by the JIT), however many sources the process runs. `asValues`:
    * it puts the values the steps keep in `out` and their times in `times`, and makes no record.
    */
-  private valuesLoop(
-    asValues: boolean,
-  ): (values: readonly unknown[], out: unknown[], times: number[] | undefined) => number {
+  private valuesLoop(asValues: boolean): BatchLoop<unknown, unknown> {
     const assign = this.strategy!.timestamp!
     const timeSource = this.strategy!.timeSource
     const bad = (value: unknown) =>
@@ -222,9 +254,9 @@ export class SourceTask {
         ? 'const time = assign(value)'
         : 'current.value = value; const time = assign(value, current)'
     const body = `const current = { value: undefined, key: undefined, time: Number.NaN, tag: "" }
-    return function readValues(values, out, times) {
+    return function readValues(values, from, to, out, times) {
       let o = 0
-      for (let i = 0; i < values.length; i++) {
+      for (let i = from; i < to; i++) {
         const value = values[i]
         ${record}
         if (!Number.isFinite(time)) { bad(value); continue }
@@ -237,10 +269,10 @@ export class SourceTask {
   }
 
   /** The loop running the fused steps on records already timed, generated as `valuesLoop` is. */
-  private stepsLoop(): (records: readonly Record[], out: Record[]) => number {
-    const body = `return function runSteps(records, out) {
+  private stepsLoop(): BatchLoop<Record, Record> {
+    const body = `return function runSteps(records, from, to, out) {
       let o = 0
-      for (let i = 0; i < records.length; i++) {
+      for (let i = from; i < to; i++) {
         const r = records[i]
         const value = r.value
         ${this.stepsCode('r.key', 'r.time', 'r.tag')}

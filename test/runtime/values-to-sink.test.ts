@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { memoryLogger } from '../../src/core/logger.ts'
-import type { SinkSpec, SinkWriter, SourceSpec } from '../../src/core/source.ts'
+import type { SinkSpec, SinkWriter, SourceSpec, ValuesRange } from '../../src/core/source.ts'
 import { stdout } from '../../src/plugins/outputs/stdout.ts'
 import { type Catalog, planQuery } from '../../src/query/planner.ts'
 import { runEmbedded } from '../../src/runtime/embedded/runner.ts'
@@ -21,6 +21,12 @@ interface Hit {
 const hits: Hit[] = Array.from({ length: 5000 }, (_, i) => ({ user: `u${i % 7}`, n: i, ts: 1_000 + i }))
 
 /**
+ * How `valuesSource` hands out its batches: new arrays, ranges of `rows` itself, or one array it
+ * refills each time.
+ */
+type BatchForm = 'copies' | 'ranges' | 'one array'
+
+/**
  * A one-partition bounded source of `rows` read as values, `perBatch` at a time; with `spacingMs`,
  * a batch only every that many ms (so checkpoints fall between them). Its positions at checkpoint
  * barriers go to `positions`.
@@ -30,6 +36,7 @@ function valuesSource(
   perBatch: number,
   spacingMs = 0,
   positions: number[] = [],
+  form: BatchForm = 'copies',
 ): SourceSpec {
   return {
     kind: 'rows',
@@ -38,17 +45,23 @@ function valuesSource(
     create: () => {
       let i = 0
       let last = 0
+      const one: Hit[] = []
       return {
         nextBatch: () => {
           throw new Error('read as values only')
         },
-        nextValues(max: number): unknown[] | null {
+        nextValues(max: number): unknown[] | ValuesRange | null {
           if (i >= rows.length) return null
           if (spacingMs > 0 && performance.now() - last < spacingMs) return []
           last = performance.now()
-          const out = rows.slice(i, i + Math.min(max, perBatch))
-          i += out.length
-          return out
+          const from = i
+          i = Math.min(rows.length, i + Math.min(max, perBatch))
+          if (form === 'ranges') return { values: rows, from, to: i }
+          if (form === 'copies') return rows.slice(from, i)
+          // One array, refilled: what was left in it from the last batch must not be read again.
+          one.length = 0
+          for (let k = from; k < i; k++) one.push(rows[k]!)
+          return one
         },
         snapshot: () => {
           positions.push(i)
@@ -145,6 +158,37 @@ describe('batches handed to a sink as values', () => {
     await runSql(valuesSource(hits, 100), sink)
     expect(sink.seen.records).toEqual(expected(hits))
     expect(sink.seen.values).toEqual([])
+  })
+
+  it('a reader may hand out ranges of an array it keeps, or refill one array: the rows are the same', async () => {
+    for (const form of ['ranges', 'one array'] as const) {
+      const asValues = seeingSink(true)
+      const result = await runSql(valuesSource(hits, 64, 0, [], form), asValues)
+      expect(asValues.seen.values, form).toEqual(expected(hits))
+      expect(asValues.seen.times, form).toEqual(expected(hits).map((r) => r.ts))
+      expect(result.metrics.hits?.out, form).toBe(hits.length)
+      const asRecords = seeingSink(false)
+      await runSql(valuesSource(hits, 64, 0, [], form), asRecords)
+      expect(asRecords.seen.records, form).toEqual(expected(hits))
+    }
+  })
+
+  it('a range outside its array fails the job naming the source and the range', async () => {
+    const bad: SourceSpec = {
+      kind: 'bad-range',
+      bounded: true,
+      create: () => ({
+        nextBatch: () => null,
+        nextValues: () => ({ values: hits, from: 4990, to: 5010 }),
+      }),
+    }
+    const e = await runSql(bad, seeingSink(true)).then(
+      () => undefined,
+      (err: unknown) => err as { code: string; message: string },
+    )
+    expect(e?.code).toBe('ERR_SOURCE_FAILED')
+    expect(e?.message).toContain('source "hits"')
+    expect(e?.message).toContain('nextValues returned the range 4990..5010 of an array of 5000 values')
   })
 
   it('batches waiting behind a pending writeValues are all written, in order', async () => {
