@@ -203,6 +203,7 @@ class FileReader implements SourceReader<unknown> {
     private readonly ctx: IoContext,
   ) {
     this.chunk = Buffer.allocUnsafe(options.chunkBytes ?? MIB)
+    if ((options.tag ?? '') === '') this.nextValues = (max) => this.read(max, true)
   }
 
   open(): void {
@@ -318,8 +319,19 @@ class FileReader implements SourceReader<unknown> {
   }
 
   nextBatch(max: number): Record<unknown>[] | null {
+    return this.read(max, false) as Record<unknown>[] | null
+  }
+
+  /**
+   * The values of the next lines, as `nextBatch` would make them (see `SourceReader.nextValues`):
+   * set only when the records carry no tag, the one thing besides the value they would carry.
+   */
+  readonly nextValues?: (max: number) => unknown[] | null
+
+  /** Up to `max` next lines as records, or as their values alone (`asValues`); null at the end. */
+  private read(max: number, asValues: boolean): unknown[] | null {
     if (this.done) return null
-    const out: Record<unknown>[] = []
+    const out: unknown[] = []
     const now = this.ctx.clock.now()
     const tag = this.options.tag ?? ''
     const jsonl = this.format === 'jsonl'
@@ -343,7 +355,7 @@ class FileReader implements SourceReader<unknown> {
       this.line++
       if (text.length === 0) continue
       if (!jsonl) {
-        out.push({ value: text, key: undefined, time: now, tag })
+        out.push(asValues ? text : { value: text, key: undefined, time: now, tag })
         continue
       }
       let value: unknown
@@ -363,7 +375,7 @@ class FileReader implements SourceReader<unknown> {
         )
         continue
       }
-      out.push({ value, key: undefined, time: now, tag })
+      out.push(asValues ? value : { value, key: undefined, time: now, tag })
     }
     return out.length === 0 && this.done ? null : out
   }

@@ -144,3 +144,79 @@ describe('file source restore', () => {
     expect(out.values).toEqual([])
   })
 })
+
+describe('file source values', () => {
+  it('offers its lines as values when its records carry no tag: the same values, bad lines reported, positions shared', async () => {
+    const path = join(root, 'values.jsonl')
+    const rows = Array.from({ length: 40 }, (_, i) => JSON.stringify({ n: i, ts: 1_000 + i }))
+    rows.splice(17, 0, '{not json')
+    writeFileSync(path, `${rows.join('\n')}\n`)
+    const bad: string[] = []
+    const ctx = { ...context(), badRecord: (e: Error) => void bad.push(e.message) }
+    const asRecords = file({ path, format: 'jsonl' }).create(ctx)
+    await asRecords.open?.()
+    const records = readAll(asRecords)
+    const asValues = file({ path, format: 'jsonl' }).create(ctx)
+    await asValues.open?.()
+    expect(asValues.nextValues).toBeTypeOf('function')
+    const first = asValues.nextValues!(10) as unknown[]
+    const position = asValues.snapshot!()
+    const values = [...first]
+    for (let b = asValues.nextValues!(7); b !== null; b = asValues.nextValues!(7))
+      values.push(...(b as unknown[]))
+    expect(values).toEqual(records)
+    expect(values).toHaveLength(40)
+    expect(bad).toHaveLength(2)
+    expect(bad[1]).toBe(bad[0])
+    expect(bad[0]).toMatch(/values\.jsonl: line 18 \(byte \d+\) is not valid JSON/)
+    // A position taken between value batches resumes where nextBatch would.
+    const again = file({ path, format: 'jsonl' }).create(ctx)
+    await again.open?.()
+    again.restore!(file({ path, format: 'jsonl' }).rescale!([position], 1)[0])
+    expect(readAll(again)).toEqual(records.slice(10))
+    // Records with a tag carry more than their value: no values offered.
+    expect(file({ path, format: 'jsonl', tag: 'app.events' }).create(ctx).nextValues).toBeUndefined()
+  })
+
+  it('a SQL query with event time over a JSON-lines file reads it as values and gives the same rows', async () => {
+    const path = join(root, 'hits.jsonl')
+    const hits = Array.from({ length: 3000 }, (_, i) => ({ user: `u${i % 5}`, n: i, ts: 1_000 + i }))
+    writeFileSync(path, `${hits.map((h) => JSON.stringify(h)).join('\n')}\n`)
+    const { planQuery } = await import('../../../src/query/planner.ts')
+    const sink = collect<{ user: string; n: number }>()
+    const spec = file({ path, format: 'jsonl' })
+    const calls = { values: 0, batches: 0 }
+    const counted: SourceSpec<unknown> = {
+      ...spec,
+      create: (c) => {
+        const r = spec.create(c)
+        const { nextBatch, nextValues } = r
+        r.nextBatch = (max) => {
+          calls.batches++
+          return nextBatch.call(r, max)
+        }
+        ;(r as { nextValues?: unknown }).nextValues = (max: number) => {
+          calls.values++
+          return nextValues!.call(r, max)
+        }
+        return r
+      },
+    }
+    const plan = planQuery(
+      'SELECT user, n FROM hits WHERE MOD(n, 7) = 0',
+      {
+        hits: {
+          source: counted,
+          schema: { user: 'STRING', n: 'BIGINT', ts: 'TIMESTAMP(3)' },
+          eventTime: { column: 'ts', watermarkDelayMs: 0 },
+        },
+      },
+      { sink: { spec: sink } },
+    )
+    const result = await runEmbedded(plan.topology, { threads: 1, log: memoryLogger() }).done
+    expect(sink.values).toEqual(hits.filter((h) => h.n % 7 === 0).map((h) => ({ user: h.user, n: h.n })))
+    expect(result.metrics.hits?.out).toBe(3000)
+    expect(calls.values).toBeGreaterThan(0)
+    expect(calls.batches).toBe(0)
+  })
+})
