@@ -688,9 +688,13 @@ class Compiler {
     const fs = args.map((a) => a.fn)
     const aware = fn.nullAware === true
     const run = callFn(impl, fs, aware)
-    const code = aware
-      ? callCode(impl as (...a: never[]) => unknown, args.map(codeOf), true)
-      : callCode(impl as (...a: never[]) => unknown, args.map(looseOf), false, fn.code)
+    // A null-aware function sees NULL as null; others are not called with one (checked with == null).
+    const code = callCode(
+      impl as (...a: never[]) => unknown,
+      args.map(aware ? codeOf : looseOf),
+      aware,
+      fn.code,
+    )
     return fold(type, run, args, fn.volatile === true, code)
   }
 
