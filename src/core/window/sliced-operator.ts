@@ -84,9 +84,15 @@ class KeyWindows<A> {
  *
  * Every key's windows end at the same times, so left to itself every key would rebuild its
  * suffixes at the same firing — a window's worth of merges for every key at once, every window
- * length. Each key so also rebuilds them (front and back together) when the firing's slice number,
+ * length. Each key so rebuilds them (front and back together) when the firing's slice number,
  * modulo the slices in a window, equals its `phase` (see {@link rebuildPhase}): the rebuilds spread
- * evenly over the firings, about one per window length per key as before.
+ * evenly over the firings, about one per window length per key.
+ *
+ * A slice may have to leave while the front is empty, before the key's phase: the back holds it
+ * and cannot lose it. The key then fires by merging its slices `[head, n)` into one new
+ * accumulator (`direct`, the back dropped) until its phase comes. That is every key after a
+ * restore once its oldest restored slice leaves: rebuilding then would copy a window's worth of
+ * merges for every key at one firing.
  */
 interface SlidingMerges<A> {
   starts: number[]
@@ -96,6 +102,8 @@ interface SlidingMerges<A> {
   split: number
   back: A | undefined
   phase: number
+  /** No front and no back: fire by merging `[head, n)` (then `split` = `head`). */
+  direct: boolean
 }
 
 /** A window covering at least this many slices fires from partial merges (below, merging them all is as cheap). */
@@ -104,22 +112,19 @@ const SLIDING_FROM = 8
 /**
  * The phase of a key's partial merges made at the firing of window end `end` (see
  * `SlidingMerges`): the slice number, modulo `spanSlices`, of the firing at which the key will
- * rebuild them. It lies `1 + hash % n` firings (of `stepMs`) ahead, `n` being the firings before
- * the key's oldest slice (`oldest`, a slice start) leaves the window, at least one: a key whose
- * front is empty when its oldest slice leaves must rebuild then. A key made with its first slice
- * (the usual case) so gets any phase of the window; keys made together while they hold many
- * slices (every key after a restore, whose merges are not checkpointed) rebuild spread over the
- * firings before their oldest slices leave, instead of all at the firing where they do.
+ * rebuild them. It lies `1 + hash % n` firings (of `stepMs`) ahead, `n` being the firings of a
+ * window after this one: keys made together (every key after a restore, whose merges are not
+ * checkpointed) so rebuild spread over a window length, whatever slices they hold; until then a
+ * key whose front empties fires `direct`.
  */
 export function rebuildPhase(
   hash: number,
-  oldest: number,
   end: number,
   sliceMs: number,
   stepMs: number,
   spanSlices: number,
 ): number {
-  const n = Math.max(1, Math.floor((oldest + spanSlices * sliceMs - end) / stepMs))
+  const n = Math.max(1, Math.floor((spanSlices * sliceMs) / stepMs) - 1)
   const at = end + (1 + (hash % n)) * stepMs
   return Math.floor(at / sliceMs) % spanSlices
 }
@@ -337,11 +342,8 @@ export class SlicedWindowOperator<T, A> implements Processor<T, unknown> {
     const fold = this.fold
     let m = this.sliding!.get(key)
     if (m === undefined) {
-      let oldest = end
-      for (const s of st.starts) if (s >= start && s < oldest) oldest = s
-      const slice = this.windows.sliceMs
-      const phase = rebuildPhase(hashKey(key), oldest, end, slice, this.step, this.spanSlices)
-      m = { starts: [], accs: [], suffix: [], head: 0, split: 0, back: undefined, phase }
+      const phase = rebuildPhase(hashKey(key), end, this.windows.sliceMs, this.step, this.spanSlices)
+      m = { starts: [], accs: [], suffix: [], head: 0, split: 0, back: undefined, phase, direct: false }
       this.sliding!.set(key, m)
     }
     // New sealed slices, in time order (usually one).
@@ -355,13 +357,17 @@ export class SlicedWindowOperator<T, A> implements Processor<T, unknown> {
     for (const i of fresh) {
       m.starts.push(st.starts[i]!)
       m.accs.push(st.accs[i]!)
-      m.back = fold.merge(m.back ?? fold.create(), st.accs[i]!)
+      if (!m.direct) m.back = fold.merge(m.back ?? fold.create(), st.accs[i]!)
     }
-    // Slices before the window leave from the front; an empty front takes the back over.
+    // Slices before the window leave from the front; one leaving the back drops it (direct).
     while (m.head < m.starts.length && m.starts[m.head]! < start) {
-      if (m.head >= m.split) this.flip(m, m.split)
+      if (m.head >= m.split) {
+        m.direct = true
+        m.back = undefined
+      }
       m.head++
     }
+    if (m.direct) m.split = m.head
     // This key's turn to rebuild (see SlidingMerges): the front and the back become one front.
     if (m.split < m.starts.length && Math.floor(end / this.windows.sliceMs) % this.spanSlices === m.phase)
       this.flip(m, m.head)
@@ -371,6 +377,13 @@ export class SlicedWindowOperator<T, A> implements Processor<T, unknown> {
       m.suffix = m.suffix.slice(m.head)
       m.split -= m.head
       m.head = 0
+    }
+    if (m.direct) {
+      if (m.head >= m.starts.length) return
+      let acc = fold.merge(fold.create(), m.accs[m.head]!)
+      for (let i = m.head + 1; i < m.starts.length; i++) acc = fold.merge(acc, m.accs[i]!)
+      this.logic.emit(key, start, end, 'on-time', acc, out)
+      return
     }
     const front = m.head < m.split ? m.suffix[m.head] : undefined
     const back = m.split < m.starts.length ? m.back : undefined
@@ -404,6 +417,7 @@ export class SlicedWindowOperator<T, A> implements Processor<T, unknown> {
     }
     m.split = n
     m.back = undefined
+    m.direct = false
   }
 
   /** Re-fires the windows of slice `s` that the watermark has passed but that are within the grace. */
