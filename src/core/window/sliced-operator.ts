@@ -88,11 +88,14 @@ class KeyWindows<A> {
  * modulo the slices in a window, equals its `phase` (see {@link rebuildPhase}): the rebuilds spread
  * evenly over the firings, about one per window length per key.
  *
- * A slice may have to leave while the front is empty, before the key's phase: the back holds it
- * and cannot lose it. The key then fires by merging its slices `[head, n)` into one new
- * accumulator (`direct`, the back dropped) until its phase comes. That is every key after a
- * restore once its oldest restored slice leaves: rebuilding then would copy a window's worth of
- * merges for every key at one firing.
+ * A key first fires here with the slices it holds then: one for a new key, which starts its back
+ * with it, or many (a whole window for every key after a restore, whose merges are not
+ * checkpointed). A key holding many fires by merging its slices `[head, n)` into one new
+ * accumulator (`direct`, no front and no back) until its build firing, one of the next
+ * {@link BUILD_SPREAD} (by its hash, so that restored keys do not all build at one firing): there,
+ * the slices that leave before its phase become suffixes and the others the back, one merge per
+ * slice as a rebuild, so that its front empties exactly at its phase. A key whose front empties
+ * before its phase (a firing it missed) fires `direct` again until its phase comes.
  */
 interface SlidingMerges<A> {
   starts: number[]
@@ -104,18 +107,42 @@ interface SlidingMerges<A> {
   phase: number
   /** No front and no back: fire by merging `[head, n)` (then `split` = `head`). */
   direct: boolean
+  /** The window end of the first firing at the phase (see {@link rebuildEnd}). */
+  rebuildAt: number
+  /** The window end of the firing that makes the merges of a key made `direct`; +∞ once made. */
+  buildAt: number
 }
+
+/**
+ * The firings over which keys first seen with many slices (every key after a restore) make their
+ * partial merges: each fires `direct` until its own one of them. Few, as a direct firing costs
+ * what a rebuild does; more than one, as a firing's rebuilds are its costliest.
+ */
+const BUILD_SPREAD = 8
 
 /** A window covering at least this many slices fires from partial merges (below, merging them all is as cheap). */
 const SLIDING_FROM = 8
 
 /**
- * The phase of a key's partial merges made at the firing of window end `end` (see
- * `SlidingMerges`): the slice number, modulo `spanSlices`, of the firing at which the key will
- * rebuild them. It lies `1 + hash % n` firings (of `stepMs`) ahead, `n` being the firings of a
- * window after this one: keys made together (every key after a restore, whose merges are not
- * checkpointed) so rebuild spread over a window length, whatever slices they hold; until then a
- * key whose front empties fires `direct`.
+ * The window end of the firing at which a key whose partial merges are made at the firing of
+ * window end `end` rebuilds them (see `SlidingMerges`): `1 + hash % n` firings (of `stepMs`) ahead,
+ * `n` being the firings of a window after this one. Keys made together (every key after a restore,
+ * whose merges are not checkpointed) so rebuild spread over a window length.
+ */
+export function rebuildEnd(
+  hash: number,
+  end: number,
+  sliceMs: number,
+  stepMs: number,
+  spanSlices: number,
+): number {
+  const n = Math.max(1, Math.floor((spanSlices * sliceMs) / stepMs) - 1)
+  return end + (1 + (hash % n)) * stepMs
+}
+
+/**
+ * The phase of a key's partial merges made at the firing of window end `end`: the slice number,
+ * modulo `spanSlices`, of the firing at which the key rebuilds them (see {@link rebuildEnd}).
  */
 export function rebuildPhase(
   hash: number,
@@ -124,9 +151,7 @@ export function rebuildPhase(
   stepMs: number,
   spanSlices: number,
 ): number {
-  const n = Math.max(1, Math.floor((spanSlices * sliceMs) / stepMs) - 1)
-  const at = end + (1 + (hash % n)) * stepMs
-  return Math.floor(at / sliceMs) % spanSlices
+  return Math.floor(rebuildEnd(hash, end, sliceMs, stepMs, spanSlices) / sliceMs) % spanSlices
 }
 
 /**
@@ -341,9 +366,24 @@ export class SlicedWindowOperator<T, A> implements Processor<T, unknown> {
     const key = this.ctx.currentKey as Key
     const fold = this.fold
     let m = this.sliding!.get(key)
+    let hash = -1
     if (m === undefined) {
-      const phase = rebuildPhase(hashKey(key), end, this.windows.sliceMs, this.step, this.spanSlices)
-      m = { starts: [], accs: [], suffix: [], head: 0, split: 0, back: undefined, phase, direct: false }
+      const sliceMs = this.windows.sliceMs
+      hash = hashKey(key)
+      const rebuildAt = rebuildEnd(hash, end, sliceMs, this.step, this.spanSlices)
+      const phase = Math.floor(rebuildAt / sliceMs) % this.spanSlices
+      m = {
+        starts: [],
+        accs: [],
+        suffix: [],
+        head: 0,
+        split: 0,
+        back: undefined,
+        phase,
+        direct: false,
+        rebuildAt,
+        buildAt: Number.POSITIVE_INFINITY,
+      }
       this.sliding!.set(key, m)
     }
     // New sealed slices, in time order (usually one).
@@ -354,6 +394,11 @@ export class SlicedWindowOperator<T, A> implements Processor<T, unknown> {
       if (s > last && s < end && s >= start) fresh.push(i)
     }
     fresh.sort((a, b) => st.starts[a]! - st.starts[b]!)
+    // A key first seen with many slices fires direct until its build firing (see SlidingMerges).
+    if (hash >= 0 && fresh.length > 1) {
+      m.direct = true
+      m.buildAt = end + ((hash >>> 16) % BUILD_SPREAD) * this.step
+    }
     for (const i of fresh) {
       m.starts.push(st.starts[i]!)
       m.accs.push(st.accs[i]!)
@@ -367,7 +412,10 @@ export class SlicedWindowOperator<T, A> implements Processor<T, unknown> {
       }
       m.head++
     }
-    if (m.direct) m.split = m.head
+    if (m.direct) {
+      m.split = m.head
+      if (end >= m.buildAt && end < m.rebuildAt) this.build(m)
+    }
     // This key's turn to rebuild (see SlidingMerges): the front and the back become one front.
     if (m.split < m.starts.length && Math.floor(end / this.windows.sliceMs) % this.spanSlices === m.phase)
       this.flip(m, m.head)
@@ -407,17 +455,39 @@ export class SlicedWindowOperator<T, A> implements Processor<T, unknown> {
    * `suffix[i]` = slices `i … n-1` merged, in time order.
    */
   private flip(m: SlidingMerges<A>, from: number): void {
+    this.suffixes(m, from, m.starts.length)
+    m.back = undefined
+    m.direct = false
+  }
+
+  /**
+   * Makes the merges of a key that fires `direct` before its first phase: the slices that leave
+   * before that firing become suffixes, the others the back, so the front empties at the phase.
+   */
+  private build(m: SlidingMerges<A>): void {
     const fold = this.fold
+    const leaving = this.windows.startOf(m.rebuildAt)
     const n = m.starts.length
+    let k = m.head
+    while (k < n && m.starts[k]! < leaving) k++
+    this.suffixes(m, m.head, k)
+    let back: A | undefined
+    for (let i = k; i < n; i++) back = fold.merge(back ?? fold.create(), m.accs[i]!)
+    m.back = back
+    m.direct = false
+    m.buildAt = Number.POSITIVE_INFINITY
+  }
+
+  /** Makes slices `from … to-1` front suffixes (`suffix[i]` = slices `i … to-1` merged) up to `split` = `to`. */
+  private suffixes(m: SlidingMerges<A>, from: number, to: number): void {
+    const fold = this.fold
     let next: A | undefined
-    for (let i = n - 1; i >= from; i--) {
+    for (let i = to - 1; i >= from; i--) {
       const own = fold.merge(fold.create(), m.accs[i]!)
       next = next === undefined ? own : fold.merge(own, next)
       m.suffix[i] = next
     }
-    m.split = n
-    m.back = undefined
-    m.direct = false
+    m.split = to
   }
 
   /** Re-fires the windows of slice `s` that the watermark has passed but that are within the grace. */
