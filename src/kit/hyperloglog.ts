@@ -19,7 +19,8 @@ export interface HyperLogLogOptions {
   readonly p?: number
 }
 
-const POW2_NEG = new Float64Array(66)
+/** 2^-r for every byte value r: registers hold ranks up to 65, restored sketches any byte. */
+const POW2_NEG = new Float64Array(256)
 for (let i = 0; i < POW2_NEG.length; i++) POW2_NEG[i] = 2 ** -i
 
 function alpha(m: number): number {
@@ -30,21 +31,73 @@ function alpha(m: number): number {
 }
 
 /**
+ * Registers per rank, counted by the estimators: two tables of 256, filled from alternate
+ * registers, so that consecutive equal ranks do not wait on each other's increment. The loops over
+ * registers have no branch on their values: a branch on "is this register zero", taken at random
+ * in a sketch that is partly filled, was mispredicted so often that it cost 4 × the loop.
+ */
+const COUNTS = new Int32Array(512)
+
+/** The estimate from the rank counts in `COUNTS` of `m` registers (see `estimateDistinct`). */
+function estimateFromCounts(m: number): number {
+  let sum = 0
+  for (let r = 0; r < 256; r++) {
+    const n = COUNTS[r]! + COUNTS[256 + r]!
+    if (n !== 0) sum += n * POW2_NEG[r]!
+  }
+  const zeros = COUNTS[0]! + COUNTS[256]!
+  const raw = (alpha(m) * m * m) / sum
+  if (raw <= 2.5 * m && zeros > 0) return Math.round(m * Math.log(m / zeros))
+  return Math.round(raw)
+}
+
+/**
  * The HyperLogLog estimate of 2^p registers (`registers.length` = m): the harmonic-mean estimator,
  * with linear counting for small ranges; 0 when every register is 0.
  */
 export function estimateDistinct(registers: Uint8Array): number {
   const m = registers.length
-  let sum = 0
-  let zeros = 0
-  for (let i = 0; i < m; i++) {
-    const r = registers[i]!
-    sum += POW2_NEG[r]!
-    if (r === 0) zeros++
+  COUNTS.fill(0)
+  let i = 0
+  for (; i + 1 < m; i += 2) {
+    COUNTS[registers[i]!]!++
+    COUNTS[256 + registers[i + 1]!]!++
   }
-  const raw = (alpha(m) * m * m) / sum
-  if (raw <= 2.5 * m && zeros > 0) return Math.round(m * Math.log(m / zeros))
-  return Math.round(raw)
+  if (i < m) COUNTS[registers[i]!]!++
+  return estimateFromCounts(m)
+}
+
+/**
+ * The estimate of the union of two sketches of the same precision (`estimateDistinct` of their
+ * register-wise max), without building it.
+ */
+export function estimateUnion(a: Uint8Array, b: Uint8Array): number {
+  const m = a.length
+  COUNTS.fill(0)
+  let i = 0
+  for (; i + 1 < m; i += 2) {
+    const x = a[i]!
+    const d = x - b[i]!
+    const y = a[i + 1]!
+    const e = y - b[i + 1]!
+    // max(x, b[i]) without a branch: d & (d >> 31) is d when negative, else 0.
+    COUNTS[x - (d & (d >> 31))]!++
+    COUNTS[256 + y - (e & (e >> 31))]!++
+  }
+  if (i < m) {
+    const d = a[i]! - b[i]!
+    COUNTS[a[i]! - (d & (d >> 31))]!++
+  }
+  return estimateFromCounts(m)
+}
+
+/** Folds `source` into `target` (same length): each register becomes the max of the two. */
+export function maxRegisters(target: Uint8Array, source: Uint8Array): void {
+  for (let i = 0; i < target.length; i++) {
+    const x = target[i]!
+    const d = x - source[i]!
+    target[i] = x - (d & (d >> 31))
+  }
 }
 
 /**
@@ -137,9 +190,7 @@ export class HyperLogLog {
       `a HyperLogLog with p = ${this.p}`,
       `p = ${other.p}`,
     )
-    const a = this.registers
-    const b = other.registers
-    for (let i = 0; i < a.length; i++) if (b[i]! > a[i]!) a[i] = b[i]!
+    maxRegisters(this.registers, other.registers)
     return this
   }
 

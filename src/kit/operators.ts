@@ -23,7 +23,7 @@ import {
 } from './crawler.ts'
 import type { Action } from './decision.ts'
 import { hashLow, hashNumber, hashString } from './hash.ts'
-import { estimateDistinct } from './hyperloglog.ts'
+import { estimateDistinct, estimateUnion, maxRegisters } from './hyperloglog.ts'
 import {
   SlidingWindowLimiter,
   type SlidingWindowOptions,
@@ -239,11 +239,8 @@ export function distinctCountAggregate<T>(
     merge(a, b) {
       current(a)
       current(b)
-      if (b.registers !== null) {
-        const regs = a.registers ?? densify(a)
-        const other = b.registers
-        for (let i = 0; i < regs.length; i++) if (other[i]! > regs[i]!) regs[i] = other[i]!
-      } else if (a.registers !== null) {
+      if (b.registers !== null) maxRegisters(a.registers ?? densify(a), b.registers)
+      else if (a.registers !== null) {
         for (const h of b.hashes32!) addHigh(a.registers, h)
       } else {
         const set = a.hashes32!
@@ -266,14 +263,14 @@ export function distinctCountAggregate<T>(
         for (const h of small) if (!large.has(h)) n++
         if (n <= limit) return n
       }
-      // What `merge` would make: registers of both, whichever form each has.
+      if (a.registers !== null && b.registers !== null) return estimateUnion(a.registers, b.registers)
+      // What `merge` would make: the registers of one (or none), with the hashes of the other.
       const regs = (scratch ??= new Uint8Array(1 << p))
-      regs.fill(0)
-      for (const s of [a, b]) {
-        const other = s.registers
-        if (other === null) for (const h of s.hashes32!) addHigh(regs, h)
-        else for (let i = 0; i < regs.length; i++) if (other[i]! > regs[i]!) regs[i] = other[i]!
-      }
+      const dense = a.registers ?? b.registers
+      if (dense === null) regs.fill(0)
+      else regs.set(dense)
+      if (a.hashes32 !== null) for (const h of a.hashes32) addHigh(regs, h)
+      if (b.hashes32 !== null) for (const h of b.hashes32) addHigh(regs, h)
       return estimateDistinct(regs)
     },
   }

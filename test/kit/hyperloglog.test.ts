@@ -1,7 +1,13 @@
 import { pack, unpack } from 'msgpackr'
 import { describe, expect, it } from 'vitest'
 import { SquallError } from '../../src/core/errors.ts'
-import { ExactDistinct, HyperLogLog } from '../../src/kit/hyperloglog.ts'
+import {
+  ExactDistinct,
+  HyperLogLog,
+  estimateDistinct,
+  estimateUnion,
+  maxRegisters,
+} from '../../src/kit/hyperloglog.ts'
 
 function filled(n: number, p = 14, prefix = ''): HyperLogLog {
   const h = HyperLogLog.create({ p })
@@ -52,6 +58,43 @@ describe('HyperLogLog', () => {
     }
     expect(a.merge(b).snapshot().registers).toEqual(union.snapshot().registers)
     expect(Math.abs(a.count() / 120_000 - 1)).toBeLessThan(4 * a.standardError)
+  })
+
+  it('estimates from rank counts as the textbook estimator does register by register, and a union as the merge', () => {
+    // The estimator of Flajolet et al., written out: harmonic mean, linear counting while small.
+    const textbook = (regs: Uint8Array) => {
+      const m = regs.length
+      let sum = 0
+      let zeros = 0
+      for (const r of regs) {
+        sum += 2 ** -r
+        if (r === 0) zeros++
+      }
+      const raw = ((0.7213 / (1 + 1.079 / m)) * m * m) / sum
+      return raw <= 2.5 * m && zeros > 0 ? Math.round(m * Math.log(m / zeros)) : Math.round(raw)
+    }
+    let x = 7
+    const random = () => {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0
+      return x / 2 ** 32
+    }
+    // Registers from empty to full, with ranks as a hashed stream leaves them (and odd lengths).
+    const sketch = (m: number, fill: number) =>
+      Uint8Array.from({ length: m }, () => (random() < fill ? 1 + Math.floor(-Math.log2(1 - random())) : 0))
+    for (const m of [1024, 4096, 1023]) {
+      for (const fill of [0, 0.01, 0.3, 0.7, 1]) {
+        const a = sketch(m, fill)
+        const b = sketch(m, 1 - fill)
+        if (fill > 0) expect(estimateDistinct(a)).toBe(textbook(a))
+        const [a0, b0] = [a.slice(), b.slice()]
+        const union = a.slice()
+        maxRegisters(union, b)
+        for (let i = 0; i < m; i++) expect(union[i]).toBe(Math.max(a[i]!, b[i]!))
+        expect(estimateUnion(a, b)).toBe(estimateDistinct(union))
+        expect([a, b]).toEqual([a0, b0])
+      }
+    }
+    expect(estimateDistinct(new Uint8Array(1024))).toBe(0)
   })
 
   it('refuses to merge counters of different precisions and bad precisions', () => {
