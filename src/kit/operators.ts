@@ -239,8 +239,16 @@ export function distinctCountAggregate<T>(
     merge(a, b) {
       current(a)
       current(b)
-      if (b.registers !== null) maxRegisters(a.registers ?? densify(a), b.registers)
-      else if (a.registers !== null) {
+      if (b.registers !== null) {
+        if (a.registers !== null) maxRegisters(a.registers, b.registers)
+        else {
+          // A set into registers: a copy of b's, with a's hashes added (the union either way).
+          const regs = b.registers.slice()
+          for (const h of a.hashes32!) addHigh(regs, h)
+          a.hashes32 = null
+          a.registers = regs
+        }
+      } else if (a.registers !== null) {
         for (const h of b.hashes32!) addHigh(a.registers, h)
       } else {
         const set = a.hashes32!

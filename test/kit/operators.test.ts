@@ -125,6 +125,13 @@ describe('distinctCountAggregate', () => {
         const merged = agg.result(agg.merge!(agg.merge!(agg.create(), a), b))
         expect(agg.mergedResult!(a, b)).toBe(merged)
         expect([a, b]).toEqual(before)
+        // Either way round, the same union: the same registers, or the same set.
+        const ab = agg.merge!(structuredClone(a), b)
+        const ba = agg.merge!(structuredClone(b), a)
+        expect(ab.registers).toEqual(ba.registers)
+        expect(ab.hashes32 === null ? null : [...ab.hashes32].sort()).toEqual(
+          ba.hashes32 === null ? null : [...ba.hashes32].sort(),
+        )
       }
     }
     expect(agg.mergedResult!(forms[0]!, forms[1]!)).toBe(40)
