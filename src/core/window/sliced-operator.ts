@@ -85,7 +85,7 @@ class KeyWindows<A> {
  * Every key's windows end at the same times, so left to itself every key would rebuild its
  * suffixes at the same firing — a window's worth of merges for every key at once, every window
  * length. Each key so rebuilds them (front and back together) when the firing's slice number,
- * modulo the slices in a window, equals its `phase` (see {@link rebuildPhase}): the rebuilds spread
+ * modulo the slices in a window, equals its `phase` (see {@link rebuildEnd}): the rebuilds spread
  * evenly over the firings, about one per window length per key.
  *
  * A key first fires here with the slices it holds then: one for a new key, which starts its back
@@ -141,17 +141,11 @@ export function rebuildEnd(
 }
 
 /**
- * The phase of a key's partial merges made at the firing of window end `end`: the slice number,
- * modulo `spanSlices`, of the firing at which the key rebuilds them (see {@link rebuildEnd}).
+ * The phase of the firing of window end `end` (see `SlidingMerges`): its slice number modulo
+ * `spanSlices`. A key rebuilds its partial merges at the firings of its own phase.
  */
-export function rebuildPhase(
-  hash: number,
-  end: number,
-  sliceMs: number,
-  stepMs: number,
-  spanSlices: number,
-): number {
-  return Math.floor(rebuildEnd(hash, end, sliceMs, stepMs, spanSlices) / sliceMs) % spanSlices
+export function phaseOf(end: number, sliceMs: number, spanSlices: number): number {
+  return Math.floor(end / sliceMs) % spanSlices
 }
 
 /**
@@ -371,7 +365,7 @@ export class SlicedWindowOperator<T, A> implements Processor<T, unknown> {
       const sliceMs = this.windows.sliceMs
       hash = hashKey(key)
       const rebuildAt = rebuildEnd(hash, end, sliceMs, this.step, this.spanSlices)
-      const phase = Math.floor(rebuildAt / sliceMs) % this.spanSlices
+      const phase = phaseOf(rebuildAt, sliceMs, this.spanSlices)
       m = {
         starts: [],
         accs: [],
@@ -417,7 +411,7 @@ export class SlicedWindowOperator<T, A> implements Processor<T, unknown> {
       if (end >= m.buildAt && end < m.rebuildAt) this.build(m)
     }
     // This key's turn to rebuild (see SlidingMerges): the front and the back become one front.
-    if (m.split < m.starts.length && Math.floor(end / this.windows.sliceMs) % this.spanSlices === m.phase)
+    if (m.split < m.starts.length && phaseOf(end, this.windows.sliceMs, this.spanSlices) === m.phase)
       this.flip(m, m.head)
     if (m.head > 32 && m.head * 2 > m.starts.length) {
       m.starts = m.starts.slice(m.head)

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { Aggregates } from '../../../src/core/window/aggregates.ts'
 import { CumulatingWindows, HoppingWindows } from '../../../src/core/window/assigners.ts'
-import { rebuildPhase } from '../../../src/core/window/sliced-operator.ts'
+import { phaseOf, rebuildEnd } from '../../../src/core/window/sliced-operator.ts'
 import type { WindowResult } from '../../../src/core/window/window.ts'
 import { distinctCountAggregate } from '../../../src/kit/operators.ts'
 import { TestDriver } from '../../../src/runtime/test-driver.ts'
@@ -233,14 +233,15 @@ describe('hopping windows fired from partial merges of slices', () => {
     // Phases cover the 59 later firings of a window (all but the firing at hand), evenly.
     const phases = new Map<number, number>()
     for (let h = 0; h < 5_900; h++) {
-      const phase = rebuildPhase(h, end, slice, slice, 60)
+      const phase = phaseOf(rebuildEnd(h, end, slice, slice, 60), slice, 60)
       phases.set(phase, (phases.get(phase) ?? 0) + 1)
     }
     expect(phases.size).toBe(59)
     expect(phases.has((end / slice) % 60)).toBe(false)
     expect(Math.max(...phases.values())).toBe(100)
     // With a slide of two slices, the phase is one of the window's firings.
-    for (let h = 0; h < 100; h++) expect(rebuildPhase(h, end, slice, 2 * slice, 60) % 2).toBe(0)
+    for (let h = 0; h < 100; h++)
+      expect(phaseOf(rebuildEnd(h, end, slice, 2 * slice, 60), slice, 60) % 2).toBe(0)
   })
 
   it('after a restore of a whole window, the keys build their partial merges over the first firings, neither all at once nor by merging whole windows until their phase', () => {
