@@ -99,8 +99,10 @@ class KeyWindows<A> {
  */
 interface SlidingMerges<A> {
   starts: number[]
-  accs: A[]
-  suffix: A[]
+  /** The slices' accumulators; those before `head` have left and are dropped (undefined). */
+  accs: (A | undefined)[]
+  /** Front suffixes of `[head, split)`; as `accs`, none before `head`. */
+  suffix: (A | undefined)[]
   head: number
   split: number
   back: A | undefined
@@ -404,6 +406,9 @@ export class SlicedWindowOperator<T, A> implements Processor<T, unknown> {
         m.direct = true
         m.back = undefined
       }
+      // What left is not kept until the arrays are cut: a window's worth of sketches, unreachable.
+      m.accs[m.head] = undefined
+      m.suffix[m.head] = undefined
       m.head++
     }
     if (m.direct) {

@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { describe, expect, it } from 'vitest'
 import { Aggregates } from '../../../src/core/window/aggregates.ts'
 import { CumulatingWindows, HoppingWindows } from '../../../src/core/window/assigners.ts'
@@ -225,6 +227,52 @@ describe('hopping windows fired from partial merges of slices', () => {
         .reduce((s, e) => s + e.value.n!, 0)
       expect(r.value).toBe(want)
     }
+  })
+
+  it('keeps no accumulator of a slice that has left every window', async () => {
+    // A full collection on demand, to see which accumulators are still reachable.
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    // The slices' accumulators, in order: those a record is added to (merges make the others).
+    const slices: WeakRef<{ n: number }>[] = []
+    const seen = new WeakSet<object>()
+    const sum = {
+      create: () => ({ n: 0 }),
+      add: (acc: { n: number }, c: Click) => {
+        if (!seen.has(acc)) {
+          seen.add(acc)
+          slices.push(new WeakRef(acc))
+        }
+        acc.n += c.n!
+        return acc
+      },
+      merge: (a: { n: number }, b: { n: number }) => {
+        a.n += b.n
+        return a
+      },
+      result: (acc: { n: number }) => acc.n,
+    }
+    const driver = new TestDriver(
+      topology((e) =>
+        e
+          .keyBy((c) => c.user)
+          .window(HoppingWindows.of('60s', '1s'))
+          .aggregate('sums', sum),
+      ),
+      { parallelism: 1 },
+    )
+    const second = (s: number) => [{ value: { user: 'u', at: s * 1_000, n: 1 }, time: s * 1_000 }]
+    for (let s = 0; s < 61; s++) driver.pushRecords('events', second(s))
+    const early = slices.slice(0, 20)
+    for (let s = 61; s < 100; s++) driver.pushRecords('events', second(s))
+    // WeakRef targets made in this turn stay alive until it ends.
+    await new Promise((resolve) => setTimeout(resolve, 0))
+    gc()
+    // Slices 0–19 left their last window by second 80: neither the window state nor the partial
+    // merges may hold them.
+    expect(early.filter((r) => r.deref() !== undefined)).toEqual([])
+    const last = driver.values<WindowResult<number>>('out').at(-1)!
+    expect(last.value).toBe(60)
   })
 
   it('a key rebuilds at a firing of its own among the later firings of a window, whatever slices it holds', () => {
