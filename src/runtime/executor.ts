@@ -118,6 +118,8 @@ export class Executor {
   private draining = false
   /** The sources are read no more (see `stopReading`). */
   private readingStopped = false
+  /** A source reached its end in the last `readSources` (the main loop then goes on without waiting). */
+  private sourceEnded = false
   private wake: (() => void) | undefined
   private pendingCredits = new Map<number, number>()
   /** A send of what messages from other threads caused is scheduled (see `receive`). */
@@ -395,6 +397,21 @@ export class Executor {
     return undefined
   }
 
+  /**
+   * Reads one batch from each source still open (or ends them all when draining). Returns how
+   * many records were read; sets `sourceEnded` when a source reached its end.
+   */
+  private readSources(): number {
+    let read = 0
+    for (const s of this.sources) {
+      if (s.ended) continue
+      if (this.draining) s.end()
+      else if (!this.readingStopped) read += s.poll(this.batchSize)
+      if (s.ended) this.sourceEnded = true
+    }
+    return read
+  }
+
   /** Ticks processing time: timers, idleness, TTL. */
   tick(now: number): void {
     for (const o of this.operators) o.onProcessingTime(now)
@@ -425,11 +442,7 @@ export class Executor {
       // Operators that had work left (timers firing in slices) and went on with it.
       let resumed = 0
       try {
-        for (const s of this.sources) {
-          if (s.ended) continue
-          if (this.draining) s.end()
-          else if (!this.readingStopped) produced += s.poll(this.batchSize)
-        }
+        produced += this.readSources()
         for (const o of this.operators) {
           if (!o.busy) continue
           o.resume()
@@ -446,7 +459,11 @@ export class Executor {
         this.fail(e)
         break
       }
-      if (produced === 0) {
+      if (this.sourceEnded) {
+        // A source has just ended: what follows from it (operators and sinks ending) goes on at once.
+        this.sourceEnded = false
+        quiet = 0
+      } else if (produced === 0) {
         // Nothing ready: back off from 1 ms to 20 ms, or until a source says it is ready.
         quiet = Math.min(quiet + 1, 20)
         const ready = this.sources.find((s) => !s.ended && s.reader.ready)?.reader.ready?.()
@@ -455,8 +472,17 @@ export class Executor {
         times.idleMs += performance.now() - t0
       } else if (resumed === 0 && produced * 4 < this.batchSize && this.lingerMs > 0 && !this.draining) {
         // Little was ready, and no operator has work left: wait for more rather than send it on
-        // in small batches.
+        // in small batches. A bounded source's last batch is short too: the sources are read
+        // once more first, so one at its end ends now rather than after the wait.
         quiet = 0
+        try {
+          this.readSources()
+          this.flushPorts()
+        } catch (e) {
+          this.fail(e)
+          break
+        }
+        if (this.sourceEnded) continue
         const t0 = performance.now()
         lastYield = t0
         await this.pause(this.lingerMs)

@@ -317,4 +317,14 @@ describe('embedded runner', () => {
     expect(lingering).toBeLessThanOrEqual(40)
     expect(eager).toBeGreaterThan(2 * lingering)
   })
+
+  it('a bounded source whose last batch is short ends the job at once, without waiting for lingerMs', async () => {
+    const out = collect<number>()
+    const t = new Topology('short-end')
+    t.source('gen', generator({ count: 100, make: (seq) => seq })).sink(out, { name: 'out' })
+    // 100 records are one batch a quarter full: before, the job then waited lingerMs for more.
+    const result = await runToEnd(t, { lingerMs: 5_000, log: memoryLogger() })
+    expect(out.values).toEqual(Array.from({ length: 100 }, (_, i) => i))
+    expect(result.runningMs).toBeLessThan(2_500)
+  })
 })
