@@ -10,8 +10,10 @@ export interface BenchRow {
   baseline: number
   /** squall / baseline. */
   ratio: number
-  /** The ratio the project aims for. */
+  /** The ratio the project aims for (0: none; the row then has a `minRate`). */
   target: number
+  /** A rate Squall must reach, where the target is a rate rather than a ratio (records per second). */
+  minRate?: number
   /** Anything else worth printing (thread count, pause times, …). */
   note?: string
 }
@@ -26,6 +28,11 @@ export function row(name: string, squall: number, baseline: number, target: numb
     target,
     ...(note ? { note } : {}),
   }
+}
+
+/** True when a row meets its target: its ratio, and its rate where it has a `minRate`. */
+export function meetsTarget(r: BenchRow): boolean {
+  return r.ratio >= r.target && r.squall >= (r.minRate ?? 0)
 }
 
 /** Runs `fn` once to warm up, then `rounds` times, and returns the best rate in records per second. */

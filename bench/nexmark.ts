@@ -152,20 +152,25 @@ export async function bench(): Promise<BenchRow[]> {
     plain: (b: readonly Bid[]) => void,
     target: number,
     t: NexmarkTables,
+    minRate?: number,
   ) => {
     const [squall, base] = await compareRates(t.bid.length, 3, [() => runSql(name, t), () => plain(t.bid)])
-    rows.push(row(`nexmark ${name} (SQL) vs plain loop`, squall!, base!, target, `${t.bid.length} bids`))
+    const r = row(`nexmark ${name} (SQL) vs plain loop`, squall!, base!, target, `${t.bid.length} bids`)
+    rows.push(minRate === undefined ? r : { ...r, minRate })
   }
   let events: NexmarkEvent[] | undefined = NexmarkGenerator.create().nextBatch(STATELESS_EVENTS)
   const tables = splitEvents(events.slice(0, EVENTS))
   let long: NexmarkTables | undefined = splitEvents(events)
   events = undefined
-  await compare('q0', plainQ0, 0.7, long)
-  await compare('q1', plainQ1, 0.7, long)
-  await compare('q2', plainQ2, 0.7, long)
+  await compare('q0', plainQ0, 0.7, long, 1_000_000)
+  await compare('q1', plainQ1, 0.7, long, 1_000_000)
+  await compare('q2', plainQ2, 0.7, long, 1_000_000)
   // The other queries run on the first EVENTS events only; the rest may go.
   long = undefined
-  await compare('q5', plainQ5, 0.3, tables)
+  // q5's target is a rate, 200 000 events/s (Flink's published figure is about 22 000 per core):
+  // its plan keeps two aggregations and a join where the plain loop keeps one map of counts, so
+  // its ratio is printed for comparison between runs, not held to a target.
+  await compare('q5', plainQ5, 0, tables, 200_000)
   for (const name of ['q3', 'q4', 'q7', 'q8']) {
     const n = rowsRead(name, tables)
     const [rate] = await compareRates(n, 2, [() => runSql(name, tables)])
