@@ -398,13 +398,14 @@ export class Executor {
   }
 
   /**
-   * Reads one batch from each source still open (or ends them all when draining). Returns how
-   * many records were read; sets `sourceEnded` when a source reached its end.
+   * Reads one batch from each source still open (`boundedOnly`: each bounded one), or ends them
+   * all when draining. Returns how many records were read; sets `sourceEnded` when a source
+   * reached its end.
    */
-  private readSources(): number {
+  private readSources(boundedOnly = false): number {
     let read = 0
     for (const s of this.sources) {
-      if (s.ended) continue
+      if (s.ended || (boundedOnly && !s.bounded)) continue
       if (this.draining) s.end()
       else if (!this.readingStopped) read += s.poll(this.batchSize)
       if (s.ended) this.sourceEnded = true
@@ -472,11 +473,11 @@ export class Executor {
         times.idleMs += performance.now() - t0
       } else if (resumed === 0 && produced * 4 < this.batchSize && this.lingerMs > 0 && !this.draining) {
         // Little was ready, and no operator has work left: wait for more rather than send it on
-        // in small batches. A bounded source's last batch is short too: the sources are read
-        // once more first, so one at its end ends now rather than after the wait.
+        // in small batches. A bounded source's last batch is short too: the bounded sources are
+        // read once more first, so one at its end ends now rather than after the wait.
         quiet = 0
         try {
-          this.readSources()
+          this.readSources(true)
           this.flushPorts()
         } catch (e) {
           this.fail(e)

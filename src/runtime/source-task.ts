@@ -49,6 +49,8 @@ function feedTimesLoop(): FeedTimes {
 export class SourceTask {
   readonly metrics: NodeMetrics
   ended = false
+  /** The source ends by itself (`SourceSpec.bounded`). */
+  readonly bounded: boolean
   private readonly strategy: WatermarkStrategy<unknown> | undefined
   private readonly generator: WatermarkGenerator | undefined
   private lastWatermark = Number.NEGATIVE_INFINITY
@@ -81,6 +83,7 @@ export class SourceTask {
     private readonly env: TaskEnv,
   ) {
     this.metrics = env.metrics(node.spec.name)
+    this.bounded = node.spec.source?.bounded === true
     this.strategy = node.spec.watermarks
     this.generator = this.strategy?.createGenerator()
     this.feedTimes = this.generator === undefined ? undefined : feedTimesLoop()
