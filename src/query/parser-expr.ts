@@ -328,11 +328,14 @@ function parseWordPrimary(c: Cursor): Expr {
     c.expectOp(']')
     return { kind: 'constructor', at, type: w, items }
   }
-  if (
-    next.kind === 'op' &&
-    next.text === '(' &&
-    (!c.isName() ? w === 'LEFT' || w === 'RIGHT' || w === 'ROW' : true)
-  ) {
+  if (w === 'ROW' && next.kind === 'op' && next.text === '(') {
+    c.next()
+    c.next()
+    const items = c.isOp(')') ? [] : parseExprList(c)
+    c.expectOp(')')
+    return { kind: 'constructor', at, type: 'ROW', items }
+  }
+  if (next.kind === 'op' && next.text === '(' && (!c.isName() ? w === 'LEFT' || w === 'RIGHT' : true)) {
     return parseCall(c)
   }
   return parseName(c)

@@ -18,7 +18,7 @@ import type { ExplainLine, PlanContext, Rel } from './plan/relation.ts'
 import { refuseSeveralInserts, type ScriptShape, scriptShape } from './plan/script.ts'
 import type { PlannedQuery } from './query-job.ts'
 import { type Column, type RowSchema, schemaOf } from './row-schema.ts'
-import { errorAt, positionAt } from './sql-error.ts'
+import { closestName, errorAt, positionAt } from './sql-error.ts'
 import { parseTimestamp } from './sql-time.ts'
 import { formatType, type SqlType, SqlTypes } from './types.ts'
 
@@ -210,8 +210,10 @@ function schemaFor(name: string, t: CatalogTable, timeColumn: string | undefined
       'columns' in t.schema && Array.isArray((t.schema as RowSchema).columns)
         ? (t.schema as RowSchema)
         : schemaOf(name, t.schema as { readonly [c: string]: string | SqlType })
-  } else if (t.sample !== undefined && t.sample.length > 0) schema = inferSchema(name, t.sample, timeColumn)
-  else {
+  } else if (t.sample !== undefined && t.sample.length > 0) {
+    const sampled = t.eventTime === undefined || t.sample.some((r) => Object.hasOwn(r, t.eventTime!.column))
+    schema = inferSchema(name, t.sample, sampled ? timeColumn : undefined)
+  } else {
     throw new SquallError(
       'ERR_SQL_PLAN',
       `table "${name}" has no schema: give its columns, or sample rows to infer them from`,
@@ -223,10 +225,30 @@ function schemaFor(name: string, t: CatalogTable, timeColumn: string | undefined
     ...(timeColumn !== undefined && c.name === timeColumn ? { type: SqlTypes.TIMESTAMP3 } : {}),
   }))
   if (timeColumn !== undefined && !columns.some((c) => c.name === timeColumn)) {
+    const near = closestName(
+      timeColumn,
+      columns.map((c) => c.name),
+    )
     throw new SquallError(
       'ERR_SQL_PLAN',
-      `table "${name}": event-time column "${timeColumn}" is not one of its columns (${columns.map((c) => c.name).join(', ')})`,
+      `table "${name}": event-time column "${timeColumn}" is not one of its columns (${columns.map((c) => c.name).join(', ')})${near ? `; did you mean "${near}"?` : ''}`,
     )
+  }
+  if (t.eventTime !== undefined && t.sample !== undefined) {
+    const read = timeReader(t.eventTime.column)
+    const bad = t.sample.find((row) => {
+      const v = (row as { [c: string]: unknown })[t.eventTime!.column]
+      if (v === null || v === undefined) return false
+      const ms = read(row)
+      return ms === undefined || !Number.isFinite(ms)
+    })
+    if (bad !== undefined) {
+      const v = JSON.stringify((bad as { [c: string]: unknown })[t.eventTime.column])
+      throw new SquallError(
+        'ERR_SQL_PLAN',
+        `table "${name}": event-time column "${t.eventTime.column}" holds ${v.length > 40 ? `${v.slice(0, 40)}...` : v}, which is not a time: expected epoch milliseconds or timestamp text such as "2024-03-05 14:07:09"`,
+      )
+    }
   }
   return { name, columns }
 }

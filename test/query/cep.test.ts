@@ -197,6 +197,19 @@ describe('MATCH_RECOGNIZE', () => {
     expect(runSql(sql, 'events', rows)).toEqual([{ k: 'k', low: '6', high: '8' }])
   })
 
+  test('PREV reaches before the match: a V of falling then rising prices starts at its first fall', () => {
+    const rows = [10, 9, 8, 12, 11, 7, 13].map((p, i) => ({ k: 'k', v: String(p), ts: i * 1000 }))
+    const sql = `SELECT * FROM events MATCH_RECOGNIZE (PARTITION BY k ORDER BY ts
+      MEASURES FIRST(D.v) AS start_p, LAST(D.v) AS bottom, U.v AS up, PREV(D.v, 2) AS before_bottom
+      PATTERN (D+ U)
+      DEFINE D AS CAST(D.v AS INT) < CAST(PREV(D.v) AS INT),
+             U AS CAST(U.v AS INT) > CAST(PREV(U.v) AS INT))`
+    expect(runSql(sql, 'events', rows)).toEqual([
+      { k: 'k', start_p: '9', bottom: '8', up: '12', before_bottom: '9' },
+      { k: 'k', start_p: '11', bottom: '7', up: '13', before_bottom: '11' },
+    ])
+  })
+
   test('MATCH_RECOGNIZE must be ordered by the time attribute', () => {
     expect(() => planQuery(BRUTE_FORCE.replace('ORDER BY ts', 'ORDER BY ip'), catalog)).toThrow(
       /ORDER BY the time attribute/,

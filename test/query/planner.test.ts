@@ -204,6 +204,100 @@ describe('planQuery', () => {
     expect(values.map((v) => v.id).sort()).toEqual([1, 1, 11])
   })
 
+  test('OVER w reads the window the WINDOW clause defines, for aggregates and for ROW_NUMBER', () => {
+    const over = run(
+      `SELECT auction, price, SUM(price) OVER w AS total, COUNT(*) OVER w AS n FROM bids
+       WINDOW w AS (PARTITION BY auction ORDER BY ts ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)`,
+      { bids: BIDS },
+    )
+    expect(over.values).toEqual([
+      { auction: 1, price: 5, total: 5, n: 1 },
+      { auction: 1, price: 50, total: 55, n: 2 },
+      { auction: 2, price: 20, total: 20, n: 1 },
+      { auction: 1, price: 7, total: 57, n: 2 },
+      { auction: 2, price: 30, total: 50, n: 2 },
+    ])
+    const top = run(
+      `SELECT auction, price FROM (SELECT auction, price, ROW_NUMBER() OVER w AS rn FROM bids
+       WINDOW w AS (PARTITION BY auction ORDER BY price DESC)) WHERE rn <= 1`,
+      { bids: BIDS },
+    )
+    const table = new ChangelogTable()
+    for (const v of top.values) table.apply(v as never)
+    expect(table.toRows()).toEqual([
+      { auction: 1, price: 50 },
+      { auction: 2, price: 30 },
+    ])
+    expect(() => planQuery('SELECT SUM(price) OVER v FROM bids WINDOW w AS (ORDER BY ts)', catalog)).toThrow(
+      /OVER v names no window of this SELECT \(its WINDOW clause defines w\)/,
+    )
+  })
+
+  test('DATE and TIME results leave as text, like TIMESTAMP ones', () => {
+    const { values } = run(
+      "SELECT CAST(ts AS DATE) AS d, TIME '12:30:05' AS t, ts FROM bids WHERE price = 5",
+      { bids: BIDS },
+    )
+    expect(values).toEqual([{ d: '2024-01-01', t: '12:30:05', ts: '2024-01-01 00:00:01.000' }])
+  })
+
+  test('ROW(a, b) builds a row value', () => {
+    const { values } = run('SELECT ROW(auction, price) AS r FROM bids WHERE price = 5', { bids: BIDS })
+    expect(values).toEqual([{ r: { f0: 1, f1: 5 } }])
+  })
+
+  test('an event-time column that the sample rows lack, or that holds no times, is refused before running', () => {
+    const sampled = (column: string): Catalog => ({
+      logs: {
+        source: idle,
+        sample: [{ url: '/a', ts: '2024-01-01 00:00:01' }],
+        eventTime: { column, watermarkDelayMs: 0 },
+      },
+    })
+    expect(() => planQuery('SELECT url FROM logs', sampled('tss'))).toThrow(
+      expect.objectContaining({
+        code: 'ERR_SQL_PLAN',
+        message: expect.stringMatching(
+          /event-time column "tss" is not one of its columns \(url, ts\); did you mean "ts"\?/,
+        ),
+      }),
+    )
+    expect(() => planQuery('SELECT url FROM logs', sampled('url'))).toThrow(
+      /event-time column "url" holds "\/a", which is not a time/,
+    )
+    expect(planQuery('SELECT url FROM logs', sampled('ts')).columns).toEqual(['url'])
+  })
+
+  test('a HOP slide above its size or a CUMULATE size off its step is refused in SQL terms; an offset counts modulo the size', () => {
+    const tvf = (call: string) =>
+      planQuery(`SELECT COUNT(*) FROM TABLE(${call}) GROUP BY window_start, window_end`, catalog)
+    expect(() => tvf("HOP(TABLE bids, DESCRIPTOR(ts), INTERVAL '10' SECOND, INTERVAL '5' SECOND)")).toThrow(
+      expect.objectContaining({
+        code: 'ERR_SQL_PLAN',
+        message: expect.stringMatching(/HOP takes the slide first/),
+      }),
+    )
+    expect(() =>
+      tvf("CUMULATE(TABLE bids, DESCRIPTOR(ts), INTERVAL '4' SECOND, INTERVAL '10' SECOND)"),
+    ).toThrow(
+      expect.objectContaining({
+        code: 'ERR_SQL_PLAN',
+        message: expect.stringMatching(/multiple of the step/),
+      }),
+    )
+    const { values } = run(
+      `SELECT window_start, COUNT(*) AS n
+       FROM TABLE(TUMBLE(TABLE bids, DESCRIPTOR(ts), INTERVAL '10' SECOND, INTERVAL '-5' SECOND))
+       GROUP BY window_start, window_end`,
+      { bids: BIDS },
+    )
+    expect(values.map((v) => `${v.window_start} ${v.n}`).sort()).toEqual([
+      '2023-12-31 23:59:55.000 2',
+      '2024-01-01 00:00:05.000 2',
+      '2024-01-01 00:00:25.000 1',
+    ])
+  })
+
   test('keyed operators give the same rows at parallelism 3 as at 1', () => {
     const sql = `SELECT auction, window_start, SUM(price) AS total FROM TABLE(TUMBLE(TABLE bids, DESCRIPTOR(ts), INTERVAL '10' SECOND))
       GROUP BY auction, window_start, window_end`

@@ -79,6 +79,8 @@ export interface Run<R> {
   vars: string[]
   rows: R[]
   times: number[]
+  /** Up to the matcher's `lookback` rows of the partition right before the first row, oldest first. */
+  before?: R[]
 }
 
 /** A complete match: the variable of each row, the rows, and their times, in row order. */
@@ -88,6 +90,8 @@ export interface Match<R> {
   readonly times: readonly number[]
   /** Index (in the partition's row sequence) of the first row. */
   readonly start: number
+  /** Up to the matcher's `lookback` rows of the partition right before the first row, oldest first. */
+  readonly before: readonly R[]
 }
 
 /** The matcher's state for one partition: plain data, kept in keyed state between rows. */
@@ -97,6 +101,8 @@ export interface MatcherState<R> {
   done: Run<R>[]
   /** Rows seen so far (the index of the next row). */
   next: number
+  /** The last `lookback` rows seen, oldest first. */
+  recent?: R[]
 }
 
 /** Decides whether `row` may be mapped to `variable`, given the rows the run mapped before it. */
@@ -106,7 +112,9 @@ export type Condition<R> = (variable: string, row: R, run: Run<R>) => boolean
  * Runs an NFA over the rows of one partition. Rows must come in event-time order. Matching is
  * leftmost first; among matches from one start the greedy (longest) one wins, and it is emitted
  * once no run from that start can go on. AFTER MATCH SKIP decides which runs survive a match;
- * WITHIN drops runs whose first row is more than `withinMs` before the current row.
+ * WITHIN drops runs whose first row is more than `withinMs` before the current row. Each run
+ * keeps the `lookback` rows of the partition before its first row, for conditions that look back
+ * past the start of the match (SQL's PREV).
  */
 export class Matcher<R> {
   constructor(
@@ -114,6 +122,7 @@ export class Matcher<R> {
     private readonly test: Condition<R>,
     private readonly skip: AfterMatch,
     private readonly withinMs: number,
+    private readonly lookback = 0,
   ) {}
 
   /** A fresh partition state. */
@@ -127,8 +136,17 @@ export class Matcher<R> {
     const within = this.withinMs
     const runs = st.runs.filter((r) => !(within >= 0 && time - r.startTime > within))
     if (within >= 0) st.done = st.done.filter((r) => r.times[r.times.length - 1]! - r.startTime <= within)
+    const recent = st.recent ?? []
     this.closure(
-      { state: this.nfa.start, start: index, startTime: time, vars: [], rows: [], times: [] },
+      {
+        state: this.nfa.start,
+        start: index,
+        startTime: time,
+        vars: [],
+        rows: [],
+        times: [],
+        ...(this.lookback > 0 ? { before: recent.slice() } : {}),
+      },
       runs,
       st,
       new Set(),
@@ -147,6 +165,7 @@ export class Matcher<R> {
         vars: [...r.vars, s.name],
         rows: [...r.rows, row],
         times: [...r.times, time],
+        ...(r.before !== undefined ? { before: r.before } : {}),
       }
       const k = `${moved.start}/${moved.state}`
       if (seen.has(k)) continue
@@ -154,6 +173,11 @@ export class Matcher<R> {
       this.closure(moved, next, st, cut)
     }
     st.runs = next
+    if (this.lookback > 0) {
+      recent.push(row)
+      if (recent.length > this.lookback) recent.shift()
+      st.recent = recent
+    }
     return this.emit(st, false)
   }
 
@@ -200,7 +224,13 @@ export class Matcher<R> {
       const blocking = st.runs.some((r) => r.start <= first.start)
       if (blocking && !all) break
       st.done.shift()
-      out.push({ vars: first.vars, rows: first.rows, times: first.times, start: first.start })
+      out.push({
+        vars: first.vars,
+        rows: first.rows,
+        times: first.times,
+        start: first.start,
+        before: first.before ?? [],
+      })
       const keep = this.skipFrom(first)
       st.runs = st.runs.filter((r) => r.start >= keep)
       st.done = st.done.filter((r) => r.start >= keep)

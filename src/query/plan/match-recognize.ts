@@ -17,6 +17,8 @@ import { type PlanContext, type Rel, columnOf, keyFunction, planError, ref, rewr
 
 /** What a context row is built from: the rows matched so far, their variables, the current row. */
 interface Frame {
+  /** Rows of the partition right before the match's first row, oldest first (for PREV). */
+  before: readonly SqlRow[]
   rows: readonly SqlRow[]
   vars: readonly string[]
   times: readonly number[]
@@ -36,6 +38,8 @@ class MatchCompiler {
   private readonly navs: Nav[] = []
   private readonly navColumns: Column[] = []
   private readonly inputFields: string[]
+  /** How many rows before a match's first row PREV may reach. */
+  lookback = 0
 
   constructor(
     private readonly input: RowSchema,
@@ -112,8 +116,10 @@ class MatchCompiler {
       switch (x.name) {
         case 'PREV': {
           const arg = this.overRow(x.args[0]!)
+          if (Number.isInteger(n) && n > this.lookback) this.lookback = n
           return this.nav(x, (f) => {
-            const seq = f.variable !== undefined ? [...f.rows, f.current] : f.rows
+            const seq =
+              f.variable !== undefined ? [...f.before, ...f.rows, f.current] : [...f.before, ...f.rows]
             const row = seq[seq.length - 1 - n]
             return row === undefined ? null : arg(row)
           })
@@ -237,7 +243,15 @@ export function planMatchRecognize(ctx: PlanContext, rel: Rel, mr: MatchRecogniz
     const d = defines.get(variable)
     if (d === undefined) return true
     return (
-      d({ rows: run.rows, vars: run.vars, times: run.times, current: row, variable, matchNumber: 0 }) === true
+      d({
+        before: run.before ?? [],
+        rows: run.rows,
+        vars: run.vars,
+        times: run.times,
+        current: row,
+        variable,
+        matchNumber: 0,
+      }) === true
     )
   }
   const within = mr.within?.value ?? -1
@@ -247,6 +261,7 @@ export function planMatchRecognize(ctx: PlanContext, rel: Rel, mr: MatchRecogniz
     const last = m.rows[m.rows.length - 1]!
     for (let i = 0; i < partCols.length; i++) o[partCols[i]!.name] = partFns[i]!(last)
     const frame: Frame = {
+      before: m.before,
       rows: m.rows,
       vars: m.vars,
       times: m.times,
@@ -267,7 +282,7 @@ export function planMatchRecognize(ctx: PlanContext, rel: Rel, mr: MatchRecogniz
     name,
     () =>
       new CepOperator<SqlRow, SqlRow>(
-        new Matcher(nfa, test, skip, within),
+        new Matcher(nfa, test, skip, within, mc.lookback),
         select,
         within,
       ) as unknown as Processor<unknown, unknown>,

@@ -134,7 +134,7 @@ export function planOverAggregate(
     throw planError(`OVER aggregates must share one window; got ${[...specs].join(' and ')}`)
   const spec = calls[0]!.over
   if (typeof spec === 'string' || spec === undefined)
-    throw planError('OVER with a named window is not supported; write the window inline')
+    throw planError(`OVER names the window ${String(spec)}, which the query does not define`)
   const order = spec.orderBy[0]
   const col = order ? columnOf(order.expr, rel.schema) : undefined
   if (

@@ -15,8 +15,8 @@ import {
 import { ExprCode } from '../expr-code.ts'
 import { formatExpr } from '../format-expr.ts'
 import type { Column } from '../row-schema.ts'
-import { formatTimestamp } from '../sql-time.ts'
-import { isTimestamp, type SqlType } from '../types.ts'
+import { formatDate, formatTimeOfDay, formatTimestamp } from '../sql-time.ts'
+import { isTemporal, isTimestamp, type SqlType } from '../types.ts'
 import { columnOf, type PlanContext, type Rel } from './relation.ts'
 
 /** Adds a filter node keeping the rows (or changes) for which `condition` is TRUE. */
@@ -67,7 +67,8 @@ export function uniqueNames(names: readonly string[]): string[] {
 /**
  * Adds a projection node computing `items` from each row. The output keeps the time attribute
  * when it is projected as a plain column. With `formatTimes`, TIMESTAMP columns leave as text
- * (`2020-04-15 08:05:00.000`, UTC) instead of epoch milliseconds: for a query's final output.
+ * (`2020-04-15 08:05:00.000`, UTC), DATE as `2020-04-15` and TIME as `08:05:00`, instead of
+ * milliseconds: for a query's final output.
  */
 export function planProject(
   ctx: PlanContext,
@@ -87,11 +88,12 @@ export function planProject(
     const typed = compileTyped(it.expr, rel.schema)
     const type: SqlType = typed.type
     let fn = typed.evaluate
-    if (options.formatTimes && isTimestamp(type)) {
+    if (options.formatTimes && isTemporal(type)) {
       const inner = fn
+      const format = isTimestamp(type) ? formatTimestamp : type.kind === 'DATE' ? formatDate : formatTimeOfDay
       fn = (row) => {
         const v = inner(row)
-        return typeof v === 'number' ? formatTimestamp(v) : v
+        return typeof v === 'number' ? format(v) : v
       }
     }
     fns.push(fn)

@@ -18,6 +18,7 @@ import {
   type Rel,
   andOf,
   conjuncts,
+  inlineWindows,
   planError,
   ref,
   resolvesIn,
@@ -242,7 +243,8 @@ function expandItems(items: readonly SelectItem[], rel: Rel): SelectItem[] {
   return out
 }
 
-function planSelect(ctx: PlanContext, scope: QueryScope, sel: Select, final: boolean): Rel {
+function planSelect(ctx: PlanContext, scope: QueryScope, named: Select, final: boolean): Rel {
+  const sel = inlineWindows(named)
   if (sel.from === undefined) throw planError('SELECT without FROM has no stream to read; name a table')
   const shape = topNShape(sel)
   if (shape !== undefined) {

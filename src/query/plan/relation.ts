@@ -3,7 +3,7 @@
 
 import { SquallError } from '../../core/errors.ts'
 import type { Topology } from '../../core/topology.ts'
-import type { ColumnRef, Expr, OrderItem } from '../ast.ts'
+import type { ColumnRef, Expr, OrderItem, Select } from '../ast.ts'
 import type { Column, RowSchema } from '../row-schema.ts'
 import { resolveColumn } from '../row-schema.ts'
 
@@ -168,6 +168,37 @@ export function rewrite(e: Expr, fn: (e: Expr) => Expr | undefined): Expr {
     default:
       return e
   }
+}
+
+/**
+ * `sel` with every `OVER name` of its SELECT list replaced by the spec its `WINDOW name AS (...)`
+ * clause gives. Throws ERR_SQL_PLAN for a name the clause does not define.
+ */
+export function inlineWindows(sel: Select): Select {
+  if (!sel.items.some((it) => hasNamedOver(it.expr))) return sel
+  const spec = (name: string) => {
+    const w = sel.windows.find((n) => n.name.toLowerCase() === name.toLowerCase())
+    if (w !== undefined) return w.spec
+    const known = sel.windows.map((n) => n.name).join(', ')
+    throw planError(
+      `OVER ${name} names no window of this SELECT${known ? ` (its WINDOW clause defines ${known})` : `; define it with WINDOW ${name} AS (...)`}`,
+    )
+  }
+  const items = sel.items.map((it) => ({
+    ...it,
+    expr: rewrite(it.expr, (e) =>
+      e.kind === 'call' && typeof e.over === 'string' ? { ...e, over: spec(e.over) } : undefined,
+    ),
+  }))
+  return { ...sel, items }
+}
+
+function hasNamedOver(e: Expr): boolean {
+  let found = false
+  walk(e, (x) => {
+    if (x.kind === 'call' && typeof x.over === 'string') found = true
+  })
+  return found
 }
 
 /** The column references in `e`. */

@@ -12,7 +12,16 @@ import { compileExpr, type RowEvaluator, type SqlRow } from '../compile-expr.ts'
 import { formatExpr } from '../format-expr.ts'
 import type { RowSchema } from '../row-schema.ts'
 import { SqlTypes } from '../types.ts'
-import { type PlanContext, type Rel, andOf, conjuncts, keyFunction, planError, ref } from './relation.ts'
+import {
+  type PlanContext,
+  type Rel,
+  andOf,
+  conjuncts,
+  inlineWindows,
+  keyFunction,
+  planError,
+  ref,
+} from './relation.ts'
 
 /** A Top-N query recognised in a SELECT: the inner select, its ROW_NUMBER item and N. */
 export interface TopNShape {
@@ -31,7 +40,7 @@ function isRowNumber(e: Expr): e is Call {
 export function topNShape(sel: Select): TopNShape | undefined {
   const from = sel.from
   if (from?.kind !== 'subquery' || from.query.body.kind !== 'select') return undefined
-  const inner = from.query.body
+  const inner = inlineWindows(from.query.body)
   const rank = inner.items.find((it) => isRowNumber(it.expr)) as (SelectItem & { expr: Call }) | undefined
   if (rank === undefined) return undefined
   const name = (rank.alias ?? '').toLowerCase()
@@ -183,7 +192,7 @@ class TopNOperator implements Processor<unknown, unknown> {
 export function planTopN(ctx: PlanContext, shape: TopNShape, planInner: (sel: Select) => Rel): Rel {
   const over = shape.rank.expr.over
   if (over === undefined || typeof over === 'string')
-    throw planError('ROW_NUMBER() OVER a named window is not supported; write the window inline')
+    throw planError(`ROW_NUMBER() OVER names the window ${String(over)}, which the query does not define`)
   if (over.orderBy.length === 0) throw planError('ROW_NUMBER() OVER (...) needs ORDER BY to rank rows')
   const hidden: SelectItem[] = [
     ...over.partitionBy.map((e, i) => ({ expr: e, alias: `$p${i}` })),

@@ -28,24 +28,45 @@ function ms(i: IntervalLiteral | undefined, what: string): number {
   return i.value
 }
 
-/** The core window assigner of a window TVF. Throws ERR_SQL_PLAN for sizes that do not fit. */
+/**
+ * The core window assigner of a window TVF. Throws ERR_SQL_PLAN for sizes that do not fit: a HOP
+ * slide larger than its size, a CUMULATE max size that is not a multiple of its step. An offset
+ * counts modulo the period windows repeat at (TUMBLE size, HOP slide, CUMULATE max size), as in
+ * Flink, so a negative or large one shifts the windows the same way.
+ */
 export function assignerOf(tvf: WindowTvf): WindowAssigner {
   let a: WindowAssigner
+  let period: number
   switch (tvf.fn) {
     case 'TUMBLE':
-      a = TumblingWindows.of(ms(tvf.size, 'TUMBLE size'))
+      period = ms(tvf.size, 'TUMBLE size')
+      a = TumblingWindows.of(period)
       break
-    case 'HOP':
-      a = HoppingWindows.of(ms(tvf.size, 'HOP size'), ms(tvf.slide, 'HOP slide'))
+    case 'HOP': {
+      const size = ms(tvf.size, 'HOP size')
+      period = ms(tvf.slide, 'HOP slide')
+      if (period > size)
+        throw planError(
+          `HOP: the slide (${tvf.slide!.text}) is larger than the size (${tvf.size!.text}); HOP takes the slide first, then the size: HOP(TABLE t, DESCRIPTOR(ts), slide, size)`,
+        )
+      a = HoppingWindows.of(size, period)
       break
-    case 'CUMULATE':
-      a = CumulatingWindows.of(ms(tvf.step, 'CUMULATE step'), ms(tvf.size, 'CUMULATE max size'))
+    }
+    case 'CUMULATE': {
+      const step = ms(tvf.step, 'CUMULATE step')
+      period = ms(tvf.size, 'CUMULATE max size')
+      if (period % step !== 0)
+        throw planError(
+          `CUMULATE: the max size (${tvf.size!.text}) must be a multiple of the step (${tvf.step!.text}); CUMULATE takes the step first, then the max size`,
+        )
+      a = CumulatingWindows.of(step, period)
       break
+    }
     case 'SESSION':
       return SessionWindows.withGap(ms(tvf.gap, 'SESSION gap'))
   }
   if (tvf.offset !== undefined) {
-    const off = ms(tvf.offset, `${tvf.fn} offset`)
+    const off = ((ms(tvf.offset, `${tvf.fn} offset`) % period) + period) % period
     if (off !== 0) a = (a as HoppingWindows).withOffset(off)
   }
   return a
