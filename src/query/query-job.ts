@@ -75,7 +75,8 @@ function isChange(v: unknown): v is Change {
  *
  * The current table of an updating query with a unique `key` holds one row per key: `+I` and `+U`
  * set the row of their key, `-U` and `-D` remove it, and a plain row replaces the row of its key
- * (an upsert). Without a key it is a multiset, as the changelog describes it: `+I` and `+U` (and a
+ * (an upsert). A `-U` and the `+U` of the same key that follows it in the batch replace the row in
+ * place, so rows keep their first-insertion order. Without a key it is a multiset, as the changelog describes it: `+I` and `+U` (and a
  * plain row) add a row, `-U` and `-D` remove one equal row (equal: the same JSON text). The table
  * of an append-only query is the rows of the buffered changes.
  */
@@ -85,6 +86,11 @@ export class ResultTable {
   private size = 0
   /** Updating with a key: the row of each key, in first-insertion order. */
   private readonly rowsByKey = new Map<string, Row>()
+  /**
+   * Updating with a key: the key of a `-U` whose `+U` has not come yet. Its entry stays in
+   * `rowsByKey` until the end of the batch, so that the `+U` of the same key keeps the row's place.
+   */
+  private retracted: string | undefined = undefined
   /** Updating without a key: each distinct row (by its JSON text) with its count. */
   private readonly multiset = new Map<string, { row: Row; count: number }>()
   private multisetSize = 0
@@ -127,6 +133,7 @@ export class ResultTable {
       else if (v !== null && typeof v === 'object') this.upsert(v as Row, out)
       else this.change({ op: '+I', row: { value: v } }, out)
     }
+    this.settle()
     if (out.length > 0) this.publish(out)
     return out
   }
@@ -136,6 +143,7 @@ export class ResultTable {
       this.change({ op: '+I', row }, out)
       return
     }
+    this.settle()
     const key = this.keyOf(row)
     const old = this.rowsByKey.get(key)
     if (old !== undefined) {
@@ -149,12 +157,25 @@ export class ResultTable {
     if (this.updating) {
       const remove = c.op === '-D' || c.op === '-U'
       if (this.keyed) {
-        if (remove) this.rowsByKey.delete(this.keyOf(c.row))
-        else this.rowsByKey.set(this.keyOf(c.row), c.row)
+        const key = this.keyOf(c.row)
+        if (this.retracted !== key || c.op === '-D' || c.op === '-U') this.settle()
+        if (c.op === '-U') this.retracted = key
+        else if (remove) this.rowsByKey.delete(key)
+        else {
+          this.retracted = undefined
+          this.rowsByKey.set(key, c.row)
+        }
       } else if (remove) this.removeOne(c.row)
       else this.addOne(c.row)
     }
     this.record(c, out)
+  }
+
+  /** Removes the row of a `-U` that no `+U` of its key followed. */
+  private settle(): void {
+    if (this.retracted === undefined) return
+    this.rowsByKey.delete(this.retracted)
+    this.retracted = undefined
   }
 
   private addOne(row: Row): void {

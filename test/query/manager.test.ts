@@ -169,6 +169,30 @@ describe('result table', () => {
     expect(t.rowCount).toBe(1)
   })
 
+  it('a -U with the +U of its key keeps the row in place; a -U alone removes it', () => {
+    const t = new ResultTable(true, ['page'], 10)
+    t.apply([
+      { op: '+I', row: { page: '/a', hits: 1 } },
+      { op: '+I', row: { page: '/b', hits: 1 } },
+      { op: '+I', row: { page: '/c', hits: 1 } },
+    ])
+    t.apply([
+      { op: '-U', row: { page: '/a', hits: 1 } },
+      { op: '+U', row: { page: '/a', hits: 2 } },
+    ])
+    expect(t.rows().map((r) => `${r.page}:${r.hits}`)).toEqual(['/a:2', '/b:1', '/c:1'])
+    t.apply([
+      { op: '-U', row: { page: '/b', hits: 1 } },
+      { op: '-U', row: { page: '/c', hits: 1 } },
+      { op: '+U', row: { page: '/c', hits: 2 } },
+    ])
+    expect(t.rows().map((r) => `${r.page}:${r.hits}`)).toEqual(['/a:2', '/c:2'])
+    t.apply([{ op: '-U', row: { page: '/a', hits: 2 } }])
+    expect(t.rows().map((r) => `${r.page}:${r.hits}`)).toEqual(['/c:2'])
+    expect(t.rowCount).toBe(1)
+    expect(t.lookup(['/a'])).toEqual([])
+  })
+
   it('an append-only query keeps the last rows of its ring buffer as its table', () => {
     const t = new ResultTable(false, ['user'], 3)
     t.apply([
