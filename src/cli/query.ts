@@ -26,6 +26,52 @@ Exit codes: 0 success, 1 the API refused the call (the error is printed), 2 usag
 
 type Out = (line: string) => void
 
+/** The base URL of `--server`; ERR_CLI_USAGE when it is not an http(s) URL. */
+function serverUrl(server: string): URL {
+  let url: URL | undefined
+  try {
+    url = new URL(server)
+  } catch {}
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:'))
+    throw new SquallError(
+      'ERR_CLI_USAGE',
+      `--server: expected the URL of a job's HTTP API like http://127.0.0.1:8080, got ${JSON.stringify(server)}`,
+    )
+  return url
+}
+
+/** Sends one request; ERR_SERVER_UNREACHABLE with the reason (connection refused, ...) when it cannot. */
+async function send(server: string, path: string, init: RequestInit): Promise<Response> {
+  const url = new URL(path, serverUrl(server))
+  try {
+    return await fetch(url, init)
+  } catch (e) {
+    const cause = (e as Error).cause
+    const reason = cause instanceof Error ? cause.message : String(cause ?? (e as Error).message)
+    throw new SquallError('ERR_SERVER_UNREACHABLE', `cannot reach ${server}: ${reason}`, { cause: e })
+  }
+}
+
+/**
+ * The error an answer that is not 2xx stands for: the API's `{ error: { code, message } }`, or,
+ * for a body that is not one (a proxy, another service at `--server`), the status and what came.
+ */
+async function remoteError(server: string, res: Response): Promise<RemoteError> {
+  const text = await res.text().catch(() => '')
+  let error: { code?: unknown; message?: unknown } | undefined
+  try {
+    error = (JSON.parse(text) as { error?: { code?: unknown; message?: unknown } }).error
+  } catch {}
+  if (typeof error?.code === 'string' && typeof error.message === 'string')
+    return new RemoteError(error.code, `${error.code}: ${error.message}`)
+  return new RemoteError(
+    'ERR_HTTP_REQUEST',
+    `${res.status} ${res.statusText} from ${server}, not an answer of a Squall job's HTTP API${
+      text.trim() === '' ? '' : `: ${JSON.stringify(text.trim().slice(0, 80))}`
+    }; check --server`,
+  )
+}
+
 async function call(
   server: string,
   token: string | undefined,
@@ -33,30 +79,25 @@ async function call(
   path: string,
   body?: unknown,
 ): Promise<unknown> {
-  let res: Response
+  const res = await send(server, path, {
+    method,
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  })
+  if (!res.ok) throw await remoteError(server, res)
+  if (res.status === 204) return null
+  const text = await res.text()
   try {
-    res = await fetch(new URL(path, server), {
-      method,
-      headers: {
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-      },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    })
-  } catch (e) {
-    throw new SquallError(
-      'ERR_SERVER_UNREACHABLE',
-      `cannot reach ${server}: ${(e as Error).cause ?? (e as Error).message}`,
-      { cause: e },
+    return JSON.parse(text) as unknown
+  } catch {
+    throw new RemoteError(
+      'ERR_HTTP_REQUEST',
+      `${res.status} from ${server} is not JSON, not an answer of a Squall job's HTTP API; check --server`,
     )
   }
-  if (res.status === 204) return null
-  const data = (await res.json()) as { error?: { code: string; message: string } }
-  if (!res.ok) {
-    const err = data.error ?? { code: 'ERR_HTTP_REQUEST', message: `${res.status} ${res.statusText}` }
-    throw new RemoteError(err.code, `${err.code}: ${err.message}`)
-  }
-  return data
 }
 
 /** An error the API answered; printed as is. */
@@ -76,27 +117,16 @@ async function tail(
   from: string | undefined,
   out: Out,
 ): Promise<number> {
-  const url = new URL(
-    `/api/queries/${encodeURIComponent(name)}/results${from ? `?from=${encodeURIComponent(from)}` : ''}`,
-    server,
-  )
-  let res: Response
-  try {
-    res = await fetch(url, {
-      headers: { accept: 'text/event-stream', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    })
-  } catch (e) {
-    throw new SquallError('ERR_SERVER_UNREACHABLE', `cannot reach ${server}: ${(e as Error).message}`, {
-      cause: e,
-    })
-  }
-  if (!res.ok || res.body === null) {
-    const data = (await res.json().catch(() => ({}))) as { error?: { code: string; message: string } }
+  const path = `/api/queries/${encodeURIComponent(name)}/results${from ? `?from=${encodeURIComponent(from)}` : ''}`
+  const res = await send(server, path, {
+    headers: { accept: 'text/event-stream', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+  })
+  if (!res.ok) throw await remoteError(server, res)
+  if (res.body === null || !String(res.headers.get('content-type')).startsWith('text/event-stream'))
     throw new RemoteError(
-      data.error?.code ?? 'ERR_HTTP_REQUEST',
-      `${data.error?.code ?? res.status}: ${data.error?.message ?? res.statusText}`,
+      'ERR_HTTP_REQUEST',
+      `${res.status} from ${server} is not an event stream, not an answer of a Squall job's HTTP API; check --server`,
     )
-  }
   const decoder = new TextDecoder()
   let buffer = ''
   for await (const chunk of res.body) {
@@ -116,6 +146,17 @@ async function tail(
     }
   }
   return 0
+}
+
+/** The SQL of `--file F`; ERR_CLI_USAGE naming the file when it cannot be read. */
+function readSqlFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8')
+  } catch (e) {
+    throw new SquallError('ERR_CLI_USAGE', `--file: cannot read ${file}: ${(e as Error).message}`, {
+      cause: e,
+    })
+  }
 }
 
 /** Runs `squall query ...` with `args`, printing results through `out`. Returns the exit code. */
@@ -146,7 +187,7 @@ export async function runQueryCommand(
   try {
     switch (action) {
       case 'add': {
-        const sql = values.file ? readFileSync(values.file as string, 'utf8') : sqlArg
+        const sql = values.file ? readSqlFile(values.file as string) : sqlArg
         needName()
         if (!sql)
           throw new SquallError(

@@ -5,11 +5,15 @@ import { timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { type ErrorCode, SquallError } from '../core/errors.ts'
 
-/** A request the API refuses, with its HTTP status (400, 404, 405, 413). Code ERR_HTTP_REQUEST. */
+/**
+ * A request the API refuses, with its HTTP status (400, 404, 405, 413) and the headers its answer
+ * needs (`Allow` with a 405). Code ERR_HTTP_REQUEST.
+ */
 export class RequestError extends SquallError {
   constructor(
     readonly status: number,
     message: string,
+    readonly headers: { readonly [name: string]: string } = {},
   ) {
     super('ERR_HTTP_REQUEST', message)
     this.name = 'RequestError'
@@ -61,7 +65,10 @@ export function sendError(res: ServerResponse, error: unknown): void {
     res,
     status,
     { error: { code, message } },
-    status === 401 ? { 'www-authenticate': 'Bearer realm="squall"' } : {},
+    {
+      ...(error instanceof RequestError ? error.headers : {}),
+      ...(status === 401 ? { 'www-authenticate': 'Bearer realm="squall"' } : {}),
+    },
   )
 }
 
@@ -125,7 +132,9 @@ export function bearerCheck(token: string | undefined): (req: IncomingMessage) =
         'ERR_UNAUTHORIZED',
         header === ''
           ? 'this API needs a token: send the header "Authorization: Bearer <token>"'
-          : 'the bearer token does not match the one the job was started with',
+          : m === null
+            ? `expected the header "Authorization: Bearer <token>", got an Authorization of scheme "${header.split(/\s/)[0]}"`
+            : 'the bearer token does not match the one the job was started with',
       )
     }
   }

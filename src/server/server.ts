@@ -56,7 +56,8 @@ const DASHBOARD = new URL('./assets/dashboard.html', import.meta.url)
 /**
  * Starts the HTTP API of a job and resolves once it listens. Without `token` it only binds a
  * loopback address (ERR_ARGUMENT otherwise), so an unprotected API is never reachable from
- * other machines. Requests are handled concurrently; every error is answered as
+ * other machines; an address it cannot listen on (a port in use) is ERR_ARGUMENT naming it.
+ * Requests are handled concurrently; every error is answered as
  * `{ "error": { "code", "message" } }` with a status from its code. See docs/http-api.md.
  */
 export async function startServer(options: ServerOptions = {}): Promise<SquallServer> {
@@ -93,9 +94,10 @@ export async function startServer(options: ServerOptions = {}): Promise<SquallSe
   })
   server.keepAliveTimeout = 5000
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
+    const onError = (e: NodeJS.ErrnoException) => reject(listenError(e, host, port))
+    server.once('error', onError)
     server.listen(port, host, () => {
-      server.off('error', reject)
+      server.off('error', onError)
       resolve()
     })
   })
@@ -113,6 +115,19 @@ export async function startServer(options: ServerOptions = {}): Promise<SquallSe
         server.closeIdleConnections()
       }),
   }
+}
+
+/** Why the server cannot listen on `host:port`, as an ERR_ARGUMENT naming the address and the fix. */
+function listenError(e: NodeJS.ErrnoException, host: string, port: number): SquallError {
+  const hint =
+    e.code === 'EADDRINUSE'
+      ? 'the port is in use by another process; stop it or choose another port (0 picks a free one)'
+      : e.code === 'EACCES'
+        ? 'permission denied; ports below 1024 need privileges, choose another port'
+        : e.code === 'EADDRNOTAVAIL'
+          ? 'no network interface of this machine has that address'
+          : e.message
+  return new SquallError('ERR_ARGUMENT', `HTTP API: cannot listen on ${host}:${port}: ${hint}`, { cause: e })
 }
 
 class ApiHandler {
@@ -134,7 +149,7 @@ class ApiHandler {
     const parts = url.pathname
       .split('/')
       .filter((p) => p !== '')
-      .map(decodeURIComponent)
+      .map((p) => pathSegment(p, url.pathname))
     const method = req.method ?? 'GET'
     if (parts.length === 0) {
       allow(method, ['GET'], url.pathname)
@@ -290,5 +305,16 @@ class ApiHandler {
 
 function allow(method: string, methods: string[], path: string): void {
   if (!methods.includes(method))
-    throw new RequestError(405, `${method} ${path}: expected ${methods.join(' or ')}`)
+    throw new RequestError(405, `${method} ${path}: expected ${methods.join(' or ')}`, {
+      allow: methods.join(', '),
+    })
+}
+
+/** One decoded segment of a request path; a 400 RequestError for a malformed percent-encoding. */
+function pathSegment(segment: string, path: string): string {
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    throw new RequestError(400, `${path}: malformed percent-encoding in "${segment}"`)
+  }
 }

@@ -1,3 +1,5 @@
+import { type Server, createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { memoryLogger } from '../../src/core/logger.ts'
 import { runQueryCommand } from '../../src/cli/query.ts'
@@ -102,6 +104,49 @@ describe('squall query', () => {
     })
     await expect(runQueryCommand(['list', '--server', 'http://127.0.0.1:1'])).rejects.toMatchObject({
       code: 'ERR_SERVER_UNREACHABLE',
+    })
+  })
+
+  it("an answer that is not the API's, a refused connection and a bad --server or --file are clear errors", async () => {
+    const other: Server = createServer((_req, res) => {
+      res.writeHead(404, { 'content-type': 'text/html' })
+      res.end('<!DOCTYPE html><title>Not here</title>')
+    })
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r))
+    const otherUrl = `http://127.0.0.1:${(other.address() as AddressInfo).port}`
+    let stderr = ''
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+      stderr += String(chunk)
+      return true
+    })
+    try {
+      expect(await runQueryCommand(['list', '--server', otherUrl], () => {})).toBe(1)
+      expect(stderr).toContain(
+        `squall query list: 404 Not Found from ${otherUrl}, not an answer of a Squall job's HTTP API`,
+      )
+      stderr = ''
+      expect(await runQueryCommand(['tail', 'q', '--server', otherUrl], () => {})).toBe(1)
+      expect(stderr).toContain(`squall query tail: 404 Not Found from ${otherUrl}, not an answer`)
+    } finally {
+      await new Promise((r) => other.close(r))
+    }
+    const closed = createServer()
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r))
+    const closedUrl = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`
+    await new Promise((r) => closed.close(r))
+    await expect(runQueryCommand(['tail', 'q', '--server', closedUrl], () => {})).rejects.toMatchObject({
+      code: 'ERR_SERVER_UNREACHABLE',
+      message: expect.stringContaining('ECONNREFUSED'),
+    })
+    await expect(runQueryCommand(['list', '--server', 'localhost8080'])).rejects.toMatchObject({
+      code: 'ERR_CLI_USAGE',
+      message: expect.stringContaining("--server: expected the URL of a job's HTTP API"),
+    })
+    await expect(
+      runQueryCommand(['add', 'q', '--file', '/nonexistent/q.sql', '--server', otherUrl]),
+    ).rejects.toMatchObject({
+      code: 'ERR_CLI_USAGE',
+      message: expect.stringContaining('--file: cannot read /nonexistent/q.sql'),
     })
   })
 })

@@ -343,6 +343,33 @@ describe('HTTP API', () => {
     expect(page.body).toContain('/api/queries')
   })
 
+  it('a malformed path is a 400, a wrong method a 405 with Allow, and another auth scheme is named', async () => {
+    const { url } = await serve()
+    const malformed = await call(url, 'GET', '/api/queries/%E0%A4%A/state', { token: TOKEN })
+    expect(malformed.status).toBe(400)
+    expect(json(malformed).error).toEqual({
+      code: 'ERR_HTTP_REQUEST',
+      message: '/api/queries/%E0%A4%A/state: malformed percent-encoding in "%E0%A4%A"',
+    })
+    const patch = await call(url, 'PATCH', '/api/queries', { token: TOKEN })
+    expect(patch.status).toBe(405)
+    expect(patch.headers.allow).toBe('GET, POST')
+    expect((await call(url, 'POST', '/api/queries/x/state', { token: TOKEN })).headers.allow).toBe('GET')
+    const basic = await call(url, 'GET', '/api/queries', { headers: { authorization: `Basic ${TOKEN}` } })
+    expect(basic.status).toBe(401)
+    expect(json(basic).error.message).toBe(
+      'expected the header "Authorization: Bearer <token>", got an Authorization of scheme "Basic"',
+    )
+  })
+
+  it('a port in use is refused with ERR_ARGUMENT naming the address, not a bare EADDRINUSE', async () => {
+    const { server } = await serve()
+    await expect(startServer({ port: server.port })).rejects.toMatchObject({
+      code: 'ERR_ARGUMENT',
+      message: `HTTP API: cannot listen on 127.0.0.1:${server.port}: the port is in use by another process; stop it or choose another port (0 picks a free one)`,
+    })
+  })
+
   it('without a token the server refuses to bind anything but loopback', async () => {
     await expect(startServer({ host: '0.0.0.0' })).rejects.toMatchObject({
       code: 'ERR_ARGUMENT',
