@@ -53,6 +53,11 @@ function straightAndResumed<T>(
 }
 
 const byJson = (a: unknown, b: unknown) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1)
+const byNumber = (a: number, b: number) => a - b
+
+/** The hashes an exact sketch holds, sorted; null once it is registers. */
+const hashesOf = (s: DistinctSketch): number[] | null =>
+  s.hashes32 === null ? null : [...s.hashes32.filter((h) => h !== 0), ...(s.zero ? [0] : [])].sort(byNumber)
 
 describe('distinctCountAggregate', () => {
   it('counts exactly while small and equals the kit HyperLogLog once past the exact limit', () => {
@@ -70,12 +75,25 @@ describe('distinctCountAggregate', () => {
     expect(agg.result(acc)).toBe(hll.count())
   })
 
-  it('keeps 32-bit hashes, small integers to V8, and reads sketches checkpointed with 52-bit hashes', () => {
+  it('keeps 32-bit hashes in a typed table, and reads sketches checkpointed as Sets of 32-bit or 52-bit hashes', () => {
     const agg = distinctCountAggregate<string>((v) => v, { p: 12, exactUpTo: 200 })
     const fresh = agg.create()
     for (let i = 0; i < 150; i++) agg.add(fresh, `v${i}`)
-    expect(fresh.hashes32!.size).toBe(150)
-    for (const h of fresh.hashes32!) expect(h).toBe(h | 0)
+    expect(fresh.size).toBe(150)
+    expect(fresh.hashes32).toBeInstanceOf(Int32Array)
+    // At most three quarters full: 150 hashes in 256 slots.
+    expect(fresh.hashes32!.length).toBe(256)
+    expect(hashesOf(fresh)).toEqual(Array.from({ length: 150 }, (_, i) => hashString(`v${i}`)).sort(byNumber))
+    // The previous version's sketch of v100 … v179: a Set of the same 32-bit hashes.
+    const set32 = () =>
+      ({
+        p: 12,
+        hashes32: new Set(Array.from({ length: 80 }, (_, i) => hashString(`v${i + 100}`))),
+        registers: null,
+      }) as unknown as DistinctSketch
+    expect(agg.result(set32())).toBe(80)
+    expect(agg.mergedResult!(fresh, set32())).toBe(180)
+    expect(agg.result(agg.merge!(set32(), fresh))).toBe(180)
     // An earlier version's sketch of v100 … v179, as its checkpoint restores it.
     const wide = new Set<number>()
     for (let i = 100; i < 180; i++) {
@@ -87,10 +105,33 @@ describe('distinctCountAggregate', () => {
     expect(agg.mergedResult!(fresh, restored())).toBe(180)
     const merged = agg.merge!(restored(), fresh)
     expect(agg.result(merged)).toBe(180)
-    expect(merged.hashes32!.has(hashString('v0'))).toBe(true)
+    expect(hashesOf(merged)).toContain(hashString('v0'))
     const added = restored()
     for (let i = 0; i < 110; i++) agg.add(added, `v${i}`)
     expect(agg.result(added)).toBe(180)
+  })
+
+  it('counts the hash 0, which has no slot in the table, like any other', () => {
+    const agg = distinctCountAggregate<number>((v) => v, { p: 10, exactUpTo: 64 })
+    // The hash 0 comes in with a sketch of the previous version (a Set of 32-bit hashes).
+    const old = () => ({ p: 10, hashes32: new Set([0, 5, -7]), registers: null }) as unknown as DistinctSketch
+    expect(agg.result(old())).toBe(3)
+    const fresh = agg.create()
+    for (let i = 0; i < 10; i++) agg.add(fresh, i)
+    expect(agg.mergedResult!(fresh, old())).toBe(13)
+    expect(agg.mergedResult!(old(), old())).toBe(3)
+    const merged = agg.merge!(agg.create(), old())
+    expect(merged.zero).toBe(true)
+    expect(agg.result(agg.merge!(merged, old()))).toBe(3)
+    expect(agg.result(agg.merge!(merged, fresh))).toBe(13)
+    // Into registers, 0 is a hash like the others: the same registers as a HyperLogLog of them.
+    const big = agg.create()
+    for (let i = 0; i < 500; i++) agg.add(big, i)
+    const withZero = agg.merge!(structuredClone(big), old())
+    const registers = new Uint8Array(1 << 10)
+    const hll = agg.merge!({ p: 10, hashes32: null, size: 0, zero: false, registers }, structuredClone(big))
+    agg.merge!(hll, old())
+    expect(withZero.registers).toEqual(hll.registers)
   })
 
   it('merges sparse and dense accumulators into the count of the union', () => {
@@ -129,9 +170,7 @@ describe('distinctCountAggregate', () => {
         const ab = agg.merge!(structuredClone(a), b)
         const ba = agg.merge!(structuredClone(b), a)
         expect(ab.registers).toEqual(ba.registers)
-        expect(ab.hashes32 === null ? null : [...ab.hashes32].sort()).toEqual(
-          ba.hashes32 === null ? null : [...ba.hashes32].sort(),
-        )
+        expect(hashesOf(ab)).toEqual(hashesOf(ba))
       }
     }
     expect(agg.mergedResult!(forms[0]!, forms[1]!)).toBe(40)
