@@ -140,12 +140,30 @@ describe('squall sql and squall explain', () => {
     ])
   })
 
-  test('ORDER BY ... LIMIT is refused with exit code 1 and the Top-N pattern to use instead', () => {
+  test('ORDER BY the time attribute with LIMIT prints the first rows in event-time order', () => {
+    const r = squall(
+      'sql',
+      'SELECT id, item, ts FROM orders ORDER BY ts LIMIT 2',
+      '--source',
+      `orders=${orders}`,
+      '--event-time',
+      'orders=ts',
+      '--watermark-delay',
+      '5s',
+    )
+    expect(r.code).toBe(0)
+    expect(r.rows).toEqual([
+      { id: 2, item: 'ink', ts: '2024-01-01 00:00:01.000' },
+      { id: 3, item: 'cap', ts: '2024-01-01 00:00:02.000' },
+    ])
+  })
+
+  test('ORDER BY a column other than the time attribute with LIMIT is refused with exit code 1 and the Top-N pattern to use instead', () => {
     const r = squall('sql', 'SELECT * FROM orders ORDER BY id LIMIT 2', '--source', `orders=${orders}`)
     expect(r.code).toBe(1)
     expect(r.stdout).toBe('')
     expect(r.stderr).toMatch(
-      /ERR_SQL_PLAN: ORDER BY id LIMIT 2: LIMIT and OFFSET cannot run on an unbounded stream/,
+      /ERR_SQL_PLAN: ORDER BY id LIMIT 2: an unbounded stream can only be sorted by its time attribute/,
     )
     expect(r.stderr).toMatch(/ROW_NUMBER\(\) OVER/)
   })

@@ -5,7 +5,8 @@ import { collect } from '../../src/plugins/outputs/collect.ts'
 import { TestDriver } from '../../src/runtime/test-driver.ts'
 
 // ORDER BY on the time attribute (Flink's temporal sort): rows wait until the watermark passes
-// them, then leave in event-time order; other orderings, LIMIT and OFFSET are refused.
+// them, then leave in event-time order; LIMIT and OFFSET keep the first rows of that order (or of
+// arrival); other orderings, and either over an updating result, are refused.
 
 const idle: SourceSpec = { kind: 'test', bounded: true, create: () => ({ nextBatch: () => null }) }
 
@@ -145,6 +146,58 @@ describe('ORDER BY the time attribute', () => {
   })
 })
 
+describe('LIMIT and OFFSET', () => {
+  test('ORDER BY the time attribute with LIMIT keeps the first rows in event time, then nothing', () => {
+    const { plan, d } = driver('SELECT auction, price, ts FROM bids ORDER BY ts LIMIT 3')
+    expect(plan.updating).toBe(false)
+    d.pushRecords('bids', [bid(1, 10, 3000), bid(2, 20, 1000), bid(3, 30, 2000), bid(4, 40, 2500)])
+    d.pushRecords('bids', [bid(5, 50, 9000)]) // watermark 3999: 1000, 2000, 2500, 3000 leave
+    expect(auctions(d.values<Row>('sink'))).toEqual([2, 3, 4])
+    d.pushRecords('bids', [bid(6, 60, 20_000)])
+    d.end()
+    expect(auctions(d.values<Row>('sink'))).toEqual([2, 3, 4])
+  })
+
+  test('without ORDER BY, LIMIT, FETCH FIRST and OFFSET count rows in arrival order', () => {
+    const input = [bid(1, 1, 5000), bid(2, 2, 1000), bid(3, 3, 3000), bid(4, 4, 2000), bid(5, 5, 9000)]
+    const run = (sql: string) => {
+      const { d } = driver(sql)
+      d.pushRecords('bids', input)
+      d.end()
+      return auctions(d.values<Row>('sink'))
+    }
+    expect(run('SELECT * FROM bids LIMIT 2')).toEqual([1, 2])
+    expect(run('SELECT * FROM bids FETCH FIRST 3 ROWS ONLY')).toEqual([1, 2, 3])
+    expect(run('SELECT * FROM bids LIMIT 2 OFFSET 1')).toEqual([2, 3])
+    expect(run('SELECT * FROM bids OFFSET 3')).toEqual([4, 5])
+    expect(run('SELECT * FROM bids LIMIT 0')).toEqual([])
+    expect(run('SELECT auction, ts FROM bids ORDER BY ts LIMIT 2 OFFSET 2')).toEqual([3, 1])
+  })
+
+  test('the count of rows seen is in the checkpoint: a restored job emits no row twice and stops at the limit', () => {
+    const sql = 'SELECT auction, price, ts FROM bids LIMIT 4 OFFSET 1'
+    const input = [bid(1, 1, 1000), bid(2, 2, 2000), bid(3, 3, 3000)]
+    const more = [bid(4, 4, 4000), bid(5, 5, 5000), bid(6, 6, 6000)]
+    const first = driver(sql)
+    first.d.pushRecords('bids', input)
+    const before = auctions(first.d.values<Row>('sink'))
+    expect(before).toEqual([2, 3])
+    const second = driver(sql)
+    const d2 = new TestDriver(second.plan.topology, { parallelism: 2 }).restore(first.d.snapshot())
+    d2.pushRecords('bids', more)
+    d2.end()
+    expect([...before, ...auctions(d2.values<Row>('sink'))]).toEqual([2, 3, 4, 5])
+  })
+
+  test('explain names the limit, its order and its state', () => {
+    const text = planQuery('SELECT auction, ts FROM bids ORDER BY ts LIMIT 5', catalog).explain()
+    expect(text).toMatch(/TemporalSort\s+temporal-sort-1/)
+    expect(text).toMatch(/Limit\s+limit-1/)
+    expect(text).toMatch(/LIMIT 5: the first 5 row\(s\) in event-time order/)
+    expect(text).toMatch(/state: the number of rows seen/)
+  })
+})
+
 describe('ORDER BY and LIMIT that a stream cannot run', () => {
   const refused = (sql: string) => {
     try {
@@ -176,22 +229,19 @@ describe('ORDER BY and LIMIT that a stream cannot run', () => {
     )
   })
 
-  test('LIMIT, with or without ORDER BY, and OFFSET are refused with the Top-N pattern as the way out', () => {
-    for (const sql of [
-      'SELECT auction, price, ts FROM bids ORDER BY ts LIMIT 3',
-      'SELECT * FROM bids ORDER BY price DESC LIMIT 3',
-      'SELECT * FROM bids LIMIT 3',
-      'SELECT * FROM bids FETCH FIRST 3 ROWS ONLY',
-      'SELECT * FROM bids ORDER BY ts OFFSET 2',
-    ]) {
-      const e = refused(sql)
-      expect(e.code).toBe('ERR_SQL_PLAN')
-      expect(e.message).toMatch(/LIMIT and OFFSET cannot run on an unbounded stream/)
-      expect(e.message).toMatch(/WHERE rownum <= N/)
-    }
-    expect(refused('SELECT * FROM bids ORDER BY price DESC LIMIT 3').message).toMatch(
-      /^ORDER BY price DESC LIMIT 3: /,
+  test('LIMIT with an ORDER BY other than the time attribute ascending is refused with the Top-N way out', () => {
+    const e = refused('SELECT * FROM bids ORDER BY price DESC LIMIT 3')
+    expect(e.code).toBe('ERR_SQL_PLAN')
+    expect(e.message).toMatch(
+      /^ORDER BY price DESC LIMIT 3: an unbounded stream can only be sorted by its time attribute/,
     )
+    expect(e.message).toMatch(/WHERE rownum <= N/)
+  })
+
+  test('LIMIT over an updating result is refused', () => {
+    const e = refused('SELECT auction, COUNT(*) AS n FROM bids GROUP BY auction LIMIT 3')
+    expect(e.code).toBe('ERR_SQL_PLAN')
+    expect(e.message).toMatch(/^LIMIT 3: the result updates earlier rows .* or cut by LIMIT/)
   })
 
   test('ORDER BY over an updating result is refused', () => {

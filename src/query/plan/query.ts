@@ -51,8 +51,8 @@ interface FromResult {
 }
 
 /**
- * Plans a complete query (WITH, body, then ORDER BY as a temporal sort; LIMIT is refused: see
- * planOrderBy). `final` formats TIMESTAMP results as text.
+ * Plans a complete query (WITH, body, then ORDER BY as a temporal sort and LIMIT / OFFSET as a
+ * counter: see planOrderBy). `final` formats TIMESTAMP results as text.
  */
 export function planQueryExpr(ctx: PlanContext, scope: QueryScope, q: Query, final: boolean): Rel {
   let inner = scope

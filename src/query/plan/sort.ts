@@ -1,10 +1,11 @@
 // Temporal sort: `ORDER BY <time attribute> [ASC], c2 [DESC], ...` on an append-only stream. Rows
 // wait in keyed state until the watermark passes their time, then leave in time order, ties broken
-// by the other ORDER BY items, then by arrival. LIMIT and OFFSET are refused: see planOrderBy.
+// by the other ORDER BY items, then by arrival. LIMIT and OFFSET keep the first rows of that order
+// (or of arrival, without ORDER BY), counted in a checkpointed counter: see planOrderBy.
 
 import type { Collector, Processor, ProcessorContext, Timer } from '../../core/processor.ts'
 import type { Key, Record } from '../../core/record.ts'
-import type { ListState } from '../../core/state.ts'
+import type { ListState, ValueState } from '../../core/state.ts'
 import type { Exchange } from '../../core/topology.ts'
 import type { Expr, OrderItem, QueryExpr } from '../ast.ts'
 import { compileExpr, type RowEvaluator, type SqlRow } from '../compile-expr.ts'
@@ -77,6 +78,58 @@ class TemporalSortOperator implements Processor<SqlRow, SqlRow> {
   }
 }
 
+/**
+ * `LIMIT n OFFSET m` on an append-only stream, in one task: skips the first `m` rows, emits the
+ * next `n` (every later row without LIMIT) and drops the rest. The count of rows seen is keyed
+ * state under a single key, so a restored job goes on counting where its checkpoint left off and
+ * emits no row twice.
+ */
+class LimitOperator implements Processor<SqlRow, SqlRow> {
+  private seen!: ValueState<number>
+
+  /** `end`: the number of rows after which nothing is emitted (offset + limit), or Infinity. */
+  constructor(
+    private readonly offset: number,
+    private readonly end: number,
+  ) {}
+
+  open(ctx: ProcessorContext): void {
+    this.seen = ctx.state.value<number>('seen')
+  }
+
+  process(r: Record<SqlRow>, out: Collector<SqlRow>): void {
+    const before = this.seen.get() ?? 0
+    if (before >= this.end) return
+    this.seen.set(before + 1)
+    if (before >= this.offset) out.emit(r.value)
+  }
+}
+
+function planLimit(ctx: PlanContext, rel: Rel, q: QueryExpr, ordered: boolean): Rel {
+  const offset = q.offset ?? 0
+  const end = q.limit === undefined ? Number.POSITIVE_INFINITY : offset + q.limit
+  const exchange: Exchange = {
+    type: 'key',
+    key: (() => 0) as unknown as (value: never, record: never) => Key,
+  }
+  const name = ctx.name('limit')
+  ctx.topology.addProcessor(
+    name,
+    () => new LimitOperator(offset, end) as unknown as Processor<unknown, unknown>,
+    [{ from: rel.node, exchange }],
+    { keyed: true, parallelism: 1 },
+  )
+  const which = `${q.limit === undefined ? 'every row' : `the first ${q.limit} row(s)`}${offset > 0 ? ` after the first ${offset}` : ''}`
+  ctx.lines.push({
+    node: name,
+    operator: 'Limit',
+    detail: `${q.limit !== undefined ? `LIMIT ${q.limit}` : ''}${q.limit !== undefined && q.offset !== undefined ? ' ' : ''}${q.offset !== undefined ? `OFFSET ${q.offset}` : ''}: ${which} in ${ordered ? 'event-time order' : 'arrival order'}; later rows are dropped`,
+    state: 'the number of rows seen, one counter',
+    updating: false,
+  })
+  return { ...rel, node: name }
+}
+
 function clauseText(q: QueryExpr): string {
   const parts: string[] = []
   if (q.orderBy.length > 0) parts.push(`ORDER BY ${q.orderBy.map(formatOrder).join(', ')}`)
@@ -98,22 +151,25 @@ function orderColumn(e: Expr, rel: Rel) {
  * Plans the `ORDER BY` / `LIMIT` / `OFFSET` of a query over its planned body `rel`. Nothing to do
  * without them. `ORDER BY` whose first item is the time attribute of an append-only `rel`,
  * ascending, becomes a temporal sort (one task; state: the rows the watermark has not passed,
- * keyed by their time). Throws ERR_SQL_PLAN naming the clause and the way out for LIMIT, OFFSET,
- * an ORDER BY that does not start with the time attribute ascending, or an updating `rel`.
+ * keyed by their time). `LIMIT` / `FETCH FIRST` and `OFFSET` on an append-only `rel` keep the first
+ * rows of that order, or of arrival without ORDER BY (one task; state: a counter), as Flink's
+ * streaming LIMIT does. Throws ERR_SQL_PLAN naming the clause and the way out for an ORDER BY that
+ * does not start with the time attribute ascending, or an updating `rel`.
  */
 export function planOrderBy(ctx: PlanContext, rel: Rel, q: QueryExpr): Rel {
   if (q.orderBy.length === 0 && q.limit === undefined && q.offset === undefined) return rel
   const clause = clauseText(q)
-  if (q.limit !== undefined || q.offset !== undefined) {
-    throw planError(
-      `${clause}: LIMIT and OFFSET cannot run on an unbounded stream, which never holds all its rows to count them; ${TOP_N_HINT}`,
-    )
-  }
   if (rel.updating) {
     throw planError(
-      `${clause}: the result updates earlier rows (a GROUP BY without a window, a regular join of updating inputs or a continuous Top-N), and only an append-only stream can be sorted, by its time attribute; ${TOP_N_HINT}`,
+      `${clause}: the result updates earlier rows (a GROUP BY without a window, a regular join of updating inputs or a continuous Top-N), and only an append-only stream can be sorted, by its time attribute, or cut by LIMIT; ${TOP_N_HINT}`,
     )
   }
+  const sorted = q.orderBy.length > 0 ? planTemporalSort(ctx, rel, q, clause) : rel
+  if (q.limit === undefined && q.offset === undefined) return sorted
+  return planLimit(ctx, sorted, q, q.orderBy.length > 0)
+}
+
+function planTemporalSort(ctx: PlanContext, rel: Rel, q: QueryExpr, clause: string): Rel {
   const first = q.orderBy[0]!
   const col = orderColumn(first.expr, rel)
   const time = rel.schema.columns.find((c) => (c.field ?? c.name) === rel.rowtime)
