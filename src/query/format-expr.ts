@@ -129,6 +129,8 @@ export function formatExpr(e: Expr): string {
     case 'extract':
       return `EXTRACT(${e.unit} FROM ${formatExpr(e.operand)})`
     case 'call': {
+      if ((e.name === 'JSON_OBJECT' || e.name === 'JSON_ARRAY') && e.args[0]?.kind === 'literal')
+        return formatJsonConstructor(e.name, String(e.args[0].value), e.args.slice(1))
       let args: string
       if (e.unit && (e.name === 'FLOOR' || e.name === 'CEIL')) args = `${formatExpr(e.args[0]!)} TO ${e.unit}`
       else if (e.unit) args = [e.unit, ...e.args.map(formatExpr)].join(', ')
@@ -156,4 +158,15 @@ export function formatExpr(e: Expr): string {
     case 'descriptor':
       return `DESCRIPTOR(${e.columns.map(quoteName).join(', ')})`
   }
+}
+
+/** `JSON_OBJECT(KEY k VALUE v, ... x ON NULL)` or `JSON_ARRAY(v, ... x ON NULL)` from the parsed call. */
+function formatJsonConstructor(name: string, mode: string, args: readonly Expr[]): string {
+  const items: string[] = []
+  if (name === 'JSON_OBJECT')
+    for (let i = 0; i + 1 < args.length; i += 2)
+      items.push(`KEY ${formatExpr(args[i]!)} VALUE ${formatExpr(args[i + 1]!)}`)
+  else for (const a of args) items.push(formatExpr(a))
+  items.push(`${mode.slice(0, mode.indexOf(':'))} ON NULL`)
+  return `${name}(${items.join(', ').replace(/, (\w+ ON NULL)$/, ' $1')})`
 }

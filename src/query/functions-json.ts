@@ -112,7 +112,21 @@ function lookup(json: unknown, path: string): unknown {
   return follow(doc, compileJsonPath(path))
 }
 
-/** JSON_VALUE, JSON_QUERY, JSON_EXISTS and JSON_STRING. */
+/**
+ * Reads the hidden mode of a JSON constructor call (see the parser): whether NULL values are
+ * kept, and for each value whether it is the JSON text of a nested constructor.
+ */
+function constructorMode(mode: string): { keepNull: boolean; raw: string } {
+  const colon = mode.indexOf(':')
+  return { keepNull: mode.slice(0, colon) === 'NULL', raw: mode.slice(colon + 1) }
+}
+
+/** A value of a JSON constructor as JSON: nested constructors' text as it is, others encoded. */
+function jsonOf(v: unknown, raw: boolean): unknown {
+  return raw && typeof v === 'string' ? JSON.parse(v) : v
+}
+
+/** JSON_VALUE, JSON_QUERY, JSON_EXISTS, JSON_STRING, JSON_OBJECT and JSON_ARRAY. */
 export const JSON_FUNCTIONS: readonly ScalarFunction[] = [
   scalar(
     'JSON_VALUE(json, path)',
@@ -144,5 +158,45 @@ export const JSON_FUNCTIONS: readonly ScalarFunction[] = [
   ),
   scalar('JSON_STRING(value)', 'The value as JSON text.', [Arg.any], SqlTypes.STRING, (v: unknown) =>
     JSON.stringify(v),
+  ),
+  scalar(
+    'JSON_OBJECT([KEY] k VALUE v, ...)',
+    "A JSON object text from key/value pairs: JSON_OBJECT(KEY 'user' VALUE name, 'hits' VALUE n [NULL | ABSENT ON NULL]), NULL ON NULL unless told. A value made by JSON_OBJECT or JSON_ARRAY is nested as JSON.",
+    [Arg.string, Arg.any],
+    SqlTypes.STRING,
+    (mode: string, ...pairs: unknown[]) => {
+      const { keepNull, raw } = constructorMode(mode)
+      const out: { [k: string]: unknown } = {}
+      for (let i = 0; i < pairs.length; i += 2) {
+        const key = pairs[i]
+        if (key === null || key === undefined)
+          throw new SquallError(
+            'ERR_SQL_RUNTIME',
+            `JSON_OBJECT: key ${i / 2 + 1} is NULL; a key must be a string`,
+          )
+        const v = pairs[i + 1] ?? null
+        if (v === null && !keepNull) continue
+        out[String(key)] = jsonOf(v, raw[i / 2] === '1')
+      }
+      return JSON.stringify(out)
+    },
+    { nullAware: true },
+  ),
+  scalar(
+    'JSON_ARRAY(v, ...)',
+    'A JSON array text of the values: JSON_ARRAY(a, b [NULL | ABSENT ON NULL]), ABSENT ON NULL unless told. A value made by JSON_OBJECT or JSON_ARRAY is nested as JSON.',
+    [Arg.string, Arg.any],
+    SqlTypes.STRING,
+    (mode: string, ...values: unknown[]) => {
+      const { keepNull, raw } = constructorMode(mode)
+      const out: unknown[] = []
+      for (let i = 0; i < values.length; i++) {
+        const v = values[i] ?? null
+        if (v === null && !keepNull) continue
+        out.push(jsonOf(v, raw[i] === '1'))
+      }
+      return JSON.stringify(out)
+    },
+    { nullAware: true },
   ),
 ]

@@ -4,6 +4,7 @@
 import { SquallError } from '../core/errors.ts'
 import type { ScalarFunction, SqlFunction } from './function-def.ts'
 import { AGGREGATE_FUNCTIONS, PATTERN_FUNCTIONS, WINDOW_FUNCTIONS } from './functions-aggregate.ts'
+import { COLLECTION_FUNCTIONS } from './functions-collection.ts'
 import { JSON_FUNCTIONS } from './functions-json.ts'
 import { CONDITIONAL_FUNCTIONS, MATH_FUNCTIONS } from './functions-math.ts'
 import { STRING_FUNCTIONS } from './functions-string.ts'
@@ -20,6 +21,7 @@ for (const family of [
   CONDITIONAL_FUNCTIONS,
   TIME_FUNCTIONS,
   JSON_FUNCTIONS,
+  COLLECTION_FUNCTIONS,
   AGGREGATE_FUNCTIONS,
   WINDOW_FUNCTIONS,
   PATTERN_FUNCTIONS,

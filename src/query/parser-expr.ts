@@ -16,7 +16,7 @@ import type { Cursor } from './parser-cursor.ts'
 import { readFromItem, readQuery } from './parser.ts'
 import { parseTimeOfDay, parseTimestamp } from './sql-time.ts'
 import { parseInterval, parseTimeUnit, parseType } from './parser-type.ts'
-import { SqlTypes } from './types.ts'
+import { type SqlType, SqlTypes } from './types.ts'
 
 export { parseInterval, parseTimeUnit, parseType } from './parser-type.ts'
 
@@ -372,6 +372,7 @@ function parseCall(c: Cursor): Expr {
   ) {
     return parseTrim(c, at)
   }
+  if (name === 'JSON_OBJECT' || name === 'JSON_ARRAY') return parseJsonConstructor(c, name, at)
   if (name === 'TIMESTAMPADD' || name === 'TIMESTAMPDIFF') {
     unit = parseTimeUnit(c)
     c.expectOp(',')
@@ -384,6 +385,9 @@ function parseCall(c: Cursor): Expr {
       unit = parseTimeUnit(c)
     } else if (name === 'POSITION' && c.acceptWord('IN')) {
       args.push(parseExpr(c))
+    } else if (name === 'JSON_VALUE' && c.acceptOp(',')) {
+      args.push(parseExpr(c))
+      return parseJsonValueClauses(c, at, args)
     } else if ((name === 'SUBSTRING' || name === 'SUBSTR' || name === 'OVERLAY') && c.isWord('FROM')) {
       c.next()
       args.push(parseExpr(c))
@@ -421,6 +425,92 @@ function parseCall(c: Cursor): Expr {
     ...(over !== undefined ? { over } : {}),
   }
   return call
+}
+
+/** A string literal made by the parser (for the hidden first argument of JSON constructors). */
+function text(at: number, value: string): Expr {
+  return { kind: 'literal', at, type: SqlTypes.varchar(Math.max(1, value.length)), value, text: value }
+}
+
+/**
+ * `JSON_OBJECT([KEY] k VALUE v, ... [NULL | ABSENT ON NULL])` (NULL ON NULL unless told) and
+ * `JSON_ARRAY(v, ... [NULL | ABSENT ON NULL])` (ABSENT ON NULL unless told), as Flink writes them.
+ * The call's first argument is a hidden mode, `NULL:` or `ABSENT:` followed by one digit a value,
+ * 1 where the value is itself a JSON constructor call, whose text is inserted as JSON, not as a
+ * string.
+ */
+function parseJsonConstructor(c: Cursor, name: string, at: number): Expr {
+  const args: Expr[] = []
+  let raw = ''
+  const value = (): void => {
+    const v = parseExpr(c)
+    raw += v.kind === 'call' && (v.name === 'JSON_OBJECT' || v.name === 'JSON_ARRAY') ? '1' : '0'
+    args.push(v)
+  }
+  let onNull = name === 'JSON_OBJECT' ? 'NULL' : 'ABSENT'
+  const atOnNull = (): boolean => (c.isWord('NULL') || c.isWord('ABSENT')) && c.isWord('ON', 1)
+  while (!c.isOp(')') && !atOnNull()) {
+    if (name === 'JSON_OBJECT') {
+      if (c.isWord('KEY') && !c.isWord('VALUE', 1)) c.next()
+      args.push(parseExpr(c))
+      c.expectWord('VALUE')
+    }
+    value()
+    if (!c.acceptOp(',')) break
+  }
+  if (atOnNull()) {
+    onNull = c.next().upper
+    c.expectWord('ON')
+    c.expectWord('NULL')
+  }
+  c.expectOp(')')
+  return { kind: 'call', at, name, args: [text(at, `${onNull}:${raw}`), ...args], distinct: false }
+}
+
+/**
+ * The clauses after `JSON_VALUE(json, path`: `[RETURNING type] [NULL | DEFAULT x ON EMPTY]
+ * [NULL | ERROR | DEFAULT x ON ERROR]`, as Flink has them. The value is then a cast of the path's
+ * text (a TRY_CAST unless ERROR ON ERROR, with the ON ERROR default where it gives NULL), and a
+ * path that finds nothing gives the ON EMPTY default.
+ */
+function parseJsonValueClauses(c: Cursor, at: number, args: Expr[]): Expr {
+  let type: SqlType | undefined
+  if (c.acceptWord('RETURNING')) type = parseType(c)
+  let onEmpty: Expr | undefined
+  let onError: Expr | 'ERROR' | undefined
+  while (!c.isOp(')')) {
+    let behaviour: Expr | 'ERROR' | 'NULL'
+    if (c.acceptWord('NULL')) behaviour = 'NULL'
+    else if (c.acceptWord('ERROR')) behaviour = 'ERROR'
+    else {
+      c.expectWord('DEFAULT')
+      behaviour = parseExpr(c)
+    }
+    c.expectWord('ON')
+    if (c.acceptWord('EMPTY')) {
+      if (behaviour === 'ERROR')
+        c.fail('ERROR ON EMPTY is not supported: write NULL ON EMPTY or DEFAULT value ON EMPTY')
+      onEmpty = behaviour === 'NULL' ? undefined : behaviour
+    } else {
+      c.expectWord('ERROR')
+      onError = behaviour === 'NULL' ? undefined : behaviour
+    }
+  }
+  c.expectOp(')')
+  let value: Expr = { kind: 'call', at, name: 'JSON_VALUE', args, distinct: false }
+  if (type !== undefined) value = { kind: 'cast', at, operand: value, type, safe: onError !== 'ERROR' }
+  if (onError !== undefined && onError !== 'ERROR')
+    value = { kind: 'call', at, name: 'COALESCE', args: [value, onError], distinct: false }
+  if (onEmpty !== undefined) {
+    const exists: Expr = { kind: 'call', at, name: 'JSON_EXISTS', args, distinct: false }
+    value = {
+      kind: 'case',
+      at,
+      whens: [{ when: { kind: 'unary', at, op: 'NOT', operand: exists }, result: onEmpty }],
+      else: value,
+    }
+  }
+  return value
 }
 
 function parseArg(c: Cursor): Expr {

@@ -10,6 +10,8 @@ import {
   inferType,
   type SqlRow,
 } from '../../src/query/compile-expr.ts'
+import { formatExpr } from '../../src/query/format-expr.ts'
+import { parseExpression } from '../../src/query/parser.ts'
 import { rowBuilder } from '../../src/query/plan/project.ts'
 import { schemaOf } from '../../src/query/row-schema.ts'
 import { formatType } from '../../src/query/types.ts'
@@ -169,6 +171,50 @@ describe('compileExpr: functions', () => {
     expect(ev("JSON_EXISTS(body, '$.items')")).toBe(true)
     expect(ev("JSON_EXISTS('not json', '$.a')")).toBe(false)
     expect(ev("JSON_VALUE(body, '$[''user''].name')")).toBe('ann')
+  })
+
+  it('JSON_VALUE ... RETURNING casts the value, with NULL or DEFAULT on empty and on error, as Flink', () => {
+    expect(ev("JSON_VALUE(body, '$.user.id' RETURNING INT)")).toBe(7)
+    expect(ev("JSON_VALUE(body, '$.user.id' RETURNING INT) + 1")).toBe(8)
+    expect(ev("JSON_VALUE(body, '$.user.name' RETURNING INT)")).toBe(null)
+    expect(ev("JSON_VALUE(body, '$.user.name' RETURNING INT DEFAULT -1 ON ERROR)")).toBe(-1)
+    expect(ev("JSON_VALUE(body, '$.user.age' RETURNING INT DEFAULT 0 ON EMPTY)")).toBe(0)
+    expect(ev("JSON_VALUE(body, '$.user.id' RETURNING INT DEFAULT 0 ON EMPTY)")).toBe(7)
+    expect(ev("JSON_VALUE(body, '$.user.age' NULL ON EMPTY)")).toBe(null)
+    expect(errorOf(() => ev("JSON_VALUE(body, '$.user.name' RETURNING INT ERROR ON ERROR)")).code).toBe(
+      'ERR_SQL_RUNTIME',
+    )
+    expect(errorOf(() => compileExpr("JSON_VALUE(body, '$.a' ERROR ON EMPTY)", access)).message).toMatch(
+      /ERROR ON EMPTY is not supported/,
+    )
+  })
+
+  it('JSON_OBJECT and JSON_ARRAY build JSON text, nest each other, and drop or keep NULLs as told', () => {
+    expect(ev("JSON_OBJECT(KEY 'path' VALUE path, 'status' VALUE status, 'ok' VALUE ok)")).toBe(
+      '{"path":"/index.html","status":404,"ok":null}',
+    )
+    expect(ev("JSON_OBJECT('ok' VALUE ok ABSENT ON NULL)")).toBe('{}')
+    expect(ev('JSON_OBJECT()')).toBe('{}')
+    expect(ev("JSON_ARRAY(status, ok, 'x')")).toBe('[404,"x"]')
+    expect(ev('JSON_ARRAY(status, ok NULL ON NULL)')).toBe('[404,null]')
+    expect(ev("JSON_OBJECT('tags' VALUE JSON_ARRAY('a', 'b'), 'user' VALUE JSON_OBJECT('id' VALUE 7))")).toBe(
+      '{"tags":["a","b"],"user":{"id":7}}',
+    )
+    expect(ev("JSON_OBJECT('body' VALUE JSON_QUERY(body, '$.items'))")).toBe('{"body":"[1,2]"}')
+    expect(formatExpr(parseExpression("JSON_OBJECT(KEY 'a' VALUE 1, 'b' VALUE path ABSENT ON NULL)"))).toBe(
+      "JSON_OBJECT(KEY 'a' VALUE 1, KEY 'b' VALUE path ABSENT ON NULL)",
+    )
+  })
+
+  it('CARDINALITY counts an array or a map; ELEMENT takes the one element of an array', () => {
+    expect(ev('CARDINALITY(tags)')).toBe(2)
+    expect(ev('CARDINALITY(headers)')).toBe(1)
+    expect(ev('CARDINALITY(tags)', { ...row, tags: null })).toBe(null)
+    expect(ev("ELEMENT(ARRAY['x'])")).toBe('x')
+    expect(errorOf(() => ev('ELEMENT(tags)')).message).toMatch(/ELEMENT: the array has 2 elements/)
+    expect(errorOf(() => compileExpr('CARDINALITY(path)', access)).message).toMatch(
+      /CARDINALITY: argument 1 must be an ARRAY or a MAP, got/,
+    )
   })
 
   it('folds constant parts once and keeps volatile functions per row', () => {
