@@ -76,9 +76,10 @@ function isChange(v: unknown): v is Change {
  * The current table of an updating query with a unique `key` holds one row per key: `+I` and `+U`
  * set the row of their key, `-U` and `-D` remove it, and a plain row replaces the row of its key
  * (an upsert). A `-U` and the `+U` of the same key that follows it in the batch replace the row in
- * place, so rows keep their first-insertion order. Without a key it is a multiset, as the changelog describes it: `+I` and `+U` (and a
- * plain row) add a row, `-U` and `-D` remove one equal row (equal: the same JSON text). The table
- * of an append-only query is the rows of the buffered changes.
+ * place, so rows keep their first-insertion order. Without a key it is a multiset, as the
+ * changelog describes it: `+I` and `+U` (and a plain row) add a row, `-U` and `-D` remove one equal
+ * row (equal: the same JSON text). The table of an append-only query is the rows of the buffered
+ * changes.
  */
 export class ResultTable {
   private readonly ring: Change[]

@@ -123,7 +123,7 @@ function planLimit(ctx: PlanContext, rel: Rel, q: QueryExpr, ordered: boolean): 
   ctx.lines.push({
     node: name,
     operator: 'Limit',
-    detail: `${q.limit !== undefined ? `LIMIT ${q.limit}` : ''}${q.limit !== undefined && q.offset !== undefined ? ' ' : ''}${q.offset !== undefined ? `OFFSET ${q.offset}` : ''}: ${which} in ${ordered ? 'event-time order' : 'arrival order'}; later rows are dropped`,
+    detail: `${clauseText({ ...q, orderBy: [] })}: ${which} in ${ordered ? 'event-time order' : 'arrival order'}; later rows are dropped`,
     state: 'the number of rows seen, one counter',
     updating: false,
   })
