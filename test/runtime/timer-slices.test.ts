@@ -15,11 +15,19 @@ function spin(us: number): void {
   while (performance.now() < until) {}
 }
 
-function job(order: string[], sink: CollectSink<string>): Topology {
+/** The job's shape: keys, events (one per key and second), and the busy work of one timer in µs. */
+interface Shape {
+  keys: number
+  events: number
+  timerUs: number
+}
+
+function job(order: string[], sink: CollectSink<string>, shape: Shape): Topology {
+  const { keys, events: count, timerUs } = shape
   const t = new Topology('timer-slices')
   const events = t.source(
     'events',
-    generator({ count: EVENTS, make: (seq) => ({ key: seq % KEYS, time: Math.floor(seq / KEYS) * 1_000 }) }),
+    generator({ count, make: (seq) => ({ key: seq % keys, time: Math.floor(seq / keys) * 1_000 }) }),
     {
       watermarks: WatermarkStrategy.forMonotonousTimestamps<{ key: number; time: number }>().withTimestamp(
         'time',
@@ -40,7 +48,7 @@ function job(order: string[], sink: CollectSink<string>): Topology {
         timers.registerEventTimer(r.value.time + 999)
       },
       onTimer(timer, out) {
-        spin(20)
+        spin(timerUs)
         order.push(`timer ${timer.time}`)
         const at = `${timer.key}@${timer.time - 999}`
         out.emit(`${at}=${counts.get(at)}`)
@@ -63,23 +71,33 @@ function job(order: string[], sink: CollectSink<string>): Topology {
   return t
 }
 
-async function run(timerSliceMs: number): Promise<{ out: string[]; interleaved: number }> {
+const MANY: Shape = { keys: KEYS, events: EVENTS, timerUs: 20 }
+
+async function run(
+  timerSliceMs: number,
+  shape: Shape = MANY,
+): Promise<{ out: string[]; interleaved: number; longestRun: number }> {
   const order: string[] = []
   const sink = collect<string>()
-  await runEmbedded(job(order, sink), { timerSliceMs }).done
-  // Ticks seen while the timers of one watermark were firing (between two timers of one time).
+  await runEmbedded(job(order, sink, shape), { timerSliceMs }).done
+  // Ticks seen while the timers of one watermark were firing (between two timers of one time),
+  // and the most timers of one time fired in a row, with no tick between them (one slice's worth).
   let interleaved = 0
   let ticks = 0
   let last = ''
+  let run = 0
+  let longestRun = 0
   for (const x of order) {
     if (x === 'tick') ticks++
     else {
       if (x === last) interleaved += ticks
+      run = x === last && ticks === 0 ? run + 1 : 1
+      if (run > longestRun) longestRun = run
       ticks = 0
       last = x
     }
   }
-  return { out: [...sink.values].sort(), interleaved }
+  return { out: [...sink.values].sort(), interleaved, longestRun }
 }
 
 describe('event timers fired in time slices', () => {
@@ -91,5 +109,16 @@ describe('event timers fired in time slices', () => {
     expect(whole.out.every((line) => line.endsWith('=1'))).toBe(true)
     expect(whole.interleaved).toBe(0)
     expect(sliced.interleaved).toBeGreaterThan(0)
+  }, 60_000)
+
+  it('ends a slice after the timer that overran it, however few timers it fired', async () => {
+    // Each timer takes 3 ms, longer than the 2 ms slice: every slice fires one timer, then the
+    // thread's other tasks run. (A slice that read the clock every 32 timers ran ~96 ms.)
+    const slow: Shape = { keys: 48, events: 48 * 3, timerUs: 3_000 }
+    const sliced = await run(2, slow)
+    const whole = await run(0, slow)
+    expect(sliced.out).toEqual(whole.out)
+    expect(whole.longestRun).toBe(48)
+    expect(sliced.longestRun).toBeLessThanOrEqual(2)
   }, 60_000)
 })
