@@ -85,14 +85,14 @@ async function run(
   let interleaved = 0
   let ticks = 0
   let last = ''
-  let run = 0
+  let streak = 0
   let longestRun = 0
   for (const x of order) {
     if (x === 'tick') ticks++
     else {
       if (x === last) interleaved += ticks
-      run = x === last && ticks === 0 ? run + 1 : 1
-      if (run > longestRun) longestRun = run
+      streak = x === last && ticks === 0 ? streak + 1 : 1
+      if (streak > longestRun) longestRun = streak
       ticks = 0
       last = x
     }
