@@ -254,7 +254,7 @@ export class OperatorTask implements GateHandler, Collector<unknown>, TimerServi
       this.current = { value: undefined, key, time, tag: '' }
       processor.onTimer({ time, key, domain: 'event' }, this)
       // The clock is read after every timer: one key's firing may take milliseconds (a window of
-      // large sketches rebuilding its partial merges), and 32 of them took 90 ms in the demo.
+      // large sketches rebuilding its partial merges); read every 32 timers, a demo slice ran 88.6 ms.
       if (slice > 0 && performance.now() - started > slice) {
         if (i < due.length || queue.peek() <= upTo) {
           this.router.flush()
