@@ -1,14 +1,19 @@
-import { describe, expect, it } from 'vitest'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
 import type { Collector, ProcessorContext, TimerService } from '../../../src/core/processor.ts'
 import { Aggregates } from '../../../src/core/window/aggregates.ts'
 import { HoppingWindows } from '../../../src/core/window/assigners.ts'
 import { SlicedWindowOperator } from '../../../src/core/window/sliced-operator.ts'
 import { aggregateLogic } from '../../../src/core/window/window-logic.ts'
 import { KeyedBackend } from '../../../src/state/keyed-backend.ts'
+import { readSnapshotFile, writeSnapshotFile } from '../../../src/state/snapshot-file.ts'
 
 // A checkpoint's copy of a key's window state shares the slices' accumulators with the live state;
 // the operator copies an accumulator before it next changes it. These tests change the state after
-// a capture, in the slices the capture holds, and check the capture still reads as at the barrier.
+// a capture, in the slices the capture holds, and check the capture still reads as at the barrier,
+// and that the task files written from captures restore each key's slices as at their barrier.
 
 const noop: Collector<unknown> = { emit() {}, emitRecord() {}, side() {} }
 
@@ -59,6 +64,40 @@ function operator() {
   return { state, push, captured }
 }
 
+const dir = mkdtempSync(join(tmpdir(), 'squall-window-files-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+/** What `captured` reads of `key` now, with the capture released at once. */
+function current(state: KeyedBackend, captured: ReturnType<typeof operator>['captured'], key: string) {
+  const capture = state.capture()
+  const value = captured(capture, key)
+  capture.release()
+  return value
+}
+
+/** Writes a checkpoint of `state` (its one task, every key group) to a task file named `name`. */
+async function checkpoint(state: KeyedBackend, name: string): Promise<string> {
+  const path = join(dir, `${name}.state`)
+  await writeSnapshotFile(
+    path,
+    'w',
+    0,
+    { state: state.capture(), eventTimers: [], processingTimers: [] },
+    [0, 128],
+  )
+  return path
+}
+
+/** The collected values per slice start of `key`, as a task file restores them. */
+async function restored(path: string, key: string) {
+  const snap = await readSnapshotFile(path, 0, 128, 128)
+  const b = new KeyedBackend('w', 128, () => 0)
+  b.restore(snap.stores, 0, 128)
+  b.currentKey = key
+  const st = b.value<{ starts: number[]; accs: unknown[] }>('windows').get()
+  return st === undefined ? undefined : Object.fromEntries(st.starts.map((s, i) => [s, st.accs[i]]))
+}
+
 describe('window state in checkpoints (copy-on-write per slice)', () => {
   it('records folded after the barrier, into slices the capture holds, do not reach the capture', () => {
     const { state, push, captured } = operator()
@@ -93,5 +132,46 @@ describe('window state in checkpoints (copy-on-write per slice)', () => {
     first.release()
     second.release()
     expect(captured(state.capture(), 'a')).toEqual({ 0: [1, 2, 3] })
+  })
+})
+
+describe('window state in task files', () => {
+  it('each file restores the slices as they were at its barrier, after records into old, current and new slices', async () => {
+    const { state, push, captured } = operator()
+    for (let t = 0; t < 30_000; t += 500) push('a', t, t)
+    push('b', 1_000, 1)
+    const atFirst = current(state, captured, 'a')
+    const first = await checkpoint(state, 'first')
+    // Between the files: into an old slice (late), the current one and a new one; 'b' untouched.
+    push('a', 3_200, -2)
+    push('a', 29_600, -1)
+    push('a', 31_000, -3)
+    const atSecond = current(state, captured, 'a')
+    const second = await checkpoint(state, 'second')
+    // After the second file: nothing of this reaches it.
+    push('a', 3_300, -5)
+    push('b', 1_100, -4)
+    expect(await restored(first, 'a')).toEqual(atFirst)
+    expect(await restored(second, 'a')).toEqual(atSecond)
+    expect(atSecond![3_000]).toEqual([3_000, 3_500, -2])
+    expect(atSecond![31_000]).toEqual([-3])
+    expect(await restored(second, 'b')).toEqual({ 1000: [1] })
+    // The live state has every value.
+    expect(current(state, captured, 'a')![3_000]).toEqual([3_000, 3_500, -2, -5])
+  })
+
+  it('a checkpoint taken while a copy is held writes the copy, and the next one what changed since', async () => {
+    const { state, push, captured } = operator()
+    for (let t = 0; t < 10_000; t += 1_000) push('a', t, t)
+    const capture = state.capture()
+    // The key changes while the capture is pending: the capture keeps a copy, written below.
+    push('a', 2_500, -1)
+    const atBarrier = captured(capture, 'a')
+    const path = join(dir, 'copy.state')
+    await writeSnapshotFile(path, 'w', 0, { state: capture, eventTimers: [], processingTimers: [] }, [0, 128])
+    expect(await restored(path, 'a')).toEqual(atBarrier)
+    push('a', 2_600, -2)
+    const later = await checkpoint(state, 'after-copy')
+    expect((await restored(later, 'a'))![2_000]).toEqual([2_000, -1, -2])
   })
 })
