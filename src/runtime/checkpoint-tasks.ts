@@ -65,11 +65,22 @@ export class TaskCheckpointer {
   private readonly positions = new Map<number, Map<number, unknown>>()
   /** Per pending checkpoint, the operator and sink tasks of this thread that still owe an ack. */
   private readonly owed = new Map<number, Set<number>>()
+  private readonly acks: AckSink
 
   constructor(
     private readonly executor: Executor,
-    private readonly acks: AckSink,
+    acks: AckSink,
   ) {
+    // A thread that has failed acknowledges nothing more. Its tasks may still meet a barrier after
+    // the failure, later in the same turn of the loop (a sink's write threw, the next batch and a
+    // barrier were already on their way): a checkpoint completed with that ack would resume after
+    // the records whose processing or writing failed, and they would be lost.
+    this.acks = {
+      ack: (a) => {
+        if (executor.failed === undefined) acks.ack(a)
+      },
+      decline: (id, reason) => acks.decline(id, reason),
+    }
     for (const o of executor.operators) {
       o.onCheckpoint = (task, id) => this.snapshotOperator(task, id)
       o.onFinished = (task) => this.finishedOwing(task)

@@ -1,14 +1,18 @@
 // What the served-job tests share: waiting for a condition, and calling the HTTP API with a token.
 
-/** Polls `cond` every 20 ms until it holds; throws naming `what` after `ms`. */
+/**
+ * Polls `cond` every 20 ms until it holds; throws naming `what` after `ms` (a function: called then,
+ * so that the error can say where things stood).
+ */
 export async function until(
   cond: () => boolean | Promise<boolean>,
-  what: string,
+  what: string | (() => string),
   ms = 10_000,
 ): Promise<void> {
   const end = Date.now() + ms
   while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    if (Date.now() > end)
+      throw new Error(`timed out waiting for ${typeof what === 'function' ? what() : what}`)
     await new Promise((r) => setTimeout(r, 20))
   }
 }

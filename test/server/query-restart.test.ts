@@ -44,7 +44,11 @@ function api(url: string, method: string, path: string, body?: unknown) {
 }
 
 /** Waits for `cond` (a restarted job may take a while). */
-function until(cond: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
+function until(
+  cond: () => boolean | Promise<boolean>,
+  what: string | (() => string),
+  ms = 20_000,
+): Promise<void> {
   return waitUntil(cond, what, ms)
 }
 
@@ -141,9 +145,11 @@ describe.each([1, 2])('a registered query on %i thread(s)', (threads) => {
     const second = await serve(stateDir, threads, log)
     await until(() => second.job.status() === 'running', 'the job to run again')
     expect(second.job.checkpointStatus!().restoredFrom).toBe(drained)
+    let counted = 0
     await until(
-      async () => sum(await counts(second.server.url, 'per-k')) >= TOTAL,
-      'the query to count it all',
+      async () => (counted = sum(await counts(second.server.url, 'per-k'))) >= TOTAL,
+      () =>
+        `the query to count it all (${counted} of ${TOTAL} counted, query ${second.manager.get('per-k').status})`,
     )
     await new Promise((r) => setTimeout(r, 300))
     expect(await counts(second.server.url, 'per-k')).toEqual(expected(TOTAL))
