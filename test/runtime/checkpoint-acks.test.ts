@@ -44,10 +44,9 @@ function thread(writer: SinkWriter) {
     },
   } as unknown as Executor
   const acks: TaskAck[] = []
-  const declined: number[] = []
-  const coordinator: AckSink = { ack: (a) => acks.push(a), decline: (id) => declined.push(id) }
+  const coordinator: AckSink = { ack: (a) => acks.push(a), decline: () => {} }
   const checkpointer = new TaskCheckpointer(executor, coordinator)
-  return { sink, checkpointer, acks, declined, failure: () => failure }
+  return { sink, checkpointer, acks, failure: () => failure }
 }
 
 const batch = (values: number[]): Record<number>[] =>
