@@ -201,18 +201,56 @@ describe('CrawlerDetector', () => {
     expect(d.snapshot()).not.toEqual(now)
   })
 
-  it("a client's lists hold at most twice its history (and a few dropped requests) however long it runs", () => {
+  it("a client's log holds at most twice its history (and a few dropped requests) however long it runs", () => {
     const d = CrawlerDetector.create({ history: '1m', recent: '10s', maxTracked: 1_000_000 })
     const c = new CrawlerClient('10.1.0.2')
     let longest = 0
     // One request a second for three hours: 60 in the history at any time.
     for (let i = 0; i < 3 * 3600; i++) {
       d.observeClient(c, { time: i * 1000, ip: '10.1.0.2', agent: BROWSER, path: `/p${i % 50}` })
-      longest = Math.max(longest, c.times.length, c.paths.length, c.assets.length)
-      expect(c.times.length - c.head).toBeLessThanOrEqual(61)
+      longest = Math.max(longest, c.log.length / 2)
+      expect(c.end - c.head).toBeLessThanOrEqual(61)
     }
     expect(longest).toBeLessThanOrEqual(2 * 61 + 16)
-    expect(c.pathCounts.size).toBe(50)
+    expect(c.distinctPaths).toBe(50)
+  })
+
+  it("a client's distinct paths and asset count stay exact through adds, drops and compactions, hashes colliding", () => {
+    const random = seeded(11)
+    // Hashes that share their low bits collide in the client's table (it probes by the low bits):
+    // 0, ±64, ±128 … and a few others, negative ones included, as 32-bit hashes are signed.
+    const hashes = [0, 1, -1, 2 ** 31 - 1, -(2 ** 31)]
+    for (let k = 1; k <= 40; k++) hashes.push(k * 64, -k * 64)
+    const c = new CrawlerClient('10.1.0.3')
+    const counts = new Map<number, number>()
+    let assets = 0
+    const held: [number, number][] = []
+    for (let step = 0; step < 20_000; step++) {
+      // Grow to some hundreds of requests, then shrink to a few, twice over.
+      const target = step % 10_000 < 5_000 ? 400 : 5
+      if (held.length < target || (held.length > 0 && random() < 0.3 && held.length <= target)) {
+        const path = hashes[Math.floor(random() * random() * hashes.length)]!
+        const asset = random() < 0.2 ? 1 : 0
+        c.push(step, path, asset)
+        held.push([path, asset])
+        counts.set(path, (counts.get(path) ?? 0) + 1)
+        assets += asset
+      } else {
+        const [path, asset] = held.shift()!
+        c.dropOldest()
+        if (counts.get(path) === 1) counts.delete(path)
+        else counts.set(path, counts.get(path)! - 1)
+        assets -= asset
+        if (c.head >= 16 && c.head * 2 > c.end) c.compact()
+      }
+      expect(c.distinctPaths).toBe(counts.size)
+      expect(c.assetCount).toBe(assets)
+      expect(c.end - c.head).toBe(held.length)
+    }
+    // What the client tracks is what it was given, in order.
+    const snap = c.snapshot().clients[0]!
+    expect(Array.from(new Int32Array(snap.paths.slice().buffer))).toEqual(held.map(([p]) => p))
+    expect(Array.from(snap.assets)).toEqual(held.map(([, a]) => a))
   })
 
   it('the binary form restores through msgpackr to the same detector, and bad bytes are refused', () => {
