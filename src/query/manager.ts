@@ -93,8 +93,12 @@ type Samples = { [table: string]: unknown[] }
 
 interface Persisted {
   version: 1
-  /** `samples`: kept so that a restored query is planned as it was, before the job publishes anything. */
-  queries: { name: string; sql: string; createdAt: string; samples?: Samples }[]
+  /**
+   * `samples`: kept so that a restored query is planned as it was, before the job publishes
+   * anything. `error`: the query failed at run time with it; it is listed as failed after a
+   * restart, not run again.
+   */
+  queries: { name: string; sql: string; createdAt: string; samples?: Samples; error?: string }[]
 }
 
 const NAME = /^[A-Za-z0-9_-]{1,64}$/
@@ -112,6 +116,8 @@ export class QueryManager {
   private readonly queries = new Map<string, QueryJob>()
   /** The samples each query was planned with (see Persisted). */
   private readonly samples = new Map<string, Samples>()
+  /** The error of each query that failed at run time, kept across restarts (see Persisted). */
+  private readonly failures = new Map<string, string>()
   private readonly log: Logger
   private queue: Promise<unknown> = Promise.resolve()
   private closed = false
@@ -125,12 +131,19 @@ export class QueryManager {
    * each from its state at the checkpoint the job resumes from; a query without one starts empty,
    * and a warning says why). Call it before the job starts, so the queries read its records from
    * the first. A persisted query that no longer plans is listed as `failed` with the reason, until
-   * dropped. Throws ERR_STATE_FORMAT for an unreadable `queries.json`.
+   * dropped; so is one that had failed at run time, with its error, and it is not run again (as
+   * Flink keeps a failed job failed: the same records would most likely fail it the same way).
+   * Throws ERR_STATE_FORMAT for an unreadable `queries.json`.
    */
   static async open(options: QueryManagerOptions): Promise<QueryManager> {
     const m = new QueryManager(options)
     for (const q of await m.readPersisted()) {
       if (q.samples !== null && typeof q.samples === 'object') m.samples.set(q.name, q.samples)
+      if (typeof q.error === 'string') {
+        m.failures.set(q.name, q.error)
+        m.queries.set(q.name, QueryJob.failed(q, q.error, m.jobOptions(), q.createdAt))
+        continue
+      }
       try {
         m.queries.set(q.name, m.start(q, q.createdAt, true))
       } catch (e) {
@@ -248,6 +261,7 @@ export class QueryManager {
       const q = this.get(name)
       this.queries.delete(name)
       this.samples.delete(name)
+      this.failures.delete(name)
       await q.stop()
       await this.persist()
       const cp = this.options.checkpoints
@@ -329,7 +343,22 @@ export class QueryManager {
       log: this.log,
       ...(this.options.resultBuffer !== undefined ? { resultBuffer: this.options.resultBuffer } : {}),
       ...(this.options.onResult ? { onResult: this.options.onResult } : {}),
+      onFailed: (q) => this.saveFailure(q),
     }
+  }
+
+  /** Keeps the error of query `q`, which failed at run time, in `queries.json`. */
+  private saveFailure(q: QueryJob): void {
+    // A query dropped meanwhile (or one of the same name registered since) is not this one.
+    if (this.queries.get(q.name) !== q || q.error === undefined) return
+    this.failures.set(q.name, q.error)
+    this.serial(() => this.persist()).catch((e: unknown) => {
+      this.log(
+        'warn',
+        `query "${q.name}": its failure could not be saved: ${e instanceof Error ? e.message : String(e)}`,
+        { query: q.name },
+      )
+    })
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -378,11 +407,13 @@ export class QueryManager {
       version: 1,
       queries: [...this.queries.values()].map((q) => {
         const samples = this.samples.get(q.name)
+        const error = this.failures.get(q.name)
         return {
           name: q.name,
           sql: q.definition.sql,
           createdAt: q.createdAt,
           ...(samples !== undefined && Object.keys(samples).length > 0 ? { samples } : {}),
+          ...(error !== undefined ? { error } : {}),
         }
       }),
     }

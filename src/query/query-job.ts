@@ -365,6 +365,8 @@ export interface QueryJobOptions {
   resultBuffer?: number
   /** Receives every batch of result changes, after the result table is updated. */
   onResult?: (query: string, changes: readonly Change[]) => void
+  /** Called once when the query fails at run time (its status and error already set). */
+  onFailed?: (query: QueryJob) => void
   /**
    * Checkpoints of the query: its own state directory (`dir`, complete checkpoints kept:
    * `retain`), the checkpoint it resumes from (`from`, a `chk-<n>` directory there; its final
@@ -463,6 +465,7 @@ export class QueryJob {
         this.error = e instanceof Error ? e.message : String(e)
         options.log('warn', `query "${definition.name}" failed: ${this.error}`, { query: definition.name })
         results.close(`query "${definition.name}" failed: ${this.error}`)
+        options.onFailed?.(this)
       },
     )
   }

@@ -324,6 +324,41 @@ describe('query manager', () => {
     expect(job!.status()).toBe('running')
   })
 
+  it('a query that failed at run time stays failed, with its error, across a restart until dropped', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'squall-queries-'))
+    const saved = () =>
+      JSON.parse(readFileSync(join(dir!, 'queries.json'), 'utf8')).queries as {
+        name: string
+        error?: string
+      }[]
+    const m = await start(dir)
+    await m.register({ name: 'hits', sql: 'SELECT page, COUNT(*) AS hits FROM clicks GROUP BY page' })
+    await m.register({ name: 'boom', sql: 'SELECT FAIL_AFTER(20) FROM clicks' })
+    await until(() => m.get('boom').status === 'failed', 'boom to fail')
+    const error = m.get('boom').info().error
+    expect(error).toContain('FAIL_AFTER(20) reached')
+    await until(() => saved().some((q) => q.name === 'boom' && q.error === error), 'the failure to be saved')
+    expect(saved().find((q) => q.name === 'hits')).not.toHaveProperty('error')
+    await m.close()
+    await job!.stop()
+
+    const again = await start(dir)
+    expect(again.list().map((q) => [q.name, q.status])).toEqual([
+      ['hits', 'running'],
+      ['boom', 'failed'],
+    ])
+    expect(again.get('boom').info().error).toBe(error)
+    // Not run again: it reads nothing.
+    await until(() => again.get('hits').info().metrics.in > 50, 'hits to count')
+    expect(again.get('boom').info().metrics.in).toBe(0)
+    expect(again.bus.info('clicks')!.subscribers).toBe(1)
+    // Dropped and registered again, it runs (and its failure is forgotten).
+    await again.drop('boom')
+    await again.register({ name: 'boom', sql: 'SELECT FAIL_AFTER(1000000) FROM clicks' })
+    expect(again.get('boom').status).toBe('running')
+    expect(saved().find((q) => q.name === 'boom')).not.toHaveProperty('error')
+  })
+
   it('registered queries are written to queries.json and come back on the next start', async () => {
     dir = mkdtempSync(join(tmpdir(), 'squall-queries-'))
     const m = await start(dir)
