@@ -311,6 +311,22 @@ describe('planQuery', () => {
   })
 })
 
+describe('outer interval joins', () => {
+  test('are append-only: a pair once when it meets, an unmatched outer row once with NULLs when the watermark passes it', () => {
+    const sql = `SELECT b1.price AS p1, b2.price AS p2
+      FROM bids AS b1 LEFT JOIN bids AS b2
+      ON b1.auction = b2.auction AND b2.ts BETWEEN b1.ts + INTERVAL '1' SECOND AND b1.ts + INTERVAL '5' SECOND
+        AND b2.price > b1.price`
+    // The bid of 3 at 3 s lies in the bounds of the bid of 5, but is not higher: no match.
+    const bids = [...BIDS.slice(0, 2), bid(1, 13, 3, 3), ...BIDS.slice(2)]
+    const { plan, values } = run(sql, { bids })
+    expect(plan.updating).toBe(false)
+    expect(plan.explain()).toContain('an outer row that matched nothing is emitted with NULLs when it leaves')
+    const rows = values.map((v) => `${v.p1}-${v.p2}`).sort()
+    expect(rows).toEqual(['20-null', '3-null', '30-null', '5-50', '50-null', '7-null'])
+  })
+})
+
 describe('sqlPlanner', () => {
   test('plans over a running job’s tables, taking the time attribute from the watermark strategy', async () => {
     const { WatermarkStrategy } = await import('../../src/core/watermark.ts')

@@ -58,14 +58,21 @@ interface JoinSpec {
 /**
  * The keyed two-input join processor. Each arriving row is matched against the other side's rows
  * of the same key (and the residual condition) and the pairs are emitted at once; the row is kept
- * for later rows of the other side until its mode lets it go (never, for regular joins). Outer
- * sides emit a NULL-padded row while they have no match, retracted when a match comes.
+ * for later rows of the other side until its mode lets it go (never, for regular joins). In a
+ * regular join, outer sides emit a NULL-padded row while they have no match, retracted when a
+ * match comes. In an interval or window join (append-only), a row of an outer side that matched
+ * nothing is emitted NULL-padded once, when the watermark shows nothing can match it any more
+ * (with its own time), as Flink's outer interval joins do; matched rows never are.
  */
 class JoinOperator implements Processor<Sided<unknown>, unknown> {
   private state!: ValueState<JoinState>
   private ctx!: ProcessorContext
+  /** Outer rows are padded when they expire, not when they arrive (timed modes: append-only). */
+  private readonly padAtExpiry: boolean
 
-  constructor(private readonly spec: JoinSpec) {}
+  constructor(private readonly spec: JoinSpec) {
+    this.padAtExpiry = spec.mode.kind !== 'regular' && !spec.updatingOut
+  }
 
   open(ctx: ProcessorContext): void {
     this.ctx = ctx
@@ -99,13 +106,13 @@ class JoinOperator implements Processor<Sided<unknown>, unknown> {
         if (!this.inRange(side, r.time, e.t)) continue
         const joined = side === 0 ? spec.combine(row, e.row) : spec.combine(e.row, row)
         if (spec.residual !== null && !spec.residual(joined)) continue
-        if (keepOther && e.n === 0)
+        if (keepOther && e.n === 0 && !this.padAtExpiry)
           this.out(out, '-D', side === 0 ? spec.combine(null, e.row) : spec.combine(e.row, null))
         e.n++
         n++
         this.out(out, '+I', joined)
       }
-      if (keepMine && n === 0)
+      if (keepMine && n === 0 && !this.padAtExpiry)
         this.out(out, '+I', side === 0 ? spec.combine(row, null) : spec.combine(null, row))
       mine.push({ row, t: r.time, n })
       if (mode.kind !== 'regular') this.ctx.timers.registerEventTimer(this.expiry(side, row, r.time))
@@ -129,12 +136,22 @@ class JoinOperator implements Processor<Sided<unknown>, unknown> {
     else this.state.set(s)
   }
 
-  onTimer(timer: Timer): void {
+  onTimer(timer: Timer, out: Collector<unknown>): void {
     const s = this.state.get()
     if (s === undefined) return
     const wm = timer.time
-    s.l = s.l.filter((e) => this.expiry(0, e.row, e.t) > wm)
-    s.r = s.r.filter((e) => this.expiry(1, e.row, e.t) > wm)
+    const spec = this.spec
+    const expire = (side: 0 | 1, rows: Entry[], keep: boolean): Entry[] =>
+      rows.filter((e) => {
+        if (this.expiry(side, e.row, e.t) > wm) return true
+        if (keep && e.n === 0 && this.padAtExpiry) {
+          const padded = side === 0 ? spec.combine(e.row, null) : spec.combine(null, e.row)
+          out.emitRecord({ value: padded, key: this.ctx.currentKey, time: e.t, tag: '' })
+        }
+        return false
+      })
+    s.l = expire(0, s.l, spec.keepLeft)
+    s.r = expire(1, s.r, spec.keepRight)
     if (s.l.length === 0 && s.r.length === 0) this.state.clear()
     else this.state.set(s)
   }
@@ -243,8 +260,8 @@ function joinedSchema(
  * Adds a join of `left` and `right` under `conditions` (the ON conjuncts, or the WHERE conjuncts
  * of a comma join). Equalities between the sides key the join; bounds between the two time
  * attributes make it an interval join; equal `window_start`/`window_end` make it a window join
- * (both append-only, state freed by the watermark). Anything else is a regular join whose state
- * keeps every row (a warning, or ERR_SQL_UNBOUNDED_STATE under strict).
+ * (both append-only, inner or outer, state freed by the watermark). Anything else is a regular
+ * join whose state keeps every row (a warning, or ERR_SQL_UNBOUNDED_STATE under strict).
  */
 export function planJoin(
   ctx: PlanContext,
@@ -310,7 +327,6 @@ export function planJoin(
   }
   const fieldName = (e: Expr, rel: Rel) => columnOf(e, rel.schema)
   const appendIn = !left.updating && !right.updating
-  const inner = type === 'inner' || type === 'comma' || type === 'cross'
   let mode: Mode = { kind: 'regular' }
   const boundIdx = (l: string | undefined, r: string | undefined) =>
     lkeys.findIndex((k, i) => {
@@ -320,16 +336,9 @@ export function planJoin(
     })
   const ws = boundIdx(left.windowStart, right.windowStart)
   const we = boundIdx(left.windowEnd, right.windowEnd)
-  if (
-    appendIn &&
-    inner &&
-    left.windowEnd !== undefined &&
-    right.windowEnd !== undefined &&
-    ws >= 0 &&
-    we >= 0
-  ) {
+  if (appendIn && left.windowEnd !== undefined && right.windowEnd !== undefined && ws >= 0 && we >= 0) {
     mode = { kind: 'window', leftEnd: left.windowEnd, rightEnd: right.windowEnd }
-  } else if (appendIn && inner && timed && Number.isFinite(lo) && Number.isFinite(hi))
+  } else if (appendIn && timed && Number.isFinite(lo) && Number.isFinite(hi))
     mode = { kind: 'interval', lo, hi }
   else if (timed)
     for (const c of conds)
@@ -347,7 +356,8 @@ export function planJoin(
   const residual = residualExpr ? compilePredicate(residualExpr, schema) : null
   const keepLeft = type === 'left' || type === 'full'
   const keepRight = type === 'right' || type === 'full'
-  const updatingOut = !appendIn || keepLeft || keepRight
+  // Outer interval and window joins stay append-only: unmatched rows are padded once they expire.
+  const updatingOut = !appendIn || (mode.kind === 'regular' && (keepLeft || keepRight))
   const spec: JoinSpec = {
     mode,
     keepLeft,
@@ -375,11 +385,15 @@ export function planJoin(
     lkeys.map((k, i) => `${formatExpr(k)} = ${formatExpr(rkeys[i]!)}`).join(' AND ') ||
     'none (every row meets every row)'
   const kindText = mode.kind === 'window' ? 'WindowJoin' : mode.kind === 'interval' ? 'IntervalJoin' : 'Join'
+  const padded =
+    mode.kind !== 'regular' && (keepLeft || keepRight)
+      ? '; an outer row that matched nothing is emitted with NULLs when it leaves'
+      : ''
   const stateText =
     mode.kind === 'window'
-      ? 'rows of both sides until the watermark passes their window end'
+      ? `rows of both sides until the watermark passes their window end${padded}`
       : mode.kind === 'interval'
-        ? `rows of both sides while the other side may still match (left − right time in [${lo}, ${hi}] ms)`
+        ? `rows of both sides while the other side may still match (left − right time in [${lo}, ${hi}] ms)${padded}`
         : 'every row of both sides, for ever (grows with the input)'
   ctx.lines.push({
     node: name,
