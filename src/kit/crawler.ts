@@ -449,7 +449,7 @@ export class CrawlerDetector {
     if (c.recentHead < c.head) c.recentHead = c.head
     const recentStart = now - this.recentMs
     while (c.recentHead < c.end && log[2 * c.recentHead]! <= recentStart) c.recentHead++
-    // Once half are dropped (new lists: a checkpoint's view of the client still reads the old ones).
+    // Once half is dropped (a new log: a checkpoint's view of the client still reads the old one).
     if (c.head >= COMPACT_FROM && c.head * 2 > c.end) c.compact()
   }
 
@@ -538,8 +538,8 @@ export class CrawlerDetector {
   /**
    * The detector as it is now, in the compact binary form checkpoints keep (`restore` reads it),
    * built when the returned function is called: requests are only ever appended to a client's
-   * lists and dropped from their front (a compaction makes new lists), so keeping each client's
-   * lists and bounds is enough, however the detector changes meanwhile.
+   * log and dropped from its front (a compaction makes a new log), so keeping each client's log
+   * and bounds is enough, however the detector changes meanwhile.
    */
   freeze(): () => Uint8Array {
     const views = [...this.clients.values()].map(viewOf)
@@ -611,7 +611,7 @@ function snapshotOf(clients: Iterable<CrawlerClient>): CrawlerSnapshot {
   return { kind: 'crawler', version: 2, keys, clients: out }
 }
 
-/** What `freeze` keeps of client `c`: its lists and bounds now. */
+/** What `freeze` keeps of client `c`: its log and bounds now. */
 function viewOf(c: CrawlerClient): ClientView {
   return {
     key: c.key,
@@ -624,7 +624,7 @@ function viewOf(c: CrawlerClient): ClientView {
   }
 }
 
-/** What `freeze` keeps of a client: its lists and bounds at that moment. */
+/** What `freeze` keeps of a client: its log and bounds at that moment. */
 interface ClientView {
   key: string
   log: readonly number[]
