@@ -14,7 +14,7 @@ import { discard } from '../src/plugins/outputs/collect.ts'
 import { runToEnd } from '../src/runtime/embedded/runner.ts'
 import { type BenchRow, compareRates, row, runningTime } from './harness.ts'
 import type { AccessEvent, LoginEvent } from '../examples/shared/events.ts'
-import { fraudPipeline, isPageView, rankingPipeline } from '../examples/shared/jobs.ts'
+import { type FraudOptions, fraudPipeline, isPageView, rankingPipeline } from '../examples/shared/jobs.ts'
 import { makeTraffic } from '../examples/shared/traffic.ts'
 
 const quiet = memoryLogger()
@@ -99,6 +99,24 @@ function memorySource<T extends { time: number }>(events: readonly T[]) {
   return generator({ make: (seq) => events[seq]!, count: events.length, time: (_, v) => v.time })
 }
 
+/** Runs the fraud pipeline over in-memory logins and page requests; returns its running time. */
+async function runFraud(
+  name: string,
+  logins: readonly LoginEvent[],
+  requests: readonly AccessEvent[],
+  options?: FraudOptions,
+) {
+  const t = new Topology(name)
+  const l = t.source('logins', memorySource(logins), {
+    watermarks: WatermarkStrategy.forMonotonousTimestamps(),
+  })
+  const a = t.source('access', memorySource(requests), {
+    watermarks: WatermarkStrategy.forMonotonousTimestamps(),
+  })
+  fraudPipeline(l, a, options).sink(discard())
+  return runningTime(await runToEnd(t, { log: quiet }))
+}
+
 export async function bench(): Promise<BenchRow[]> {
   const rows: BenchRow[] = []
   const traffic = makeTraffic({
@@ -136,16 +154,8 @@ export async function bench(): Promise<BenchRow[]> {
 
   const logins: LoginEvent[] = []
   for (let i = 0; i < 1_000_000; i++) logins.push(traffic.login(i))
-  const bruteForce = async () => {
-    const t = new Topology('bench-brute-force')
-    const l = t.source('logins', memorySource(logins), {
-      watermarks: WatermarkStrategy.forMonotonousTimestamps(),
-    })
-    // Brute force alone: the pipeline's other input, page requests, is an empty source.
-    const none = t.source('access', memorySource<AccessEvent>([]))
-    fraudPipeline(l, none).sink(discard())
-    return runningTime(await runToEnd(t, { log: quiet }))
-  }
+  // Brute force alone: the pipeline's other input, page requests, is empty.
+  const bruteForce = () => runFraud('bench-brute-force', logins, [])
   // Nine rounds of each (a round takes 50–150 ms): the job's times still fall over its first five
   // rounds in a process (140, 129, 114, 110 ms …), as the JIT gets to its code, so the best of
   // five measured its warm-up more than its steady state (see docs/performance.md).
@@ -165,16 +175,8 @@ export async function bench(): Promise<BenchRow[]> {
   const crawlTraffic = makeTraffic({ seed: 2, duration: '20m', visitors: 50_000, accessRate: 840 })
   const requests: AccessEvent[] = []
   for (let i = 0; i < crawlTraffic.counts.access; i++) requests.push(crawlTraffic.access(i))
-  const crawler = async () => {
-    const t = new Topology('bench-crawler')
-    const a = t.source('access', memorySource(requests), {
-      watermarks: WatermarkStrategy.forMonotonousTimestamps(),
-    })
-    // The crawler alone: the pipeline's other input, logins, is an empty source.
-    const none = t.source('logins', memorySource<LoginEvent>([]))
-    fraudPipeline(none, a, { crawler: { history: '15m' } }).sink(discard())
-    return runningTime(await runToEnd(t, { log: quiet }))
-  }
+  // The crawler alone: the pipeline's other input, logins, is empty.
+  const crawler = () => runFraud('bench-crawler', [], requests, { crawler: { history: '15m' } })
   const [cs, cb] = await compareRates(requests.length, 5, [crawler, () => void plainCrawler(requests)])
   rows.push(
     row(
