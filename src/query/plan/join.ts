@@ -100,20 +100,19 @@ class JoinOperator implements Processor<Sided<unknown>, unknown> {
     const other = side === 0 ? s.r : s.l
     const keepMine = side === 0 ? spec.keepLeft : spec.keepRight
     const keepOther = side === 0 ? spec.keepRight : spec.keepLeft
+    const otherSide = side === 0 ? 1 : 0
     if (add) {
       let n = 0
       for (const e of other) {
         if (!this.inRange(side, r.time, e.t)) continue
         const joined = side === 0 ? spec.combine(row, e.row) : spec.combine(e.row, row)
         if (spec.residual !== null && !spec.residual(joined)) continue
-        if (keepOther && e.n === 0 && !this.padAtExpiry)
-          this.out(out, '-D', side === 0 ? spec.combine(null, e.row) : spec.combine(e.row, null))
+        if (keepOther && e.n === 0 && !this.padAtExpiry) this.out(out, '-D', this.pad(otherSide, e.row))
         e.n++
         n++
         this.out(out, '+I', joined)
       }
-      if (keepMine && n === 0 && !this.padAtExpiry)
-        this.out(out, '+I', side === 0 ? spec.combine(row, null) : spec.combine(null, row))
+      if (keepMine && n === 0 && !this.padAtExpiry) this.out(out, '+I', this.pad(side, row))
       mine.push({ row, t: r.time, n })
       if (mode.kind !== 'regular') this.ctx.timers.registerEventTimer(this.expiry(side, row, r.time))
     } else {
@@ -126,11 +125,9 @@ class JoinOperator implements Processor<Sided<unknown>, unknown> {
         if (spec.residual !== null && !spec.residual(joined)) continue
         this.out(out, '-D', joined)
         e.n--
-        if (keepOther && e.n === 0)
-          this.out(out, '+I', side === 0 ? spec.combine(null, e.row) : spec.combine(e.row, null))
+        if (keepOther && e.n === 0) this.out(out, '+I', this.pad(otherSide, e.row))
       }
-      if (keepMine && gone.n === 0)
-        this.out(out, '-D', side === 0 ? spec.combine(row, null) : spec.combine(null, row))
+      if (keepMine && gone.n === 0) this.out(out, '-D', this.pad(side, row))
     }
     if (s.l.length === 0 && s.r.length === 0) this.state.clear()
     else this.state.set(s)
@@ -145,8 +142,7 @@ class JoinOperator implements Processor<Sided<unknown>, unknown> {
       rows.filter((e) => {
         if (this.expiry(side, e.row, e.t) > wm) return true
         if (keep && e.n === 0 && this.padAtExpiry) {
-          const padded = side === 0 ? spec.combine(e.row, null) : spec.combine(null, e.row)
-          out.emitRecord({ value: padded, key: this.ctx.currentKey, time: e.t, tag: '' })
+          out.emitRecord({ value: this.pad(side, e.row), key: this.ctx.currentKey, time: e.t, tag: '' })
         }
         return false
       })
@@ -154,6 +150,11 @@ class JoinOperator implements Processor<Sided<unknown>, unknown> {
     s.r = expire(1, s.r, spec.keepRight)
     if (s.l.length === 0 && s.r.length === 0) this.state.clear()
     else this.state.set(s)
+  }
+
+  /** Row `row` of side `side` with NULLs for the other side's columns. */
+  private pad(side: 0 | 1, row: SqlRow): SqlRow {
+    return side === 0 ? this.spec.combine(row, null) : this.spec.combine(null, row)
   }
 
   /** The watermark at which a row can match nothing more. */
