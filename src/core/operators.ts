@@ -30,6 +30,15 @@ export interface Aggregate<I, A, R> {
    * several copies of the values.
    */
   readonly growing?: boolean
+  /**
+   * The accumulators of one key's window slices as one block of bytes, for checkpoints (optional,
+   * with `unpack`). Without it each accumulator is written as an object; an aggregate with many
+   * small accumulators of typed arrays (a distinct count per page and minute) is written faster and
+   * smaller as one block per key. Must not change the accumulators.
+   */
+  pack?(accs: readonly A[]): Uint8Array
+  /** The accumulators `pack` wrote, in order; throws a `SquallError` on bytes it cannot read. */
+  unpack?(bytes: Uint8Array): A[]
 }
 
 export function mapProcessor<I, O>(fn: ValueFn<I, O>): Processor<I, O> {

@@ -30,6 +30,7 @@ import {
   TokenBucketLimiter,
   type TokenBucketOptions,
 } from './rate-limit.ts'
+import { snapshotError } from './snapshot.ts'
 import { type RankKey, type Ranked, TopK } from './top-k.ts'
 import { type TrendOptions, TrendTracker } from './trend.ts'
 
@@ -225,6 +226,104 @@ function hasHash32(acc: DistinctSketch, h: number): boolean {
   return false
 }
 
+/** Version of the packed form of distinct sketches (`packSketches`). */
+const SKETCHES_VERSION = 1
+/** Per sketch in the packed form: the tag of what follows its header. */
+const EXACT = 0
+const EXACT_WITH_ZERO = 1
+const DENSE = 2
+
+/**
+ * Distinct sketches (of this version's form) as bytes, in 32-bit words of the platform's byte
+ * order (little-endian on x64 and arm64), so that the hashes are written and read as an
+ * `Int32Array`: a header word (the version in its first byte), the number of sketches, then per
+ * sketch a header word (a tag byte, then the precision `p`) and either the hashes of an exact
+ * sketch (their number, then each hash, without the table's empty slots; the hash 0 in the tag)
+ * or the 2^p registers of a dense one.
+ */
+function packSketches(accs: readonly DistinctSketch[]): Uint8Array {
+  let size = 8
+  for (let i = 0; i < accs.length; i++) {
+    const a = accs[i]!
+    size += 4 + (a.registers !== null ? a.registers.length : 4 + 4 * (a.size - (a.zero ? 1 : 0)))
+  }
+  // Its own memory (offset 0, so aligned for the words), every byte written below.
+  const buf = Buffer.allocUnsafeSlow(size)
+  const words = new Int32Array(buf.buffer, buf.byteOffset, size >> 2)
+  words[0] = 0
+  buf[0] = SKETCHES_VERSION
+  words[1] = accs.length
+  let w = 2
+  for (let i = 0; i < accs.length; i++) {
+    const a = accs[i]!
+    words[w] = 0
+    buf[w * 4 + 1] = a.p
+    if (a.registers !== null) {
+      buf[w * 4] = DENSE
+      buf.set(a.registers, w * 4 + 4)
+      w += 1 + (a.registers.length >> 2)
+      continue
+    }
+    buf[w * 4] = a.zero ? EXACT_WITH_ZERO : EXACT
+    words[w + 1] = a.size - (a.zero ? 1 : 0)
+    w += 2
+    const t = a.hashes32!
+    for (let j = 0; j < t.length; j++) {
+      const h = t[j]!
+      if (h !== 0) words[w++] = h
+    }
+  }
+  return buf
+}
+
+/** Reads `packSketches` output; throws ERR_KIT_SNAPSHOT on bytes of another form or cut short. */
+function unpackSketches(bytes: Uint8Array): DistinctSketch[] {
+  const bad = (what: string, got: unknown = `${bytes.length} bytes`) =>
+    snapshotError('distinctCount', 'packed', what, got)
+  if (bytes.length < 8 || bytes.length % 4 !== 0 || bytes[0] !== SKETCHES_VERSION)
+    throw bad(`version ${SKETCHES_VERSION} of packed sketches`)
+  // A copy when the bytes do not start on a word (a view into a larger buffer).
+  const b = bytes.byteOffset % 4 === 0 ? bytes : new Uint8Array(bytes)
+  const words = new Int32Array(b.buffer, b.byteOffset, b.length >> 2)
+  const out: DistinctSketch[] = []
+  let w = 2
+  for (let i = words[1]!; i > 0; i--) {
+    if (w >= words.length) throw bad('a complete list of sketches')
+    const tag = b[w * 4]!
+    const p = b[w * 4 + 1]!
+    if (p < 4 || p > 18) throw bad('a precision from 4 to 18', p)
+    if (tag === DENSE) {
+      const m = 1 << p
+      if ((w + 1) * 4 + m > b.length) throw bad(`${m} registers`)
+      // A copy, not a view (a Buffer's `slice`): a view would keep the whole file's buffer alive.
+      const registers = new Uint8Array(b.subarray((w + 1) * 4, (w + 1) * 4 + m))
+      out.push({ p, hashes32: null, size: 0, zero: false, registers })
+      w += 1 + (m >> 2)
+      continue
+    }
+    if (tag !== EXACT && tag !== EXACT_WITH_ZERO) throw bad('a sketch tag 0, 1 or 2', tag)
+    if (w + 1 >= words.length) throw bad('a complete list of sketches')
+    const n = words[w + 1]!
+    w += 2
+    if (n < 0 || w + n > words.length) throw bad(`${n} hashes`)
+    const size = n + (tag === EXACT_WITH_ZERO ? 1 : 0)
+    let slots = FIRST_SLOTS
+    while (size * 4 > slots * 3) slots *= 2
+    const t = new Int32Array(slots)
+    const mask = slots - 1
+    for (const end = w + n; w < end; w++) {
+      const h = words[w]!
+      if (h === 0) throw bad('non-zero hashes', 0)
+      let k = h & mask
+      while (t[k] !== 0) k = (k + 1) & mask
+      t[k] = h
+    }
+    out.push({ p, hashes32: t, size, zero: tag === EXACT_WITH_ZERO, registers: null })
+  }
+  if (w !== words.length) throw bad(`${w * 4} bytes`)
+  return out
+}
+
 /** Options of `distinctCountAggregate`. */
 export interface DistinctCountOptions {
   /** HyperLogLog precision, 4..18 (default 14: relative standard error 0.81 %). */
@@ -242,8 +341,10 @@ const TWO_20 = 1_048_576
  * (p = 14), 1 at 92 000. Past that it becomes a HyperLogLog of precision `p` with the kit's
  * registers, hash and estimator (relative standard error 1.04/√2^p). `merge` is exact on the union
  * in both forms, so hopping windows combine their slices without double counting. Values hash by
- * value: `1` and `"1"` differ. Sketches checkpointed by earlier versions (a `Set` of 32-bit or of
- * 52-bit hashes) are converted when first used.
+ * value: `1` and `"1"` differ. A window checkpoints one key's sketches together as one block of
+ * bytes (`pack`: the hashes without the table's empty slots, or the registers). Sketches
+ * checkpointed by earlier versions (a `Set` of 32-bit or of 52-bit hashes, or each sketch as an
+ * object) are converted when first used.
  */
 export function distinctCountAggregate<T>(
   fn: (value: T) => string | number,
@@ -335,6 +436,11 @@ export function distinctCountAggregate<T>(
       current(acc)
       return acc.registers === null ? acc.size : estimateDistinct(acc.registers)
     },
+    pack(accs) {
+      for (let i = 0; i < accs.length; i++) current(accs[i]!)
+      return packSketches(accs)
+    },
+    unpack: unpackSketches,
     mergedResult(a, b) {
       current(a)
       current(b)

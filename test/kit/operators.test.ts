@@ -176,6 +176,64 @@ describe('distinctCountAggregate', () => {
     expect(agg.mergedResult!(forms[0]!, forms[1]!)).toBe(40)
   })
 
+  it("packs a key's sketches into one block of bytes and reads back the same sketches", () => {
+    const agg = distinctCountAggregate<number>((v) => v, { p: 8, exactUpTo: 40 })
+    const filled = (values: number[]) => {
+      const acc = agg.create()
+      for (const v of values) agg.add(acc, v)
+      return acc
+    }
+    // Empty, exact, exact with the hash 0 (from a sketch of the earlier Set form), dense, and one
+    // of the earlier form itself, which is converted as it is packed.
+    const withZero = agg.merge!(filled([1, 2, 3]), {
+      p: 8,
+      hashes32: new Set([0, 11]),
+      registers: null,
+    } as unknown as DistinctSketch)
+    const old = { p: 8, hashes32: new Set([5, -7, 2 ** 31 - 1, -(2 ** 31)]), registers: null }
+    const accs = [
+      agg.create(),
+      filled([1, 2, 3, 4, 5]),
+      withZero,
+      filled(Array.from({ length: 500 }, (_, i) => i)),
+      old as unknown as DistinctSketch,
+    ]
+    expect(withZero.zero).toBe(true)
+    expect(accs[3]!.registers).not.toBeNull()
+    const bytes = agg.pack!(accs)
+    // Hashes without the tables' empty slots: 8 bytes of header, 4 per sketch, 4 per exact count
+    // and per hash, 2^8 registers.
+    expect(bytes.length).toBe(8 + 5 * 4 + 4 * 4 + (0 + 5 + 4 + 4) * 4 + 256)
+    const back = agg.unpack!(bytes)
+    expect(back.length).toBe(accs.length)
+    for (let i = 0; i < accs.length; i++) {
+      expect(back[i]!.p).toBe(8)
+      expect(back[i]!.size).toBe(accs[i]!.size)
+      expect(back[i]!.zero).toBe(accs[i]!.zero)
+      expect(hashesOf(back[i]!)).toEqual(hashesOf(accs[i]!))
+      expect(back[i]!.registers).toEqual(accs[i]!.registers)
+      expect(agg.result(back[i]!)).toBe(agg.result(accs[i]!))
+    }
+    // They go on as sketches: adding to a restored exact one grows its table and finds duplicates.
+    for (let v = 0; v < 30; v++) agg.add(back[1]!, v)
+    expect(agg.result(back[1]!)).toBe(30)
+    expect(agg.result(agg.merge!(back[2]!, back[4]!))).toBe(9)
+    // From bytes that do not start on a 4-byte boundary (a view into a larger buffer), too.
+    const shifted = new Uint8Array(bytes.length + 1)
+    shifted.set(bytes, 1)
+    expect(agg.unpack!(shifted.subarray(1)).map((a) => agg.result(a))).toEqual(accs.map((a) => agg.result(a)))
+    // Bytes of another form, or cut short, are refused with the kit's snapshot error.
+    expect(() => agg.unpack!(bytes.subarray(0, bytes.length - 4))).toThrow(
+      expect.objectContaining({ code: 'ERR_KIT_SNAPSHOT' }),
+    )
+    const other = new Uint8Array(bytes)
+    other[0] = 9
+    expect(() => agg.unpack!(other)).toThrow(expect.objectContaining({ code: 'ERR_KIT_SNAPSHOT' }))
+    expect(() => agg.unpack!(new Uint8Array(3))).toThrow(
+      expect.objectContaining({ code: 'ERR_KIT_SNAPSHOT' }),
+    )
+  })
+
   it('keeps the error within twice the stated standard error over hopping windows of a large input', () => {
     const p = 12
     const se = 1.04 / Math.sqrt(1 << p)

@@ -18,6 +18,9 @@ export interface Fold<T, A> {
    * merges of their slices to fire each window with a few merges instead of one per slice.
    */
   readonly incremental?: boolean
+  /** One key's slice accumulators as bytes for checkpoints, and back (see `Aggregate.pack`). */
+  readonly pack?: (accs: readonly A[]) => Uint8Array
+  readonly unpack?: (bytes: Uint8Array) => A[]
 }
 
 /**
@@ -60,6 +63,12 @@ export function aggregateLogic<T, A, R>(agg: Aggregate<T, A, R>): WindowLogic<T,
       add: (a, v) => agg.add(a, v),
       merge: (a, b) => merge(a, b),
       incremental: agg.growing !== true,
+      ...(agg.pack === undefined || agg.unpack === undefined
+        ? {}
+        : {
+            pack: (accs: readonly A[]) => agg.pack!(accs),
+            unpack: (bytes: Uint8Array) => agg.unpack!(bytes),
+          }),
     }
     const mergedResult = agg.mergedResult
     return {

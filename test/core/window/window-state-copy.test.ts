@@ -2,11 +2,13 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import type { Aggregate } from '../../../src/core/operators.ts'
 import type { Collector, ProcessorContext, TimerService } from '../../../src/core/processor.ts'
 import { Aggregates } from '../../../src/core/window/aggregates.ts'
 import { HoppingWindows } from '../../../src/core/window/assigners.ts'
 import { SlicedWindowOperator } from '../../../src/core/window/sliced-operator.ts'
 import { aggregateLogic } from '../../../src/core/window/window-logic.ts'
+import { distinctCountAggregate } from '../../../src/kit/operators.ts'
 import { KeyedBackend } from '../../../src/state/keyed-backend.ts'
 import { readSnapshotFile, writeSnapshotFile } from '../../../src/state/snapshot-file.ts'
 
@@ -17,8 +19,8 @@ import { readSnapshotFile, writeSnapshotFile } from '../../../src/state/snapshot
 
 const noop: Collector<unknown> = { emit() {}, emitRecord() {}, side() {} }
 
-function operator() {
-  const state = new KeyedBackend('w', 128, () => 0)
+/** A task's context over `state`, with the watermark at its start. */
+function contextOf(state: KeyedBackend): ProcessorContext {
   const timers: TimerService = {
     currentWatermark: () => Number.NEGATIVE_INFINITY,
     currentProcessingTime: () => 0,
@@ -27,7 +29,7 @@ function operator() {
     deleteEventTimer() {},
     deleteProcessingTimer() {},
   }
-  const ctx = {
+  return {
     nodeName: 'w',
     taskIndex: 0,
     parallelism: 1,
@@ -40,10 +42,15 @@ function operator() {
     log: () => {},
     count: () => {},
   } as unknown as ProcessorContext
+}
+
+function operator(aggregate: Aggregate<number, unknown, unknown> = Aggregates.collect<number>()) {
+  const state = new KeyedBackend('w', 128, () => 0)
+  const ctx = contextOf(state)
   // 60 s windows every second: 60 slices per key, each collecting its values (an object).
   const op = new SlicedWindowOperator<number, unknown>(
     HoppingWindows.of('60s', '1s'),
-    aggregateLogic(Aggregates.collect<number>()),
+    aggregateLogic(aggregate),
     [],
   )
   op.open(ctx)
@@ -173,5 +180,74 @@ describe('window state in task files', () => {
     push('a', 2_600, -2)
     const later = await checkpoint(state, 'after-copy')
     expect((await restored(later, 'a'))![2_000]).toEqual([2_000, -1, -2])
+  })
+})
+
+describe('window state of an aggregate that packs its accumulators', () => {
+  const distinct = () =>
+    distinctCountAggregate<number>((v) => v, { p: 10, exactUpTo: 64 }) as Aggregate<number, unknown, unknown>
+
+  it("writes a key's slices as one block of bytes, and restores them as the sketches they were", async () => {
+    const agg = distinct()
+    const { state, push } = operator(agg)
+    // 'a': 30 slices of 40 values each, overlapping; 'b': one slice past the exact limit.
+    for (let t = 0; t < 30_000; t += 1_000) for (let v = 0; v < 40; v++) push('a', t, t / 100 + v)
+    for (let v = 0; v < 200; v++) push('b', 1_000, v)
+    const path = await checkpoint(state, 'packed')
+    // Changed after the file: none of it is in the file.
+    push('a', 29_500, -1)
+    const snap = await readSnapshotFile(path, 0, 128, 128)
+    const store = snap.stores.find((s) => s.name === 'windows')!
+    const entries: [unknown, unknown][] = [...Object.values(store.groups).flat()]
+    for (const u of store.ungrouped ?? [])
+      for (let n = 0; n < u.keys.length; n++) entries.push([u.keys[n], u.values[n]])
+    const written = entries.find(([k]) => k === 'a')![1] as { [field: string]: unknown }
+    expect(written.packed).toBeInstanceOf(Uint8Array)
+    expect(written.accs).toBeUndefined()
+    // Restored: the operator reads the same counts per slice as the live state had at the file.
+    const b = new KeyedBackend('w', 128, () => 0)
+    b.restore(snap.stores, 0, 128)
+    const restoredOp = new SlicedWindowOperator<number, unknown>(
+      HoppingWindows.of('60s', '1s'),
+      aggregateLogic(agg),
+      [],
+    )
+    restoredOp.open(contextOf(b))
+    b.currentKey = 'a'
+    // A value the slice already holds: still 40 distinct.
+    restoredOp.process({ value: 300, key: 'a', time: 29_000, tag: '' }, noop)
+    const st = b.value<{ starts: number[]; accs: unknown[] }>('windows').get()!
+    expect(st.starts).toEqual(Array.from({ length: 30 }, (_, i) => i * 1_000))
+    expect(st.accs.map((a) => agg.result(a))).toEqual(Array(30).fill(40))
+    b.currentKey = 'b'
+    restoredOp.process({ value: 1, key: 'b', time: 1_000, tag: '' }, noop)
+    const sb = b.value<{ starts: number[]; accs: unknown[] }>('windows').get()!
+    expect(agg.result(sb.accs[0])).toBeGreaterThan(180)
+    expect((sb.accs[0] as { registers: unknown }).registers).toBeInstanceOf(Uint8Array)
+  })
+
+  it('restores window state an earlier version wrote with one object per accumulator', () => {
+    const agg = distinct()
+    const b = new KeyedBackend('w', 128, () => 0)
+    const acc = agg.create()
+    for (let v = 0; v < 10; v++) agg.add(acc, v)
+    b.currentKey = 'a'
+    b.value('windows').set({
+      starts: [0],
+      accs: [acc],
+      dirty: [false],
+      fired: Number.NEGATIVE_INFINITY,
+      early: false,
+      counts: null,
+    })
+    const op = new SlicedWindowOperator<number, unknown>(
+      HoppingWindows.of('60s', '1s'),
+      aggregateLogic(agg),
+      [],
+    )
+    op.open(contextOf(b))
+    op.process({ value: 42, key: 'a', time: 500, tag: '' }, noop)
+    const st = b.value<{ accs: unknown[] }>('windows').get()!
+    expect(agg.result(st.accs[0])).toBe(11)
   })
 })
