@@ -424,6 +424,19 @@ export function distinctCountAggregate<T>(
         else densify(a, b.registers.slice())
       } else if (a.registers !== null) {
         addAll(a.registers, b)
+      } else if (b.size > a.size) {
+        // Two sets, b the larger: a becomes a copy of b's table (one block copy) with a's hashes
+        // added, rather than b's hashes added one by one to a's table as it grows. A window's
+        // partial merges take this way when a slice is merged with the later ones (see
+        // SlidingMerges), and a copy (`merge(create(), x)`) too.
+        const own = a.hashes32!
+        const ownZero = a.zero
+        a.hashes32 = b.hashes32!.slice()
+        a.size = b.size
+        a.zero = b.zero
+        for (let i = 0; i < own.length; i++) if (own[i] !== 0) addHash32(a, own[i]!)
+        if (ownZero) addHash32(a, 0)
+        if (a.size > limit) densify(a)
       } else {
         const t = b.hashes32!
         for (let i = 0; i < t.length; i++) if (t[i] !== 0) addHash32(a, t[i]!)

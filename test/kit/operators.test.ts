@@ -167,10 +167,14 @@ describe('distinctCountAggregate', () => {
         expect(agg.mergedResult!(a, b)).toBe(merged)
         expect([a, b]).toEqual(before)
         // Either way round, the same union: the same registers, or the same set.
+        // A merge changes only its first argument, whichever is larger (a set merged with a larger
+        // one starts from a copy of the larger one's table).
         const ab = agg.merge!(structuredClone(a), b)
         const ba = agg.merge!(structuredClone(b), a)
+        expect([a, b]).toEqual(before)
         expect(ab.registers).toEqual(ba.registers)
         expect(hashesOf(ab)).toEqual(hashesOf(ba))
+        expect(agg.result(ab)).toBe(merged)
       }
     }
     expect(agg.mergedResult!(forms[0]!, forms[1]!)).toBe(40)
