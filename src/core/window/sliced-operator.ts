@@ -494,8 +494,10 @@ export class SlicedWindowOperator<T, A> implements Processor<T, unknown> {
     const front = m.head < m.split ? m.suffix[m.head] : undefined
     const back = m.split < m.starts.length ? m.back : undefined
     if (front === undefined && back === undefined) return
-    if (front !== undefined && back !== undefined && this.logic.emitMerged !== undefined) {
-      this.logic.emitMerged(key, start, end, 'on-time', front, back, out)
+    if (back !== undefined && this.logic.emitMerged !== undefined) {
+      // Without a front (a key's first window length, before its first rebuild), the back's result
+      // with an empty front: no copy of the back, which a sketch's registers make 16 KB.
+      this.logic.emitMerged(key, start, end, 'on-time', front ?? fold.create(), back, out)
       return
     }
     // The running back merge changes at the next firing: what is emitted is a copy of it.
