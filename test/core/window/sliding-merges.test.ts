@@ -44,6 +44,20 @@ function expected(events: Click[], sizeMs: number, slideMs: number) {
   return out.sort()
 }
 
+/** Distinct `n` per user over 20 s windows every second (exact up to 60 values), 2 s out of order. */
+const distinctCounts = () =>
+  topology(
+    (e) =>
+      e
+        .keyBy((c) => c.user)
+        .window(HoppingWindows.of('20s', '1s'))
+        .aggregate(
+          'distinct',
+          distinctCountAggregate((c: Click) => c.n!, { exactUpTo: 60 }),
+        ),
+    2_000,
+  )
+
 const brief = (rs: WindowResult<number>[]) =>
   sorted(rs.map((r) => `${r.key}[${r.windowStart},${r.windowEnd}):${r.value}`))
 
@@ -100,18 +114,7 @@ describe('hopping windows fired from partial merges of slices', () => {
   it('an aggregate with mergedResult (a distinct count) fires from the two partial merges unchanged', () => {
     const input = traffic(90)
     const d = atParallelism1And3(
-      () =>
-        topology(
-          (e) =>
-            e
-              .keyBy((c) => c.user)
-              .window(HoppingWindows.of('20s', '1s'))
-              .aggregate(
-                'distinct',
-                distinctCountAggregate((c: Click) => c.n!, { exactUpTo: 60 }),
-              ),
-          2_000,
-        ),
+      () => distinctCounts(),
       (d) => {
         d.pushRecords('events', input)
         d.end()
@@ -135,18 +138,7 @@ describe('hopping windows fired from partial merges of slices', () => {
     // The kit's distinct count packs a key's slices into one block: LMDB's write-back and the task
     // files both write that block, and both read it back.
     const input = traffic(90)
-    const build = () =>
-      topology(
-        (e) =>
-          e
-            .keyBy((c) => c.user)
-            .window(HoppingWindows.of('20s', '1s'))
-            .aggregate(
-              'distinct',
-              distinctCountAggregate((c: Click) => c.n!, { exactUpTo: 60 }),
-            ),
-        2_000,
-      )
+    const build = distinctCounts
     const straight = new TestDriver(build(), { parallelism: 2 })
     straight.pushRecords('events', input).end()
     const dir = mkdtempSync(join(tmpdir(), 'squall-packed-'))
