@@ -309,16 +309,10 @@ function unpackSketches(bytes: Uint8Array): DistinctSketch[] {
     const size = n + (tag === EXACT_WITH_ZERO ? 1 : 0)
     let slots = FIRST_SLOTS
     while (size * 4 > slots * 3) slots *= 2
-    const t = new Int32Array(slots)
-    const mask = slots - 1
-    for (const end = w + n; w < end; w++) {
-      const h = words[w]!
-      if (h === 0) throw bad('non-zero hashes', 0)
-      let k = h & mask
-      while (t[k] !== 0) k = (k + 1) & mask
-      t[k] = h
-    }
-    out.push({ p, hashes32: t, size, zero: tag === EXACT_WITH_ZERO, registers: null })
+    const hashes = words.subarray(w, w + n)
+    if (hashes.includes(0)) throw bad('non-zero hashes', 0)
+    w += n
+    out.push({ p, hashes32: hashTable(slots, hashes), size, zero: tag === EXACT_WITH_ZERO, registers: null })
   }
   if (w !== words.length) throw bad(`${w * 4} bytes`)
   return out
