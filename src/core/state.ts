@@ -65,6 +65,22 @@ export interface KeyedState {
 export const copyState: unique symbol = Symbol.for('squall.copyState')
 
 /**
+ * A checkpoint's copy of a state value built in two steps: what it needs is taken when the copy is
+ * made (a view of append-only data), the value itself when the checkpoint writes it out. A
+ * `copyState` method may return one; a capture hands out `build()`'s result, never the copy
+ * itself. It costs an object and a closure, where a copy with a getter costs V8 about a microsecond
+ * to make (an own accessor on each object), as much as copying a small value outright.
+ */
+export class DeferredCopy {
+  constructor(readonly build: () => unknown) {}
+}
+
+/** A copy as a capture hands it out: a `DeferredCopy` built, anything else as it is. */
+export function settledCopy(v: unknown): unknown {
+  return v instanceof DeferredCopy ? v.build() : v
+}
+
+/**
  * A copy of a state value that later changes to the value leave alone: its own `copyState` copy
  * when it has one, else a deep copy (`structuredClone`); primitives are returned as they are.
  */

@@ -4,7 +4,7 @@
 import type { Aggregate } from '../core/operators.ts'
 import type { Collector, Processor, ProcessorContext, Timer } from '../core/processor.ts'
 import type { Key, Record } from '../core/record.ts'
-import { copyState, type MapState, type StateOptions, type ValueState } from '../core/state.ts'
+import { DeferredCopy, copyState, type MapState, type StateOptions, type ValueState } from '../core/state.ts'
 import { toMillis } from '../core/duration.ts'
 import { check } from '../core/errors.ts'
 import type { WindowResult } from '../core/window/window.ts'
@@ -37,6 +37,12 @@ import { type TrendOptions, TrendTracker } from './trend.ts'
 // --- kit objects in keyed state ---
 
 /** What a keyed store holds for one key: the kit object's snapshot, read when the store is copied. */
+/** What a kit object gives of itself for checkpoints: a snapshot now, or one built later (`freeze`). */
+interface Snapshots {
+  snapshot(): unknown
+  freeze?(): () => unknown
+}
+
 interface KitCell<K> {
   readonly data: unknown
   readonly live?: K
@@ -49,7 +55,7 @@ interface KitCell<K> {
  * rides along as a non-enumerable property that copies leave behind. A cell read back from a
  * checkpoint or from LMDB carries only `data`, and is restored on first use.
  */
-class KitState<K extends { snapshot(): unknown; freeze?(): () => unknown }> {
+class KitState<K extends Snapshots> {
   private cell: KitCell<K> | undefined
   constructor(
     private readonly store: ValueState<KitCell<K>>,
@@ -89,7 +95,7 @@ class KitState<K extends { snapshot(): unknown; freeze?(): () => unknown }> {
   }
 }
 
-function cellOf<K extends { snapshot(): unknown; freeze?(): () => unknown }>(live: K): KitCell<K> {
+function cellOf<K extends Snapshots>(live: K): KitCell<K> {
   const cell = {
     get data() {
       return live.freeze === undefined ? live.snapshot() : live.freeze()()
@@ -100,12 +106,7 @@ function cellOf<K extends { snapshot(): unknown; freeze?(): () => unknown }>(liv
   Object.defineProperty(cell, copyState, {
     value: () => {
       const later = live.freeze?.()
-      if (later === undefined) return { data: live.snapshot() }
-      return {
-        get data() {
-          return later()
-        },
-      }
+      return later === undefined ? { data: live.snapshot() } : new DeferredCopy(() => ({ data: later() }))
     },
     enumerable: false,
   })

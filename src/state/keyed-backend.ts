@@ -6,6 +6,7 @@ import { keyGroupOf } from '../core/key-group.ts'
 import type { Key } from '../core/record.ts'
 import {
   copyStateValue,
+  settledCopy,
   type KeyedState,
   type ListState,
   type MapState,
@@ -209,7 +210,11 @@ export interface StateBackend extends KeyedState {
   close?(): void
 }
 
-/** Groups a capture by key group, in memory (tests and small states; checkpoints use files). */
+/**
+ * Groups a capture by key group, in memory (tests and small states; checkpoints use files). A plain
+ * object value with getters (a kit cell's `data`) is replaced by one holding what they return now,
+ * so that a later deep copy of the snapshot does not run them while it copies.
+ */
 export function snapshotStores(capture: StateCapture, maxParallelism: number): StoreSnapshot[] {
   const out = capture.stores.map((s, i): StoreSnapshot => {
     const groups: StoreSnapshot['groups'] = {}
@@ -217,11 +222,21 @@ export function snapshotStores(capture: StateCapture, maxParallelism: number): S
       const kg = keyGroupOf(k, maxParallelism)
       let g = groups[kg]
       if (g === undefined) groups[kg] = g = []
-      g.push([k, v])
+      g.push([k, gettersRead(v)])
     }
     return { name: s.name, kind: s.kind, ttlMs: s.ttlMs, groups }
   })
   capture.release()
+  return out
+}
+
+/** A plain object with own enumerable getters as one holding their values; anything else as it is. */
+function gettersRead(v: unknown): unknown {
+  if (v === null || typeof v !== 'object' || Object.getPrototypeOf(v) !== Object.prototype) return v
+  const descriptors = Object.getOwnPropertyDescriptors(v)
+  if (!Object.values(descriptors).some((d) => d.enumerable && d.get !== undefined)) return v
+  const out: { [key: string]: unknown } = {}
+  for (const key of Object.keys(v)) out[key] = (v as { [key: string]: unknown })[key]
   return out
 }
 
@@ -464,15 +479,15 @@ export class KeyedBackend implements StateBackend {
       s.captures = s.pending.length
       held.push({ store: s, pending, owners: [...s.entries.shards], removals: [...s.entries.removals] })
     }
-    // The value of entry i of a shard as it was at the barrier: its copy if it was touched since,
-    // else as it is.
+    // The value of entry i of a shard as it was at the barrier: its copy if it was touched since
+    // (a deferred copy built now), else as it is.
     const valueAt = (index: number, shard: number, i: number): unknown => {
       const frozen = held[index]!.pending.frozen
       const vs = values[index]![shard]!
       if (frozen.size === 0) return vs[i]
       const k = keys[index]![shard]![i]!
       const kept = frozen.get(k)
-      return kept === LISTED || (kept === undefined && !frozen.has(k)) ? vs[i] : kept
+      return kept === LISTED || (kept === undefined && !frozen.has(k)) ? vs[i] : settledCopy(kept)
     }
     let released = false
     return {

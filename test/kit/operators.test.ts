@@ -1,9 +1,14 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import type { Collector, ProcessorContext } from '../../src/core/processor.ts'
 import type { SourceSpec } from '../../src/core/source.ts'
 import type { Stream } from '../../src/core/stream.ts'
 import { Topology } from '../../src/core/topology.ts'
 import { WatermarkStrategy } from '../../src/core/watermark.ts'
 import { HoppingWindows } from '../../src/core/window/assigners.ts'
+import { CrawlerDetector } from '../../src/kit/crawler.ts'
 import { hashLow, hashString } from '../../src/kit/hash.ts'
 import { HyperLogLog } from '../../src/kit/hyperloglog.ts'
 import {
@@ -17,6 +22,8 @@ import {
 } from '../../src/kit/operators.ts'
 import { collect } from '../../src/plugins/outputs/collect.ts'
 import { TestDriver, type TestRecord } from '../../src/runtime/test-driver.ts'
+import { KeyedBackend, snapshotStores } from '../../src/state/keyed-backend.ts'
+import { readSnapshotFile, writeSnapshotFile } from '../../src/state/snapshot-file.ts'
 
 const pushed: SourceSpec<never> = {
   kind: 'pushed',
@@ -513,5 +520,93 @@ describe('kit operators: snapshot → restore → continue', () => {
     // a decision (a remembered throttle would have given an "allow").
     d.pushRecords('in', [{ value: 'a', time: 20_000 }]).end()
     expect(d.values('out')).toHaveLength(3)
+  })
+})
+
+describe('crawler state at a checkpoint', () => {
+  type A = { time: number; ip: string; agent: string; path: string }
+  /** A crawler operator on its own keyed state, fed request by request (as a task feeds it). */
+  function crawlerTask(backend: KeyedBackend) {
+    const processor = crawlerOperator({ history: '15m' })()
+    const ctx = {
+      state: backend,
+      timers: { registerEventTimer() {}, registerProcessingTimer() {} },
+      get currentKey() {
+        return backend.currentKey
+      },
+    }
+    processor.open!(ctx as unknown as ProcessorContext)
+    const out = { emit() {} } as unknown as Collector<unknown>
+    return (r: A) => {
+      backend.currentKey = r.ip
+      processor.process({ value: r, key: r.ip, time: r.time, tag: '' }, out)
+    }
+  }
+  /** Client i's requests in round `round`: 1 to 12 of them, on paths of its own and shared ones. */
+  const round = (clients: number, round: number): A[] => {
+    const out: A[] = []
+    for (let i = 0; i < clients; i++)
+      for (let j = 0; j <= (i * 7 + round) % 12; j++)
+        out.push({
+          time: round * 60_000 + j * 100 + i,
+          ip: `10.1.${i >> 8}.${i & 255}`,
+          agent: 'Mozilla/5.0',
+          path: `/p/${(i * 31 + j * 7 + round) % 97}`,
+        })
+    return out
+  }
+  /** Each client's state as the detector's plain snapshot, by key. */
+  const clientsOf = (entries: Iterable<readonly [unknown, unknown]>) =>
+    new Map(
+      [...entries].map(([k, cell]) => [
+        k,
+        CrawlerDetector.restoreClient({}, (cell as { data: unknown }).data, String(k)).snapshot(),
+      ]),
+    )
+
+  it('a capture keeps every client as it was at the barrier, in a task file and in a snapshot copied in memory', async () => {
+    const CLIENTS = 1_500
+    const backend = new KeyedBackend('crawler', 128, () => 0)
+    const feed = crawlerTask(backend)
+    for (let r = 0; r < 3; r++) for (const e of round(CLIENTS, r)) feed(e)
+    const live = backend.value<{ data: unknown }>('crawler')
+    const atBarrier = new Map<unknown, unknown>()
+    for (const [k] of backend.stores.get('crawler')!.entries.shards.flatMap((s) => [...s])) {
+      backend.currentKey = k
+      atBarrier.set(k, CrawlerDetector.restoreClient({}, live.get()!.data, String(k)).snapshot())
+    }
+    expect(atBarrier.size).toBe(CLIENTS)
+    // The file: captured, then every client changes before its copy is written out.
+    const capture = backend.capture()
+    for (const e of round(CLIENTS, 3)) feed(e)
+    const dir = mkdtempSync(join(tmpdir(), 'squall-crawler-capture-'))
+    try {
+      const path = join(dir, 'crawler-0.state')
+      await writeSnapshotFile(
+        path,
+        'crawler',
+        0,
+        { state: capture, eventTimers: [], processingTimers: [] },
+        [0, 128],
+      )
+      const read = await readSnapshotFile(path, 0, 128, 128)
+      const restored = new KeyedBackend('crawler', 128, () => 0)
+      restored.restore(read.stores, 0, 128)
+      const fromFile = clientsOf(restored.stores.get('crawler')!.entries.shards.flatMap((s) => [...s]))
+      expect(fromFile).toEqual(atBarrier)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+    // In memory: the copy is deep-copied at once, as a test driver's snapshot is; the clients' bytes
+    // (cut from shared slabs) must all be there.
+    const now = new Map<unknown, unknown>()
+    for (const k of atBarrier.keys()) {
+      backend.currentKey = k as string
+      now.set(k, CrawlerDetector.restoreClient({}, live.get()!.data, String(k)).snapshot())
+    }
+    const copied = structuredClone(snapshotStores(backend.capture(), 128))
+    const fromMemory = clientsOf(Object.values(copied[0]!.groups).flat())
+    expect(fromMemory).toEqual(now)
+    expect(fromMemory).not.toEqual(atBarrier)
   })
 })
