@@ -660,7 +660,7 @@ const TIMES_AS_F64 = 1
 function encodeClients(views: readonly ClientView[]): Uint8Array {
   let size = 9
   let longest = 0
-  const forms = scratchForms(views.length)
+  const forms = formsScratch.of(views.length)
   for (let i = 0; i < views.length; i++) {
     const v = views[i]!
     const n = v.end - v.head
@@ -678,9 +678,9 @@ function encodeClients(views: readonly ClientView[]): Uint8Array {
       ((n + 7) >> 3)
   }
   const buf = blobOf(size)
-  const times = scratchTimes(longest)
-  const offsets = scratchOffsets(longest)
-  const paths = scratchPaths(longest)
+  const times = timesScratch.of(longest)
+  const offsets = offsetsScratch.of(longest)
+  const paths = pathsScratch.of(longest)
   let at = buf.writeUInt32LE(BINARY_MAGIC, 0)
   at = buf.writeUInt8(BINARY_VERSION, at)
   at = buf.writeUInt32LE(views.length, at)
@@ -784,28 +784,22 @@ function splitLog(
   }
 }
 
-let timesScratch = new Float64Array(256)
-let pathsScratch = new Int32Array(256)
-let offsetsScratch = new Int32Array(256)
-let formsScratch = new Uint8Array(64)
+/** A typed array of at least `n` elements, reused between encodings (they are synchronous). */
+class Scratch<A extends { readonly length: number }> {
+  private array: A
+  constructor(private readonly make: (n: number) => A) {
+    this.array = make(256)
+  }
+  of(n: number): A {
+    if (this.array.length < n) this.array = this.make(Math.max(n, this.array.length * 2))
+    return this.array
+  }
+}
 
-/** Scratch arrays of at least `n` elements, reused between encodings (they are synchronous). */
-function scratchTimes(n: number): Float64Array {
-  if (timesScratch.length < n) timesScratch = new Float64Array(Math.max(n, timesScratch.length * 2))
-  return timesScratch
-}
-function scratchPaths(n: number): Int32Array {
-  if (pathsScratch.length < n) pathsScratch = new Int32Array(Math.max(n, pathsScratch.length * 2))
-  return pathsScratch
-}
-function scratchOffsets(n: number): Int32Array {
-  if (offsetsScratch.length < n) offsetsScratch = new Int32Array(Math.max(n, offsetsScratch.length * 2))
-  return offsetsScratch
-}
-function scratchForms(n: number): Uint8Array {
-  if (formsScratch.length < n) formsScratch = new Uint8Array(Math.max(n, formsScratch.length * 2))
-  return formsScratch
-}
+const timesScratch = new Scratch((n) => new Float64Array(n))
+const offsetsScratch = new Scratch((n) => new Int32Array(n))
+const pathsScratch = new Scratch((n) => new Int32Array(n))
+const formsScratch = new Scratch((n) => new Uint8Array(n))
 
 /** The UTF-8 length of `s`: its length when it is ASCII (IP addresses, most user agents). */
 function utf8Length(s: string): number {
