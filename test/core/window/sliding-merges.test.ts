@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { describe, expect, it } from 'vitest'
+import type { Aggregate } from '../../../src/core/operators.ts'
 import { Aggregates } from '../../../src/core/window/aggregates.ts'
 import { CumulatingWindows, HoppingWindows } from '../../../src/core/window/assigners.ts'
 import { phaseOf, rebuildEnd } from '../../../src/core/window/sliced-operator.ts'
@@ -44,18 +45,22 @@ function expected(events: Click[], sizeMs: number, slideMs: number) {
   return out.sort()
 }
 
-/** Distinct `n` per user over 20 s windows every second (exact up to 60 values), 2 s out of order. */
-const distinctCounts = () =>
+/** Per user, `aggregate` over 20 s windows every second, 2 s out of order allowed. */
+const perUser20s = <A, R>(name: string, aggregate: Aggregate<Click, A, R>) =>
   topology(
     (e) =>
       e
         .keyBy((c) => c.user)
         .window(HoppingWindows.of('20s', '1s'))
-        .aggregate(
-          'distinct',
-          distinctCountAggregate((c: Click) => c.n!, { exactUpTo: 60 }),
-        ),
+        .aggregate(name, aggregate),
     2_000,
+  )
+
+/** Distinct `n` per user over 20 s windows every second (exact up to 60 values), 2 s out of order. */
+const distinctCounts = () =>
+  perUser20s(
+    'distinct',
+    distinctCountAggregate((c: Click) => c.n!, { exactUpTo: 60 }),
   )
 
 const brief = (rs: WindowResult<number>[]) =>
@@ -63,16 +68,9 @@ const brief = (rs: WindowResult<number>[]) =>
 
 /** 20 s windows every second summing `n` per user, 2 s out of order allowed. */
 const hoppingSums = () =>
-  topology(
-    (e) =>
-      e
-        .keyBy((c) => c.user)
-        .window(HoppingWindows.of('20s', '1s'))
-        .aggregate(
-          'sums',
-          Aggregates.sum((c: Click) => c.n!),
-        ),
-    2_000,
+  perUser20s(
+    'sums',
+    Aggregates.sum((c: Click) => c.n!),
   )
 
 /** Every firing on time, and the sums of every 20 s window every second of `input`, per user. */
